@@ -1,0 +1,171 @@
+//! A Spin-compatible local host: `host up -f spin.toml` serves the same
+//! manifest and the same `.wasm` files that `spin up` serves.
+//!
+//! ```text
+//! cargo run -p host -- up -f spin.toml --listen 127.0.0.1:3000 \
+//!     --runtime-config-file runtime-config.toml
+//! ```
+
+mod allowed_hosts;
+mod app;
+mod config_error;
+mod engine;
+mod headers;
+mod manifest;
+mod outbound_http;
+mod router;
+mod runtime_config;
+mod server;
+mod sqlite;
+mod state;
+mod variables;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::app::{App, AppOptions};
+use crate::server::Limits;
+
+/// Host bindings for the Spin interfaces this host implements.
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "wit",
+        world: "host",
+        imports: { default: async | trappable },
+        with: { "fermyon:spin/sqlite.connection": crate::sqlite::GuestConnection },
+    });
+}
+
+#[derive(Parser)]
+#[command(version, about = "Runs a Spin application (spin.toml) on wasmtime")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the application, like `spin up`.
+    Up(UpArgs),
+}
+
+#[derive(clap::Args)]
+struct UpArgs {
+    /// The application manifest.
+    #[arg(short = 'f', long = "from", visible_alias = "file", default_value = "spin.toml")]
+    manifest: PathBuf,
+    /// Address to listen on.
+    #[arg(long, env = "SPIN_HTTP_LISTEN_ADDR", default_value = "127.0.0.1:3000")]
+    listen: SocketAddr,
+    /// Runtime configuration (SQLite databases, variables provider).
+    #[arg(long)]
+    runtime_config_file: Option<PathBuf>,
+    /// Directory of the `default` SQLite database [default: .spin beside the manifest].
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
+    /// Run only these components (repeatable): selective deployment.
+    #[arg(short = 'c', long = "component-id")]
+    component_ids: Vec<String>,
+    /// SQL to run before serving, or `@file.sql[:label]` (repeatable).
+    #[arg(long)]
+    sqlite: Vec<String>,
+    /// Environment variable for every component, `KEY=VALUE` (repeatable).
+    #[arg(short = 'e', long = "env", value_parser = parse_key_value)]
+    env: Vec<(String, String)>,
+    /// Largest request body accepted; larger ones get 413.
+    #[arg(long, env = "HOST_MAX_BODY_BYTES", default_value_t = 10 * 1024 * 1024)]
+    max_body_bytes: usize,
+    /// Seconds a component may take to answer before 504.
+    #[arg(long, env = "HOST_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    request_timeout_secs: u64,
+    /// Concurrent instances (pooling allocator slots).
+    #[arg(long, env = "HOST_MAX_INSTANCES", default_value_t = 100)]
+    max_instances: u32,
+    /// Linear memory limit of one instance, in MiB.
+    #[arg(long, env = "HOST_MEMORY_LIMIT_MIB", default_value_t = 256)]
+    memory_limit_mib: usize,
+}
+
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("`{s}` is not KEY=VALUE"))
+}
+
+fn main() -> ExitCode {
+    let Command::Up(args) = Cli::parse().command;
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(anyhow::anyhow!("cannot start the async runtime: {e}")),
+    };
+    match runtime.block_on(up(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
+fn fail(e: anyhow::Error) -> ExitCode {
+    eprintln!("error: {e:#}");
+    ExitCode::FAILURE
+}
+
+async fn up(args: UpArgs) -> anyhow::Result<()> {
+    let memory_limit = args.memory_limit_mib * 1024 * 1024;
+    let engine = engine::new_engine(args.max_instances, memory_limit)?;
+    let options = AppOptions {
+        manifest: args.manifest,
+        runtime_config: args.runtime_config_file,
+        state_dir: args.state_dir,
+        component_ids: args.component_ids,
+        environment: args.env,
+        sqlite_statements: args.sqlite,
+        memory_limit,
+    };
+    let app = App::load(&engine, &options)?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
+    let addr = listener.local_addr()?;
+    print_routes(&app, addr);
+    let limits = Limits {
+        max_body_bytes: args.max_body_bytes,
+        request_timeout: Duration::from_secs(args.request_timeout_secs),
+        max_instances: args.max_instances as usize,
+        shutdown_grace: Duration::from_secs(args.request_timeout_secs),
+    };
+    server::serve(app, limits, listener, shutdown_signal()).await?;
+    println!("Stopped.");
+    Ok(())
+}
+
+/// The banner `spin up` prints; tools (and our tests) wait for its
+/// `Serving` line.
+fn print_routes(app: &App, addr: SocketAddr) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "\nServing http://{addr}\nAvailable Routes:");
+    for (component, route) in app.router.routes() {
+        let _ = writeln!(out, "  {component}: http://{addr}{route}");
+    }
+    let _ = out.flush();
+}
+
+async fn shutdown_signal() {
+    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(signal) => signal,
+        Err(e) => {
+            eprintln!("cannot watch SIGTERM ({e}); only Ctrl-C stops the host");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = terminate.recv() => {},
+    }
+    eprintln!("Shutting down: finishing requests in flight");
+}

@@ -1,0 +1,217 @@
+//! The HTTP/1.1 listener: routes each request, enforces the body and time
+//! limits, and runs the matched component in a fresh instance.
+//!
+//! Failures stay inside one request: a trap, a time-out or an instance limit
+//! answers that request (500, 504, 503) and the host keeps serving.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use wasmtime::Store;
+use wasmtime_wasi_http::WasiHttpView;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+
+use crate::app::{App, LoadedComponent};
+use crate::headers::add_spin_headers;
+use crate::state::State;
+
+pub struct Limits {
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
+    /// Concurrent instances; further requests wait for a free slot.
+    pub max_instances: usize,
+    /// How long shutdown waits for in-flight requests.
+    pub shutdown_grace: Duration,
+}
+
+struct Shared {
+    app: App,
+    limits: Limits,
+    slots: Semaphore,
+    self_addr: SocketAddr,
+}
+
+/// Serves until `shutdown` resolves, then stops accepting and lets the
+/// requests in flight finish (up to the grace period).
+pub async fn serve(
+    app: App,
+    limits: Limits,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let self_addr = listener.local_addr()?;
+    let grace = limits.shutdown_grace;
+    let shared = Arc::new(Shared {
+        slots: Semaphore::new(limits.max_instances),
+        app,
+        limits,
+        self_addr,
+    });
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, client) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of descriptors and the like: keep serving those
+                    // already connected and retry shortly.
+                    eprintln!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let shared = shared.clone();
+        let service = service_fn(move |req| {
+            let shared = shared.clone();
+            async move { Ok::<_, Infallible>(handle(&shared, req, client).await) }
+        });
+        let connection = http1::Builder::new()
+            .keep_alive(true)
+            .serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            // A client that goes away mid-request is not the host's error.
+            let _ = connection.await;
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+        eprintln!("shutdown: requests still running after {grace:?}, stopping anyway");
+    }
+    Ok(())
+}
+
+async fn handle(shared: &Shared, req: Request<Incoming>, client: SocketAddr) -> Response<HyperOutgoingBody> {
+    match req.uri().path() {
+        "/.well-known/spin/health" => return text(StatusCode::OK, "OK"),
+        "/.well-known/spin/info" => {
+            let info = serde_json::json!({ "application": shared.app.name, "host": env!("CARGO_PKG_NAME"), "version": env!("CARGO_PKG_VERSION") });
+            return text(StatusCode::OK, info.to_string());
+        }
+        _ => {}
+    }
+    let Some(route) = shared.app.router.route(req.uri().path()) else {
+        return text(StatusCode::NOT_FOUND, "");
+    };
+    let component = shared.app.components[&route.component].clone();
+
+    let (mut parts, body) = req.into_parts();
+    let body = match read_body(body, &parts.headers, shared.limits.max_body_bytes).await {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    add_spin_headers(&mut parts.headers, &parts.uri, &route, client);
+    let req = Request::from_parts(parts, Full::new(body));
+
+    let Ok(_slot) = shared.slots.acquire().await else {
+        return text(StatusCode::SERVICE_UNAVAILABLE, "host is shutting down");
+    };
+    let deadline = tokio::time::Instant::now() + shared.limits.request_timeout;
+    match run(component.clone(), shared.self_addr, req, deadline).await {
+        Ok(response) => response,
+        Err(Failure::TimedOut) => {
+            eprintln!(
+                "component `{}` did not answer within {:?}",
+                component.id, shared.limits.request_timeout
+            );
+            text(StatusCode::GATEWAY_TIMEOUT, "")
+        }
+        Err(Failure::Guest(e)) => {
+            eprintln!("component `{}` failed: {e:?}", component.id);
+            text(StatusCode::INTERNAL_SERVER_ERROR, "")
+        }
+    }
+}
+
+enum Failure {
+    TimedOut,
+    Guest(anyhow::Error),
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Self::Guest(e.into())
+    }
+}
+
+/// Buffers the request body up to the limit: a body over it gets 413
+/// before any guest code runs.
+async fn read_body(
+    body: Incoming,
+    headers: &http::HeaderMap,
+    limit: usize,
+) -> Result<Bytes, Response<HyperOutgoingBody>> {
+    let too_large = || text(StatusCode::PAYLOAD_TOO_LARGE, format!("request body exceeds {limit} bytes"));
+    let declared = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Err(_) => Err(text(StatusCode::BAD_REQUEST, "request body could not be read")),
+    }
+}
+
+/// One request in one fresh instance. The guest may keep streaming the
+/// body after it has set the response, so it runs in its own task, which
+/// the deadline ends wherever it is (dropping the store drops the instance).
+async fn run(
+    component: Arc<LoadedComponent>,
+    self_addr: SocketAddr,
+    req: Request<Full<Bytes>>,
+    deadline: tokio::time::Instant,
+) -> Result<Response<HyperOutgoingBody>, Failure> {
+    let state = State::new(component.clone(), self_addr)?;
+    let mut store = Store::new(component.pre.engine(), state);
+    store.limiter(|state| state.limiter());
+    store.epoch_deadline_async_yield_and_update(1);
+
+    let request = store.data_mut().http().new_incoming_request(Scheme::Http, req)?;
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    let outparam = store.data_mut().http().new_response_outparam(sender)?;
+    let pre = component.pre.clone();
+    let task = tokio::spawn(tokio::time::timeout_at(deadline, async move {
+        let proxy = pre.instantiate_async(&mut store).await?;
+        proxy
+            .wasi_http_incoming_handler()
+            .call_handle(&mut store, request, outparam)
+            .await
+    }));
+    match receiver.await {
+        Ok(Ok(response)) => Ok(response),
+        Ok(Err(code)) => Err(Failure::Guest(anyhow::anyhow!("guest answered with error code {code:?}"))),
+        Err(_) => match task.await? {
+            Err(_elapsed) => Err(Failure::TimedOut),
+            Ok(Ok(())) => Err(Failure::Guest(anyhow::anyhow!("guest returned without setting a response"))),
+            Ok(Err(e)) => Err(Failure::Guest(e.into())),
+        },
+    }
+}
+
+fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<HyperOutgoingBody> {
+    let mut response = Response::new(Full::new(body.into()).map_err(|e: Infallible| match e {}).boxed_unsync());
+    *response.status_mut() = status;
+    response
+}

@@ -1,0 +1,301 @@
+//! `fermyon:spin/sqlite@2.0.0` on rusqlite.
+//!
+//! Each guest `open` checks out a connection of its own from the label's
+//! pool and keeps it until the guest drops it, so a transaction a component
+//! opens stays on one connection, as on Spin (a connection per `open`).
+//! A connection that comes back mid-transaction (the guest trapped or
+//! forgot to commit) is rolled back before anyone else gets it.
+//!
+//! Files are opened in WAL mode with `synchronous=FULL` (an acknowledged
+//! write survives a power loss) and a busy timeout, so that several hosts can
+//! share one database file. Statements run on tokio's blocking pool: a busy
+//! wait must not stall the other requests of this host.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::types::ValueRef;
+use wasmtime::component::Resource;
+
+use crate::bindings::fermyon::spin::sqlite::{self, Error, QueryResult, RowResult, Value};
+use crate::state::State;
+
+/// How long a statement waits for another writer before failing with
+/// `database is locked`.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Idle connections kept per database; more are closed when returned.
+const MAX_IDLE: usize = 32;
+
+/// One configured label: where it lives and its idle connections.
+pub struct Database {
+    label: String,
+    location: Location,
+    idle: Mutex<Vec<rusqlite::Connection>>,
+}
+
+enum Location {
+    File(PathBuf),
+    /// A named shared-cache in-memory database, alive while one connection
+    /// to it is (the pool keeps one).
+    Memory(String),
+}
+
+/// The databases a component may open: label to database. A label absent
+/// from the map is `access-denied`; the value `None` is a grant whose label
+/// is not configured (`no-such-database`).
+pub type Grants = HashMap<String, Option<Arc<Database>>>;
+
+impl Database {
+    /// Opens (creating if needed) the database and checks it is usable, so
+    /// that a bad path fails at start rather than on the first request.
+    pub fn open(label: &str, path: Option<&Path>) -> anyhow::Result<Arc<Self>> {
+        let location = match path {
+            Some(path) => {
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        anyhow::anyhow!("sqlite database `{label}`: cannot create {}: {e}", dir.display())
+                    })?;
+                }
+                Location::File(path.to_owned())
+            }
+            None => Location::Memory(format!("file:spin-host-{label}?mode=memory&cache=shared")),
+        };
+        let db = Arc::new(Self {
+            label: label.to_owned(),
+            location,
+            idle: Mutex::new(Vec::new()),
+        });
+        let first = db
+            .connect()
+            .map_err(|e| anyhow::anyhow!("sqlite database `{label}`: {e}"))?;
+        db.give_back(first);
+        Ok(db)
+    }
+
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    fn connect(&self) -> rusqlite::Result<rusqlite::Connection> {
+        let conn = match &self.location {
+            Location::File(path) => rusqlite::Connection::open(path)?,
+            Location::Memory(uri) => rusqlite::Connection::open_with_flags(
+                uri,
+                rusqlite::OpenFlags::default() | rusqlite::OpenFlags::SQLITE_OPEN_URI,
+            )?,
+        };
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        if let Location::File(_) = self.location {
+            conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;
+            conn.pragma_update(None, "synchronous", "FULL")?;
+        }
+        // A component reaches only the database it was granted: ATTACH
+        // would let it open any file the host can read.
+        conn.set_limit(rusqlite::limits::Limit::SQLITE_LIMIT_ATTACHED, 0)?;
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(conn)
+    }
+
+    fn checkout(&self) -> rusqlite::Result<rusqlite::Connection> {
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        match idle {
+            Some(conn) => Ok(conn),
+            None => self.connect(),
+        }
+    }
+
+    fn give_back(&self, conn: rusqlite::Connection) {
+        if !conn.is_autocommit() {
+            // Best effort: a failed rollback leaves a connection we drop.
+            if conn.execute_batch("ROLLBACK").is_err() {
+                return;
+            }
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < MAX_IDLE {
+            idle.push(conn);
+        }
+    }
+
+    /// Runs a batch of SQL (`--sqlite` at start).
+    pub fn execute_batch(&self, sql: &str) -> rusqlite::Result<()> {
+        let conn = self.checkout()?;
+        let result = conn.execute_batch(sql);
+        self.give_back(conn);
+        result
+    }
+}
+
+/// A guest's open connection: its own rusqlite connection until dropped.
+pub struct GuestConnection {
+    db: Arc<Database>,
+    /// `None` only while a statement runs on the blocking pool.
+    conn: Option<rusqlite::Connection>,
+}
+
+impl Drop for GuestConnection {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.db.give_back(conn);
+        }
+    }
+}
+
+impl sqlite::Host for State {}
+
+impl sqlite::HostConnection for State {
+    async fn open(&mut self, label: String) -> wasmtime::Result<Result<Resource<GuestConnection>, Error>> {
+        let db = match self.component.sqlite.get(&label) {
+            None => return Ok(Err(Error::AccessDenied)),
+            Some(None) => return Ok(Err(Error::NoSuchDatabase)),
+            Some(Some(db)) => db.clone(),
+        };
+        let checkout = {
+            let db = db.clone();
+            tokio::task::spawn_blocking(move || db.checkout()).await?
+        };
+        let conn = match checkout {
+            Ok(conn) => conn,
+            Err(e) => return Ok(Err(to_wit_error(e))),
+        };
+        let resource = self.table.push(GuestConnection {
+            db,
+            conn: Some(conn),
+        })?;
+        Ok(Ok(resource))
+    }
+
+    async fn execute(
+        &mut self,
+        this: Resource<GuestConnection>,
+        statement: String,
+        parameters: Vec<Value>,
+    ) -> wasmtime::Result<Result<QueryResult, Error>> {
+        let guest = self.table.get_mut(&this)?;
+        let Some(conn) = guest.conn.take() else {
+            return Ok(Err(Error::InvalidConnection));
+        };
+        let (conn, result) = tokio::task::spawn_blocking(move || {
+            let result = run(&conn, &statement, &parameters);
+            (conn, result)
+        })
+        .await?;
+        self.table.get_mut(&this)?.conn = Some(conn);
+        Ok(result.map_err(to_wit_error))
+    }
+
+    async fn drop(&mut self, this: Resource<GuestConnection>) -> wasmtime::Result<()> {
+        // `GuestConnection`'s Drop returns the connection to the pool.
+        self.table.delete(this)?;
+        Ok(())
+    }
+}
+
+fn run(conn: &rusqlite::Connection, sql: &str, parameters: &[Value]) -> rusqlite::Result<QueryResult> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let columns: Vec<String> = stmt.column_names().into_iter().map(str::to_owned).collect();
+    let mut rows = stmt.query(rusqlite::params_from_iter(parameters.iter().map(to_sql)))?;
+    let mut result = Vec::new();
+    while let Some(row) = rows.next()? {
+        let values = (0..columns.len())
+            .map(|i| row.get_ref(i).map(from_sql))
+            .collect::<rusqlite::Result<_>>()?;
+        result.push(RowResult { values });
+    }
+    Ok(QueryResult {
+        columns,
+        rows: result,
+    })
+}
+
+fn to_sql(value: &Value) -> rusqlite::types::Value {
+    use rusqlite::types::Value as V;
+    match value {
+        Value::Integer(i) => V::Integer(*i),
+        Value::Real(f) => V::Real(*f),
+        Value::Text(s) => V::Text(s.clone()),
+        Value::Blob(b) => V::Blob(b.clone()),
+        Value::Null => V::Null,
+    }
+}
+
+fn from_sql(value: ValueRef<'_>) -> Value {
+    match value {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => Value::Integer(i),
+        ValueRef::Real(f) => Value::Real(f),
+        ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+    }
+}
+
+fn to_wit_error(e: rusqlite::Error) -> Error {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DiskFull) => Error::DatabaseFull,
+        _ => Error::Io(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attach_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open("a", Some(&dir.path().join("a.db"))).unwrap();
+        let other = dir.path().join("b.db");
+        let err = db
+            .execute_batch(&format!("ATTACH DATABASE '{}' AS b", other.display()))
+            .unwrap_err();
+        assert!(err.to_string().contains("too many attached"), "{err}");
+    }
+
+    #[test]
+    fn files_are_in_wal_mode_with_full_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open("a", Some(&dir.path().join("a.db"))).unwrap();
+        let conn = db.checkout().unwrap();
+        let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        let sync: i64 = conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
+        assert_eq!((mode.as_str(), sync), ("wal", 2));
+    }
+
+    #[test]
+    fn an_abandoned_transaction_is_rolled_back_before_reuse() {
+        let db = Database::open("mem-rollback", None).unwrap();
+        db.execute_batch("CREATE TABLE t (x INTEGER)").unwrap();
+        let conn = db.checkout().unwrap();
+        conn.execute_batch("BEGIN; INSERT INTO t VALUES (1);").unwrap();
+        db.give_back(conn);
+        let conn = db.checkout().unwrap();
+        let n: i64 = conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 0);
+        assert!(conn.is_autocommit());
+    }
+
+    #[test]
+    fn rows_and_columns_round_trip() {
+        let db = Database::open("mem-rows", None).unwrap();
+        let conn = db.checkout().unwrap();
+        let r = run(
+            &conn,
+            "SELECT ?1 AS i, ?2 AS f, ?3 AS t, ?4 AS b, ?5 AS n",
+            &[
+                Value::Integer(7),
+                Value::Real(1.5),
+                Value::Text("é".into()),
+                Value::Blob(vec![1, 2]),
+                Value::Null,
+            ],
+        )
+        .unwrap();
+        assert_eq!(r.columns, ["i", "f", "t", "b", "n"]);
+        assert!(matches!(
+            r.rows[0].values.as_slice(),
+            [Value::Integer(7), Value::Real(_), Value::Text(t), Value::Blob(_), Value::Null] if t == "é"
+        ));
+    }
+}
