@@ -37,14 +37,20 @@ impl AllowedHosts {
     pub fn parse(entries: &[String]) -> Result<Self, String> {
         entries
             .iter()
-            .map(|e| AllowedHost::parse(e).map_err(|why| format!("allowed_outbound_hosts entry {e:?}: {why}")))
+            .map(|e| {
+                AllowedHost::parse(e)
+                    .map_err(|why| format!("allowed_outbound_hosts entry {e:?}: {why}"))
+            })
             .collect::<Result<_, _>>()
             .map(Self)
     }
 
     /// Whether a request to `scheme://host:port` may leave the host.
     pub fn allows(&self, scheme: &str, host: &str, port: Option<u16>) -> bool {
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase();
         self.0.iter().any(|rule| {
             rule.scheme.as_deref().is_none_or(|s| s == scheme)
                 && rule.host.allows(&host)
@@ -123,7 +129,11 @@ impl HostRule {
                 _ if host.contains('*') => {
                     return Err("wildcards are allowed only as a `*.` prefix".into());
                 }
-                _ => Self::Literal(host.trim_start_matches('[').trim_end_matches(']').to_owned()),
+                _ => Self::Literal(
+                    host.trim_start_matches('[')
+                        .trim_end_matches(']')
+                        .to_owned(),
+                ),
             },
         })
     }
@@ -131,10 +141,14 @@ impl HostRule {
     fn allows(&self, host: &str) -> bool {
         match self {
             Self::Any => true,
-            Self::Subdomain(suffix) => host.ends_with(suffix.as_str()) && host.parse::<IpAddr>().is_err(),
+            Self::Subdomain(suffix) => {
+                host.ends_with(suffix.as_str()) && host.parse::<IpAddr>().is_err()
+            }
             Self::SelfHost => false,
             Self::Literal(literal) => literal == host,
-            Self::Cidr(net, bits) => host.parse::<IpAddr>().is_ok_and(|ip| in_cidr(ip, *net, *bits)),
+            Self::Cidr(net, bits) => host
+                .parse::<IpAddr>()
+                .is_ok_and(|ip| in_cidr(ip, *net, *bits)),
         }
     }
 }
@@ -251,7 +265,13 @@ mod tests {
 
     #[test]
     fn malformed_entries_are_rejected() {
-        for bad in ["example.com", "http://example.com/path", "http://ex*ample.com", "http://h:port", "ftp://h"] {
+        for bad in [
+            "example.com",
+            "http://example.com/path",
+            "http://ex*ample.com",
+            "http://h:port",
+            "ftp://h",
+        ] {
             assert!(AllowedHosts::parse(&[bad.to_string()]).is_err(), "{bad}");
         }
     }

@@ -13,12 +13,12 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 use crate::allowed_hosts::AllowedHosts;
 use crate::bindings::fermyon::spin::{sqlite as wit_sqlite, variables as wit_variables};
-use crate::manifest::{FilesMount, Manifest, Route, Source};
 use crate::router::Router;
 use crate::runtime_config::RuntimeConfig;
 use crate::sqlite::{Database, Grants};
 use crate::state::State;
 use crate::variables;
+use manifest::{FilesMount, Manifest, Route, Source};
 
 /// What `up` was asked to run.
 pub struct AppOptions {
@@ -83,14 +83,27 @@ impl App {
         let linker = linker(engine)?;
         let mut components = HashMap::new();
         for id in &selected {
-            let loaded = load_component(engine, &linker, &manifest, id, &app_variables, &databases, options)?;
+            let loaded = load_component(
+                engine,
+                &linker,
+                &manifest,
+                id,
+                &app_variables,
+                &databases,
+                options,
+            )?;
             components.insert(id.clone(), Arc::new(loaded));
         }
 
-        let routes = manifest.http_triggers.iter().filter_map(|t| match &t.route {
-            Route::Path(route) if selected.contains(&t.component) => Some((t.component.as_str(), route.as_str())),
-            _ => None,
-        });
+        let routes = manifest
+            .http_triggers
+            .iter()
+            .filter_map(|t| match &t.route {
+                Route::Path(route) if selected.contains(&t.component) => {
+                    Some((t.component.as_str(), route.as_str()))
+                }
+                _ => None,
+            });
         let router = Router::build(&manifest.application.trigger.http.base, routes)
             .map_err(|e| anyhow::anyhow!("{}: {e}", manifest.path.display()))?;
         Ok(Self {
@@ -161,7 +174,10 @@ fn default_database_path(manifest: &Manifest, options: &AppOptions) -> PathBuf {
 
 /// `--sqlite` as Spin reads it: `@file.sql` or `@file.sql:label` runs a file,
 /// anything else is SQL for the `default` database.
-fn run_sqlite_statements(databases: &HashMap<String, Arc<Database>>, statements: &[String]) -> anyhow::Result<()> {
+fn run_sqlite_statements(
+    databases: &HashMap<String, Arc<Database>>,
+    statements: &[String],
+) -> anyhow::Result<()> {
     for statement in statements {
         let (sql, label) = match statement.strip_prefix('@') {
             Some(spec) => {
@@ -169,14 +185,15 @@ fn run_sqlite_statements(databases: &HashMap<String, Arc<Database>>, statements:
                     Some((file, label)) if !label.contains('/') => (file, label),
                     _ => (spec, "default"),
                 };
-                let sql = std::fs::read_to_string(file).with_context(|| format!("--sqlite @{spec}: cannot read {file}"))?;
+                let sql = std::fs::read_to_string(file)
+                    .with_context(|| format!("--sqlite @{spec}: cannot read {file}"))?;
                 (sql, label)
             }
             None => (statement.clone(), "default"),
         };
-        let db = databases
-            .get(label)
-            .with_context(|| format!("--sqlite: no loaded component uses the database `{label}`"))?;
+        let db = databases.get(label).with_context(|| {
+            format!("--sqlite: no loaded component uses the database `{label}`")
+        })?;
         db.execute_batch(&sql)
             .with_context(|| format!("--sqlite on database `{}`", db.label()))?;
     }
@@ -212,7 +229,8 @@ fn load_component(
             source.display()
         )
     })?;
-    let component = compile(engine, &bytes).with_context(|| format!("component `{id}` ({})", source.display()))?;
+    let component = compile(engine, &bytes)
+        .with_context(|| format!("component `{id}` ({})", source.display()))?;
     let pre = linker
         .instantiate_pre(&component)
         .and_then(ProxyPre::new)
@@ -273,7 +291,10 @@ fn compile(engine: &Engine, bytes: &[u8]) -> anyhow::Result<Component> {
 
 fn resolve_mount(dir: &Path, id: &str, mount: &FilesMount) -> anyhow::Result<Mount> {
     let (source, guest) = match mount {
-        FilesMount::Placement { source, destination } => (dir.join(source), destination.clone()),
+        FilesMount::Placement {
+            source,
+            destination,
+        } => (dir.join(source), destination.clone()),
         FilesMount::Pattern(path) => (dir.join(path), format!("/{}", path.trim_start_matches('/'))),
     };
     if !source.is_dir() {
@@ -282,5 +303,8 @@ fn resolve_mount(dir: &Path, id: &str, mount: &FilesMount) -> anyhow::Result<Mou
             source.display()
         );
     }
-    Ok(Mount { host: source, guest })
+    Ok(Mount {
+        host: source,
+        guest,
+    })
 }

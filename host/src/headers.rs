@@ -24,7 +24,10 @@ pub fn add_spin_headers(
     let path_and_query = uri.path_and_query().map_or("/", |p| p.as_str());
     let values = [
         ("spin-path-info", route.path_info.clone()),
-        ("spin-full-url", format!("{scheme}://{host}{path_and_query}")),
+        (
+            "spin-full-url",
+            format!("{scheme}://{host}{path_and_query}"),
+        ),
         ("spin-matched-route", route.based_route.clone()),
         ("spin-base-path", "/".to_owned()),
         ("spin-raw-component-route", route.raw_route.clone()),
@@ -35,7 +38,10 @@ pub fn add_spin_headers(
         insert(headers, name.to_owned(), &value);
     }
     for (name, value) in &route.captures {
-        let name = format!("spin-path-match-{}", name.replace('_', "-").to_ascii_lowercase());
+        let name = format!(
+            "spin-path-match-{}",
+            name.replace('_', "-").to_ascii_lowercase()
+        );
         insert(headers, name, value);
     }
 }

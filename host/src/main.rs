@@ -8,10 +8,8 @@
 
 mod allowed_hosts;
 mod app;
-mod config_error;
 mod engine;
 mod headers;
-mod manifest;
 mod outbound_http;
 mod router;
 mod runtime_config;
@@ -57,7 +55,12 @@ enum Command {
 #[derive(clap::Args)]
 struct UpArgs {
     /// The application manifest.
-    #[arg(short = 'f', long = "from", visible_alias = "file", default_value = "spin.toml")]
+    #[arg(
+        short = 'f',
+        long = "from",
+        visible_alias = "file",
+        default_value = "spin.toml"
+    )]
     manifest: PathBuf,
     /// Address to listen on.
     #[arg(long, env = "SPIN_HTTP_LISTEN_ADDR", default_value = "127.0.0.1:3000")]
@@ -155,14 +158,15 @@ fn print_routes(app: &App, addr: SocketAddr) {
 }
 
 async fn shutdown_signal() {
-    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(signal) => signal,
-        Err(e) => {
-            eprintln!("cannot watch SIGTERM ({e}); only Ctrl-C stops the host");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(e) => {
+                eprintln!("cannot watch SIGTERM ({e}); only Ctrl-C stops the host");
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {},
         _ = terminate.recv() => {},

@@ -24,7 +24,9 @@ pub struct RouteMatch {
 impl RouteMatch {
     /// The raw route without its trailing wildcard: `spin-component-route`.
     pub fn component_route(&self) -> &str {
-        self.raw_route.strip_suffix("/...").unwrap_or(&self.raw_route)
+        self.raw_route
+            .strip_suffix("/...")
+            .unwrap_or(&self.raw_route)
     }
 }
 
@@ -185,7 +187,12 @@ mod tests {
     #[test]
     fn wildcard_matches_its_bare_prefix_and_path_info_keeps_slashes() {
         let r = router(&[("w", "/foo/...")]);
-        for (path, info) in [("/foo", ""), ("/foo/", "/"), ("/foo/a/b", "/a/b"), ("/foo/a/", "/a/")] {
+        for (path, info) in [
+            ("/foo", ""),
+            ("/foo/", "/"),
+            ("/foo/a/b", "/a/b"),
+            ("/foo/a/", "/a/"),
+        ] {
             assert_eq!(r.route(path).unwrap().path_info, info, "{path}");
         }
         assert_eq!(component(&r, "/foobar"), None);

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::config_error::ConfigError;
+use manifest::ConfigError;
 
 #[derive(Debug, Default)]
 pub struct RuntimeConfig {
@@ -57,14 +57,14 @@ impl RuntimeConfig {
         for (label, db) in raw.sqlite_database {
             match db.kind.as_str() {
                 "spin" if db.url.is_none() && db.token.is_none() => {
-                    config
-                        .sqlite
-                        .insert(label, db.path.map(|p| cwd.join(p)));
+                    config.sqlite.insert(label, db.path.map(|p| cwd.join(p)));
                 }
                 "spin" => {
                     return Err(ConfigError::invalid(
                         path,
-                        format!("[sqlite_database.{label}]: `url`/`token` belong to type \"libsql\""),
+                        format!(
+                            "[sqlite_database.{label}]: `url`/`token` belong to type \"libsql\""
+                        ),
                     ));
                 }
                 "libsql" => {
@@ -110,7 +110,8 @@ mod tests {
 
     #[test]
     fn relative_paths_resolve_against_the_working_directory() {
-        let rc = parse("[sqlite_database.stock]\ntype = \"spin\"\npath = \".data/stock.db\"\n").unwrap();
+        let rc =
+            parse("[sqlite_database.stock]\ntype = \"spin\"\npath = \".data/stock.db\"\n").unwrap();
         assert_eq!(
             rc.sqlite["stock"].as_deref(),
             Some(Path::new("/work/.data/stock.db"))

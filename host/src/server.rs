@@ -93,13 +93,20 @@ pub async fn serve(
         });
     }
     drop(listener);
-    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
         eprintln!("shutdown: requests still running after {grace:?}, stopping anyway");
     }
     Ok(())
 }
 
-async fn handle(shared: &Shared, req: Request<Incoming>, client: SocketAddr) -> Response<HyperOutgoingBody> {
+async fn handle(
+    shared: &Shared,
+    req: Request<Incoming>,
+    client: SocketAddr,
+) -> Response<HyperOutgoingBody> {
     match req.uri().path() {
         "/.well-known/spin/health" => return text(StatusCode::OK, "OK"),
         "/.well-known/spin/info" => {
@@ -159,7 +166,12 @@ async fn read_body(
     headers: &http::HeaderMap,
     limit: usize,
 ) -> Result<Bytes, Response<HyperOutgoingBody>> {
-    let too_large = || text(StatusCode::PAYLOAD_TOO_LARGE, format!("request body exceeds {limit} bytes"));
+    let too_large = || {
+        text(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body exceeds {limit} bytes"),
+        )
+    };
     let declared = headers
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -170,7 +182,10 @@ async fn read_body(
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-        Err(_) => Err(text(StatusCode::BAD_REQUEST, "request body could not be read")),
+        Err(_) => Err(text(
+            StatusCode::BAD_REQUEST,
+            "request body could not be read",
+        )),
     }
 }
 
@@ -188,7 +203,10 @@ async fn run(
     store.limiter(|state| state.limiter());
     store.epoch_deadline_async_yield_and_update(1);
 
-    let request = store.data_mut().http().new_incoming_request(Scheme::Http, req)?;
+    let request = store
+        .data_mut()
+        .http()
+        .new_incoming_request(Scheme::Http, req)?;
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let outparam = store.data_mut().http().new_response_outparam(sender)?;
     let pre = component.pre.clone();
@@ -201,17 +219,25 @@ async fn run(
     }));
     match receiver.await {
         Ok(Ok(response)) => Ok(response),
-        Ok(Err(code)) => Err(Failure::Guest(anyhow::anyhow!("guest answered with error code {code:?}"))),
+        Ok(Err(code)) => Err(Failure::Guest(anyhow::anyhow!(
+            "guest answered with error code {code:?}"
+        ))),
         Err(_) => match task.await? {
             Err(_elapsed) => Err(Failure::TimedOut),
-            Ok(Ok(())) => Err(Failure::Guest(anyhow::anyhow!("guest returned without setting a response"))),
+            Ok(Ok(())) => Err(Failure::Guest(anyhow::anyhow!(
+                "guest returned without setting a response"
+            ))),
             Ok(Err(e)) => Err(Failure::Guest(e.into())),
         },
     }
 }
 
 fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<HyperOutgoingBody> {
-    let mut response = Response::new(Full::new(body.into()).map_err(|e: Infallible| match e {}).boxed_unsync());
+    let mut response = Response::new(
+        Full::new(body.into())
+            .map_err(|e: Infallible| match e {})
+            .boxed_unsync(),
+    );
     *response.status_mut() = status;
     response
 }

@@ -55,7 +55,10 @@ impl Database {
             Some(path) => {
                 if let Some(dir) = path.parent() {
                     std::fs::create_dir_all(dir).map_err(|e| {
-                        anyhow::anyhow!("sqlite database `{label}`: cannot create {}: {e}", dir.display())
+                        anyhow::anyhow!(
+                            "sqlite database `{label}`: cannot create {}: {e}",
+                            dir.display()
+                        )
                     })?;
                 }
                 Location::File(path.to_owned())
@@ -146,7 +149,10 @@ impl Drop for GuestConnection {
 impl sqlite::Host for State {}
 
 impl sqlite::HostConnection for State {
-    async fn open(&mut self, label: String) -> wasmtime::Result<Result<Resource<GuestConnection>, Error>> {
+    async fn open(
+        &mut self,
+        label: String,
+    ) -> wasmtime::Result<Result<Resource<GuestConnection>, Error>> {
         let db = match self.component.sqlite.get(&label) {
             None => return Ok(Err(Error::AccessDenied)),
             Some(None) => return Ok(Err(Error::NoSuchDatabase)),
@@ -193,7 +199,11 @@ impl sqlite::HostConnection for State {
     }
 }
 
-fn run(conn: &rusqlite::Connection, sql: &str, parameters: &[Value]) -> rusqlite::Result<QueryResult> {
+fn run(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    parameters: &[Value],
+) -> rusqlite::Result<QueryResult> {
     let mut stmt = conn.prepare_cached(sql)?;
     let columns: Vec<String> = stmt.column_names().into_iter().map(str::to_owned).collect();
     let mut rows = stmt.query(rusqlite::params_from_iter(parameters.iter().map(to_sql)))?;
@@ -258,8 +268,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = Database::open("a", Some(&dir.path().join("a.db"))).unwrap();
         let conn = db.checkout().unwrap();
-        let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
-        let sync: i64 = conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        let sync: i64 = conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap();
         assert_eq!((mode.as_str(), sync), ("wal", 2));
     }
 
@@ -268,10 +282,13 @@ mod tests {
         let db = Database::open("mem-rollback", None).unwrap();
         db.execute_batch("CREATE TABLE t (x INTEGER)").unwrap();
         let conn = db.checkout().unwrap();
-        conn.execute_batch("BEGIN; INSERT INTO t VALUES (1);").unwrap();
+        conn.execute_batch("BEGIN; INSERT INTO t VALUES (1);")
+            .unwrap();
         db.give_back(conn);
         let conn = db.checkout().unwrap();
-        let n: i64 = conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(n, 0);
         assert!(conn.is_autocommit());
     }

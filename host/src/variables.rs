@@ -7,8 +7,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::bindings::fermyon::spin::variables::{self, Error};
-use crate::manifest::{Manifest, VariableDecl, is_lower_snake};
 use crate::state::State;
+use manifest::{Manifest, VariableDecl, is_lower_snake};
 
 const DEFAULT_ENV_PREFIX: &str = "SPIN_VARIABLE";
 
@@ -49,7 +49,9 @@ pub fn resolve_component(
         .map(|(name, template)| {
             expand(template, |var| {
                 if !manifest.variables.contains_key(var) {
-                    return Err(format!("refers to `{{{{ {var} }}}}`, which [variables] does not declare"));
+                    return Err(format!(
+                        "refers to `{{{{ {var} }}}}`, which [variables] does not declare"
+                    ));
                 }
                 application
                     .get(var)
@@ -74,7 +76,9 @@ fn expand(
         let end = after.find("}}").ok_or("has an unclosed `{{`")?;
         let name = after[..end].trim();
         if !is_lower_snake(name) {
-            return Err(format!("has an invalid variable name `{name}` in `{{{{ }}}}`"));
+            return Err(format!(
+                "has an invalid variable name `{name}` in `{{{{ }}}}`"
+            ));
         }
         out.push_str(&value_of(name)?);
         rest = &after[end + 2..];
@@ -104,7 +108,9 @@ mod tests {
     use super::*;
 
     fn decl(default: Option<&str>, required: bool) -> VariableDecl {
-        let default = default.map(|d| format!("default = {d:?}")).unwrap_or_default();
+        let default = default
+            .map(|d| format!("default = {d:?}"))
+            .unwrap_or_default();
         toml::from_str(&format!("required = {required}\n{default}")).unwrap()
     }
 

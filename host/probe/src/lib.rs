@@ -80,7 +80,14 @@ fn sqlite_exec(sql: &str, label: &str) -> Response {
 async fn outbound(url: &str) -> Response {
     let request = Request::new(Method::Get, url);
     match spin_sdk::http::send::<_, Response>(request).await {
-        Ok(response) => text(200, format!("{} {}", response.status(), String::from_utf8_lossy(response.body()))),
+        Ok(response) => text(
+            200,
+            format!(
+                "{} {}",
+                response.status(),
+                String::from_utf8_lossy(response.body())
+            ),
+        ),
         Err(e) => text(502, format!("{e:?}")),
     }
 }

@@ -23,7 +23,15 @@ pub fn probe(target: &'static str) -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let output = Command::new(cargo)
         .current_dir(workspace)
-        .args(["build", "--quiet", "--release", "-p", "probe", "--target", target])
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "-p",
+            "probe",
+            "--target",
+            target,
+        ])
         .env("CARGO_TARGET_DIR", target_dir)
         .output()
         .expect("cargo runs");
@@ -119,7 +127,11 @@ impl<'a> Setup<'a> {
             .stderr(Stdio::piped());
         if let Some(rc) = self.runtime_config {
             let path = dir.path().join("runtime-config.toml");
-            std::fs::write(&path, rc.replace("{dir}", &dir.path().display().to_string())).unwrap();
+            std::fs::write(
+                &path,
+                rc.replace("{dir}", &dir.path().display().to_string()),
+            )
+            .unwrap();
             command.arg("--runtime-config-file").arg(path);
         }
         (command, dir)
@@ -180,7 +192,10 @@ impl<'a> Setup<'a> {
     pub fn start_fails(self) -> String {
         let (mut command, _dir) = self.command();
         let output = command.output().expect("host runs");
-        assert!(!output.status.success(), "host should have refused to start");
+        assert!(
+            !output.status.success(),
+            "host should have refused to start"
+        );
         String::from_utf8_lossy(&output.stderr).into_owned()
     }
 }
@@ -196,15 +211,32 @@ impl TestHost {
     }
 
     pub fn get(&self, path: &str) -> Reply {
-        send(ureq::get(&self.url(path)), None)
+        self.request("GET", path, &[], None)
     }
 
-    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Reply {
-        let mut req = ureq::request(method, &self.url(path));
-        for (k, v) in headers {
-            req = req.set(k, v);
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Reply {
+        let mut request = ureq::http::Request::builder()
+            .method(method)
+            .uri(self.url(path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
-        send(req, body)
+        let request = request
+            .body(body.unwrap_or_default().to_vec())
+            .expect("a valid request");
+        let mut response = client()
+            .run(request)
+            .unwrap_or_else(|e| panic!("{method} {path} failed: {e}"));
+        Reply {
+            status: response.status().as_u16(),
+            body: response.body_mut().read_to_string().unwrap_or_default(),
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -218,7 +250,10 @@ impl TestHost {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
             }
-            assert!(Instant::now() < deadline, "host still running after {within:?}");
+            assert!(
+                Instant::now() < deadline,
+                "host still running after {within:?}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -231,19 +266,13 @@ impl Drop for TestHost {
     }
 }
 
-fn send(req: ureq::Request, body: Option<&[u8]>) -> Reply {
-    let result = match body {
-        Some(body) => req.send_bytes(body),
-        None => req.call(),
-    };
-    let response = match result {
-        Ok(response) | Err(ureq::Error::Status(_, response)) => response,
-        Err(e) => panic!("request failed: {e}"),
-    };
-    Reply {
-        status: response.status(),
-        body: response.into_string().unwrap_or_default(),
-    }
+fn client() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .allow_non_standard_methods(true)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into()
 }
 
 pub fn json(body: &str) -> serde_json::Value {

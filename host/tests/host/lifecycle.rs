@@ -35,16 +35,26 @@ fn an_unknown_component_id_is_refused() {
 
 #[test]
 fn a_malformed_manifest_is_one_line_naming_file_line_and_field() {
-    let err = setup(&TWO.replace("source = \"{probe}\"\n[component.two]", "sorce = \"x\"\n[component.two]")).start_fails();
+    let err = setup(&TWO.replace(
+        "source = \"{probe}\"\n[component.two]",
+        "sorce = \"x\"\n[component.two]",
+    ))
+    .start_fails();
     let line = err.trim();
     assert_eq!(line.lines().count(), 1, "{err}");
-    assert!(line.contains("spin.toml:12:") && line.contains("sorce"), "{err}");
+    assert!(
+        line.contains("spin.toml:12:") && line.contains("sorce"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_missing_wasm_file_is_named() {
     let err = setup(&TWO.replace("{probe}", "/nowhere/app.wasm")).start_fails();
-    assert!(err.contains("component `one`") && err.contains("/nowhere/app.wasm"), "{err}");
+    assert!(
+        err.contains("component `one`") && err.contains("/nowhere/app.wasm"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -61,7 +71,10 @@ fn sigterm_lets_requests_in_flight_finish() {
     std::thread::scope(|s| {
         let slow = s.spawn(|| host.get("/one/sleep?1500"));
         std::thread::sleep(Duration::from_millis(400));
-        let killed = Command::new("kill").args(["-TERM", &host.pid().to_string()]).status().unwrap();
+        let killed = Command::new("kill")
+            .args(["-TERM", &host.pid().to_string()])
+            .status()
+            .unwrap();
         assert!(killed.success());
         let reply = slow.join().unwrap();
         assert_eq!((reply.status, reply.body.as_str()), (200, "slept 1500 ms"));

@@ -36,7 +36,11 @@ fn a_request_to_an_allowed_host_goes_through() {
     let host = setup(&caller(&format!("\"http://127.0.0.1:{port}\""))).start();
     let reply = host.get(&format!("/outbound?http://{}/who", target.address));
     assert_eq!(reply.status, 200, "{}", reply.body);
-    assert!(reply.body.starts_with("200 ") && reply.body.contains("\"component\":\"target\""), "{}", reply.body);
+    assert!(
+        reply.body.starts_with("200 ") && reply.body.contains("\"component\":\"target\""),
+        "{}",
+        reply.body
+    );
 }
 
 #[test]
@@ -56,7 +60,11 @@ fn a_request_to_any_other_host_or_port_is_denied() {
 fn self_reaches_the_application_itself_only_when_allowed() {
     let host = setup(&caller("\"http://self\"")).start();
     let reply = host.get("/outbound?http://self.alt/who");
-    assert!(reply.body.starts_with("200 ") && reply.body.contains("\"path\":\"/who\""), "{}", reply.body);
+    assert!(
+        reply.body.starts_with("200 ") && reply.body.contains("\"path\":\"/who\""),
+        "{}",
+        reply.body
+    );
     let host = setup(&caller("\"https://example.com\"")).start();
     let reply = host.get("/outbound?http://self.alt/who");
     assert!(reply.body.contains("HttpRequestDenied"), "{}", reply.body);
@@ -65,5 +73,8 @@ fn self_reaches_the_application_itself_only_when_allowed() {
 #[test]
 fn a_malformed_allowed_host_stops_the_host_at_start() {
     let err = setup(&caller("\"example.com\"")).start_fails();
-    assert!(err.contains("allowed_outbound_hosts") && err.contains("example.com"), "{err}");
+    assert!(
+        err.contains("allowed_outbound_hosts") && err.contains("example.com"),
+        "{err}"
+    );
 }

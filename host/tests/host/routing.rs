@@ -69,6 +69,15 @@ fn banner_lists_routes_like_spin_up() {
     let host = setup(OVERLAPPING).start();
     let url = format!("http://{}", host.address);
     assert!(host.banner.contains("Available Routes:"), "{}", host.banner);
-    assert!(host.banner.contains(&format!("  deep: {url}/a/b (wildcard)")), "{}", host.banner);
-    assert!(host.banner.contains(&format!("  exact: {url}/a/exact\n")), "{}", host.banner);
+    assert!(
+        host.banner
+            .contains(&format!("  deep: {url}/a/b (wildcard)")),
+        "{}",
+        host.banner
+    );
+    assert!(
+        host.banner.contains(&format!("  exact: {url}/a/exact\n")),
+        "{}",
+        host.banner
+    );
 }

@@ -29,7 +29,10 @@ path = "{dir}/data/right.db"
 "#;
 
 fn sql(host: &TestHost, component: &str, label: &str, statement: &str) -> (u16, String) {
-    let path = format!("/{component}/sqlite?{}", statement.replace(' ', "+").replace('\'', "%27"));
+    let path = format!(
+        "/{component}/sqlite?{}",
+        statement.replace(' ', "+").replace('\'', "%27")
+    );
     let reply = host.request("GET", &path, &[("x-label", label)], None);
     (reply.status, reply.body)
 }
@@ -37,9 +40,18 @@ fn sql(host: &TestHost, component: &str, label: &str, statement: &str) -> (u16, 
 #[test]
 fn a_component_opens_only_the_labels_it_is_granted() {
     let host = setup(TWO_DATABASES).runtime_config(RUNTIME_CONFIG).start();
-    assert_eq!(sql(&host, "left", "right", "SELECT 1"), (409, "Error::AccessDenied".into()));
-    assert_eq!(sql(&host, "right", "left", "SELECT 1"), (409, "Error::AccessDenied".into()));
-    assert_eq!(sql(&host, "right", "default", "SELECT 1"), (409, "Error::AccessDenied".into()));
+    assert_eq!(
+        sql(&host, "left", "right", "SELECT 1"),
+        (409, "Error::AccessDenied".into())
+    );
+    assert_eq!(
+        sql(&host, "right", "left", "SELECT 1"),
+        (409, "Error::AccessDenied".into())
+    );
+    assert_eq!(
+        sql(&host, "right", "default", "SELECT 1"),
+        (409, "Error::AccessDenied".into())
+    );
     assert_eq!(sql(&host, "left", "left", "SELECT 1").0, 200);
 }
 
@@ -47,7 +59,10 @@ fn a_component_opens_only_the_labels_it_is_granted() {
 fn each_label_is_its_own_file() {
     let host = setup(TWO_DATABASES).runtime_config(RUNTIME_CONFIG).start();
     assert_eq!(sql(&host, "left", "left", "CREATE TABLE t (v TEXT)").0, 200);
-    assert_eq!(sql(&host, "left", "left", "INSERT INTO t VALUES ('é à ç')").0, 200);
+    assert_eq!(
+        sql(&host, "left", "left", "INSERT INTO t VALUES ('é à ç')").0,
+        200
+    );
     let (status, body) = sql(&host, "left", "left", "SELECT v FROM t");
     assert_eq!(status, 200);
     assert_eq!(json(&body)["rows"][0][0], "Value::Text(\"é à ç\")");
@@ -63,14 +78,22 @@ fn sql_errors_are_io_errors_with_sqlites_message() {
     let host = setup(TWO_DATABASES).runtime_config(RUNTIME_CONFIG).start();
     let (status, body) = sql(&host, "left", "left", "SELEC nonsense");
     assert_eq!(status, 409);
-    assert!(body.starts_with("Error::Io(") && body.contains("syntax error"), "{body}");
+    assert!(
+        body.starts_with("Error::Io(") && body.contains("syntax error"),
+        "{body}"
+    );
 }
 
 #[test]
 fn attach_cannot_reach_another_database() {
     let host = setup(TWO_DATABASES).runtime_config(RUNTIME_CONFIG).start();
     let other = host.dir.path().join("data/right.db");
-    let (status, body) = sql(&host, "left", "left", &format!("ATTACH DATABASE '{}' AS other", other.display()));
+    let (status, body) = sql(
+        &host,
+        "left",
+        "left",
+        &format!("ATTACH DATABASE '{}' AS other", other.display()),
+    );
     assert_eq!(status, 409, "{body}");
     assert!(body.contains("too many attached databases"), "{body}");
 }
@@ -85,14 +108,21 @@ fn default_database_lives_in_dot_spin_beside_the_manifest() {
 #[test]
 fn an_undefined_label_stops_the_host_at_start() {
     let err = setup(TWO_DATABASES).start_fails();
-    assert!(err.contains("`left`") && err.contains("[sqlite_database.left]"), "{err}");
+    assert!(
+        err.contains("`left`") && err.contains("[sqlite_database.left]"),
+        "{err}"
+    );
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
 
 #[test]
 fn sqlite_flag_runs_a_file_on_a_label_before_serving() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("seed.sql"), "CREATE TABLE s (n INTEGER); INSERT INTO s VALUES (41), (1);").unwrap();
+    std::fs::write(
+        dir.path().join("seed.sql"),
+        "CREATE TABLE s (n INTEGER); INSERT INTO s VALUES (41), (1);",
+    )
+    .unwrap();
     let seed = format!("@{}:left", dir.path().join("seed.sql").display());
     let host = setup(TWO_DATABASES)
         .runtime_config(RUNTIME_CONFIG)
@@ -101,7 +131,10 @@ fn sqlite_flag_runs_a_file_on_a_label_before_serving() {
         .in_dir(dir)
         .start();
     let (status, body) = sql(&host, "left", "left", "SELECT sum(n) FROM s");
-    assert_eq!((status, json(&body)["rows"][0][0].as_str()), (200, Some("Value::Integer(42)")));
+    assert_eq!(
+        (status, json(&body)["rows"][0][0].as_str()),
+        (200, Some("Value::Integer(42)"))
+    );
 }
 
 /// Two hosts on one file (replicas of a component) see each other's
@@ -111,12 +144,18 @@ fn two_hosts_share_one_database_file() {
     let first = setup(TWO_DATABASES).runtime_config(RUNTIME_CONFIG).start();
     let rc = RUNTIME_CONFIG.replace("{dir}", &first.dir.path().display().to_string());
     let second = setup(TWO_DATABASES).runtime_config(&rc).start();
-    assert_eq!(sql(&first, "left", "left", "CREATE TABLE shared (n INTEGER)").0, 200);
+    assert_eq!(
+        sql(&first, "left", "left", "CREATE TABLE shared (n INTEGER)").0,
+        200
+    );
     std::thread::scope(|s| {
         for host in [&first, &second] {
             s.spawn(move || {
                 for _ in 0..50 {
-                    assert_eq!(sql(host, "left", "left", "INSERT INTO shared VALUES (1)").0, 200);
+                    assert_eq!(
+                        sql(host, "left", "left", "INSERT INTO shared VALUES (1)").0,
+                        200
+                    );
                 }
             });
         }

@@ -19,9 +19,14 @@ plain = "literal"
 
 #[test]
 fn component_variables_expand_application_variables() {
-    let host = setup(VARIABLES).env("SPIN_VARIABLE_API_KEY", "s3cret").start();
+    let host = setup(VARIABLES)
+        .env("SPIN_VARIABLE_API_KEY", "s3cret")
+        .start();
     let reply = host.get("/variable?message");
-    assert_eq!((reply.status, reply.body.as_str()), (200, "bonjour, s3cret!"));
+    assert_eq!(
+        (reply.status, reply.body.as_str()),
+        (200, "bonjour, s3cret!")
+    );
     assert_eq!(host.get("/variable?plain").body, "literal");
 }
 
@@ -41,13 +46,20 @@ fn a_component_sees_only_its_own_variables() {
     assert_eq!(reply.status, 500);
     assert!(reply.body.starts_with("Error::Undefined"), "{}", reply.body);
     let reply = host.get("/variable?Not-Valid");
-    assert!(reply.body.starts_with("Error::InvalidName"), "{}", reply.body);
+    assert!(
+        reply.body.starts_with("Error::InvalidName"),
+        "{}",
+        reply.body
+    );
 }
 
 #[test]
 fn a_missing_required_variable_stops_the_host_at_start() {
     let err = setup(VARIABLES).start_fails();
-    assert!(err.contains("api_key") && err.contains("SPIN_VARIABLE_API_KEY"), "{err}");
+    assert!(
+        err.contains("api_key") && err.contains("SPIN_VARIABLE_API_KEY"),
+        "{err}"
+    );
 }
 
 #[test]

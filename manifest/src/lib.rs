@@ -1,4 +1,5 @@
-//! `spin.toml` (manifest version 2), as Spin 3.x reads it.
+//! `spin.toml` (manifest version 2), as Spin 3.x reads it: the host runs it,
+//! the sidecar derives Traefik routes from it, xtask the service registry.
 //!
 //! Parsing is strict, like Spin's own (`deny_unknown_fields` everywhere): a
 //! typo must stop the host at start, not silently drop a route or a grant.
@@ -12,7 +13,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-use crate::config_error::ConfigError;
+mod error;
+
+pub use error::ConfigError;
 
 /// A parsed and validated application manifest.
 #[derive(Debug)]
@@ -214,9 +217,7 @@ impl Manifest {
         }
         for name in raw.variables.keys() {
             if !is_lower_snake(name) {
-                return Err(at(format!(
-                    "variable `{name}`: names are lower_snake_case"
-                )));
+                return Err(at(format!("variable `{name}`: names are lower_snake_case")));
             }
         }
         for (name, decl) in &raw.variables {
@@ -277,7 +278,10 @@ fn validate_component(id: &str, c: &Component) -> Result<(), String> {
         return Err("component ids are kebab-case (lowercase letters, digits, `-`)".into());
     }
     if let Source::Remote(_) = c.source {
-        return Err("`source` must be a local file path: remote sources are not supported by this host".into());
+        return Err(
+            "`source` must be a local file path: remote sources are not supported by this host"
+                .into(),
+        );
     }
     let unsupported = [
         ("key_value_stores", c.key_value_stores.is_empty()),
@@ -314,7 +318,8 @@ fn is_kebab(s: &str) -> bool {
         && !s.starts_with('-')
         && !s.ends_with('-')
         && !s.contains("--")
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && s.starts_with(|c: char| c.is_ascii_lowercase())
 }
 
@@ -323,7 +328,8 @@ pub fn is_lower_snake(s: &str) -> bool {
         && s.starts_with(|c: char| c.is_ascii_lowercase())
         && !s.ends_with('_')
         && !s.contains("__")
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 #[cfg(test)]
@@ -363,7 +369,8 @@ source = "web.wasm"
 
     #[test]
     fn trigger_naming_a_missing_component_is_rejected() {
-        let err = parse(&MINIMAL.replace("component = \"web\"", "component = \"api\"")).unwrap_err();
+        let err =
+            parse(&MINIMAL.replace("component = \"web\"", "component = \"api\"")).unwrap_err();
         assert!(err.contains("api"), "{err}");
     }
 

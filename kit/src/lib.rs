@@ -1,0 +1,20 @@
+//! What the Spin components share, and nothing else.
+//!
+//! A component's `lib.rs` reads as: normalise the path ([`routing`]), match it,
+//! check the method, call a handler that returns `Result<Response, Error>`, and
+//! turn any [`Error`] into a problem-JSON response in one place ([`error`]).
+//! A service describes itself once as a [`Service`]; opening its database
+//! through it applies the pending [`migrate`] steps, and [`health::check`]
+//! answers its health route with a real query on that database.
+//!
+//! **Architecture Invariant:** kit knows no service by name and owns no table
+//! but `schema_version`; services pass their name, label and migrations in.
+
+pub mod error;
+pub mod health;
+pub mod migrate;
+pub mod routing;
+mod service;
+
+pub use error::Error;
+pub use service::Service;

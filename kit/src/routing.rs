@@ -1,0 +1,96 @@
+//! Path and method helpers for components that route with a plain `match`.
+//!
+//! Spin routes a whole prefix (`/api/auth/...`) to a component and hands it
+//! the original path; the component dispatches within it. The seed writes
+//! paths with a trailing slash (Django REST Framework style) and our clients
+//! may omit it, so both spellings must name the same resource.
+
+use spin_sdk::http::Method;
+
+use crate::Error;
+
+/// Strips one trailing slash so `/api/auth/health/` and `/api/auth/health`
+/// match the same `match` arm; the root path stays `/`.
+pub fn normalize(path: &str) -> &str {
+    match path.strip_suffix('/') {
+        Some(stripped) if !stripped.is_empty() => stripped,
+        _ => path,
+    }
+}
+
+/// Accepts `method` when it is one of `allowed`, else a 405 whose `Allow`
+/// header lists them.
+///
+/// `HEAD` is accepted wherever `GET` is (RFC 9110 §9.3.2): the handler runs as
+/// for `GET` and the HTTP server drops the body, as hyper does in Spin.
+pub fn allow(method: &Method, allowed: &[Method]) -> Result<(), Error> {
+    let head_via_get = *method == Method::Head && allowed.contains(&Method::Get);
+    if allowed.contains(method) || head_via_get {
+        return Ok(());
+    }
+    Err(Error::MethodNotAllowed {
+        method: method.to_string(),
+        allow: allow_header(allowed),
+    })
+}
+
+/// The `Allow` header value for `allowed`, adding `HEAD` after `GET`.
+fn allow_header(allowed: &[Method]) -> String {
+    let mut names = Vec::with_capacity(allowed.len() + 1);
+    for method in allowed {
+        names.push(method.to_string());
+        if *method == Method::Get && !allowed.contains(&Method::Head) {
+            names.push(Method::Head.to_string());
+        }
+    }
+    names.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trailing_slash_is_optional() {
+        assert_eq!(normalize("/api/auth/health/"), "/api/auth/health");
+        assert_eq!(normalize("/api/auth/health"), "/api/auth/health");
+    }
+
+    #[test]
+    fn only_one_trailing_slash_is_stripped() {
+        assert_eq!(normalize("/api/auth//"), "/api/auth/");
+    }
+
+    #[test]
+    fn root_stays_root() {
+        assert_eq!(normalize("/"), "/");
+        assert_eq!(normalize(""), "");
+    }
+
+    #[test]
+    fn listed_method_is_allowed() {
+        assert!(allow(&Method::Post, &[Method::Get, Method::Post]).is_ok());
+    }
+
+    #[test]
+    fn head_is_allowed_where_get_is() {
+        assert!(allow(&Method::Head, &[Method::Get]).is_ok());
+        assert!(allow(&Method::Head, &[Method::Post]).is_err());
+    }
+
+    #[test]
+    fn other_method_is_405_listing_allowed_ones() {
+        match allow(&Method::Delete, &[Method::Get, Method::Post]) {
+            Err(Error::MethodNotAllowed { method, allow }) => {
+                assert_eq!(method, "DELETE");
+                assert_eq!(allow, "GET, HEAD, POST");
+            }
+            other => panic!("expected 405, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn explicit_head_is_not_listed_twice() {
+        assert_eq!(allow_header(&[Method::Get, Method::Head]), "GET, HEAD");
+    }
+}

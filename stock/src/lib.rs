@@ -1,0 +1,32 @@
+//! The `stock` service: stock levels and the movement ledger.
+//!
+//! Spin routes `/api/stock/...` here (see `spin.toml`); the service owns the
+//! SQLite database labelled `stock` and no other.
+
+mod schema;
+
+use kit::{Error, Service, routing};
+use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http_component;
+
+const SERVICE: Service = Service {
+    name: "stock",
+    version: env!("CARGO_PKG_VERSION"),
+    database: "stock",
+    migrations: schema::MIGRATIONS,
+};
+
+#[http_component]
+fn handle(request: Request) -> Response {
+    route(&request).unwrap_or_else(Error::into_response)
+}
+
+fn route(request: &Request) -> Result<Response, Error> {
+    match routing::normalize(request.path()) {
+        "/api/stock/health" => {
+            routing::allow(request.method(), &[Method::Get])?;
+            Ok(kit::health::check(&SERVICE))
+        }
+        _ => Err(Error::NotFound),
+    }
+}

@@ -1,0 +1,244 @@
+//! `spawn_app()`: a host on a free port with fresh databases, per test.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use tempfile::TempDir;
+use ureq::Agent;
+
+/// How long the host may take to compile the components and start serving.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The four API services; each owns the SQLite label of its own name.
+pub const SERVICES: [&str; 4] = ["auth", "pieces", "stock", "notifications"];
+
+/// A running host; dropping it stops the host and deletes its databases.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub address: String,
+    pub client: Agent,
+    /// Holds the runtime config and the SQLite files.
+    pub data_dir: TempDir,
+    host: Child,
+}
+
+impl TestApp {
+    pub fn get(&self, path: &str) -> Reply {
+        self.send(
+            self.client.get(format!("{}{path}", self.address)).call(),
+            path,
+        )
+    }
+
+    pub fn post(&self, path: &str) -> Reply {
+        self.send(
+            self.client
+                .post(format!("{}{path}", self.address))
+                .send_empty(),
+            path,
+        )
+    }
+
+    fn send(
+        &self,
+        result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+        path: &str,
+    ) -> Reply {
+        let mut response =
+            result.unwrap_or_else(|error| panic!("request to {path} failed: {error}"));
+        let body = response
+            .body_mut()
+            .read_to_string()
+            .unwrap_or_else(|error| panic!("reading the body of {path}: {error}"));
+        Reply {
+            status: response.status().as_u16(),
+            headers: response.headers().clone(),
+            body,
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // The host may have exited already; nothing else to do then.
+        let _ = self.host.kill();
+        let _ = self.host.wait();
+    }
+}
+
+/// A response, read whole.
+pub struct Reply {
+    pub status: u16,
+    pub headers: ureq::http::HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|error| panic!("body is not JSON ({error}): {}", self.body))
+    }
+}
+
+/// Starts `target/debug/host up` on the repository's `spin.toml` with a
+/// runtime config of its own, and waits until it serves.
+pub fn spawn_app() -> TestApp {
+    let root = project_root();
+    let host = root
+        .join("target/debug")
+        .join(format!("host{}", std::env::consts::EXE_SUFFIX));
+    require_artifacts(&root, &host);
+
+    let data_dir = tempfile::tempdir().expect("create a temp dir");
+    let runtime_config = data_dir.path().join("rc.toml");
+    std::fs::write(&runtime_config, runtime_config_toml(data_dir.path()))
+        .expect("write the runtime config");
+
+    // Ask the OS for a free port, then hand it to the host. Another process
+    // could take it in between; on a test machine that is rare enough.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("find a free port")
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+
+    let mut child = Command::new(&host)
+        .arg("up")
+        .arg("-f")
+        .arg(root.join("spin.toml"))
+        .args(["--listen", &listen, "--runtime-config-file"])
+        .arg(&runtime_config)
+        // Anything the host writes relative to its working directory stays
+        // in the temp dir, not in the repository.
+        .current_dir(data_dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|error| panic!("cannot start {}: {error}", host.display()));
+
+    let stderr = collect(child.stderr.take().expect("stderr is piped"));
+    let serving = watch_for_serving(child.stdout.take().expect("stdout is piped"));
+    match serving.recv_timeout(STARTUP_TIMEOUT) {
+        Ok(()) => {}
+        Err(_) => {
+            let status = child.try_wait().ok().flatten();
+            let _ = child.kill();
+            let _ = child.wait();
+            // Give the reader thread a moment to drain what the host wrote.
+            thread::sleep(Duration::from_millis(200));
+            panic!(
+                "host did not print `Serving http://` within {STARTUP_TIMEOUT:?} (exit status: {}); its stderr:\n{}",
+                status.map_or_else(|| "still running".to_owned(), |s| s.to_string()),
+                stderr.lock().map(|text| text.clone()).unwrap_or_default(),
+            );
+        }
+    }
+
+    let client: Agent = Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    TestApp {
+        address: format!("http://{listen}"),
+        client,
+        data_dir,
+        host: child,
+    }
+}
+
+/// The path of a service's SQLite file in `data_dir`.
+pub fn database_file(data_dir: &Path, service: &str) -> PathBuf {
+    data_dir.join(format!("{service}.db"))
+}
+
+fn runtime_config_toml(data_dir: &Path) -> String {
+    let mut databases = toml::Table::new();
+    for service in SERVICES {
+        let mut database = toml::Table::new();
+        database.insert("type".into(), "spin".into());
+        database.insert(
+            "path".into(),
+            database_file(data_dir, service)
+                .to_string_lossy()
+                .into_owned()
+                .into(),
+        );
+        databases.insert(service.into(), database.into());
+    }
+    let mut config = toml::Table::new();
+    config.insert("sqlite_database".into(), databases.into());
+    toml::to_string(&config).expect("a table of strings serialises")
+}
+
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests crate sits in the workspace")
+        .to_path_buf()
+}
+
+/// Fails with the command to run when the host or a component is not built.
+fn require_artifacts(root: &Path, host: &Path) {
+    let manifest: toml::Table = std::fs::read_to_string(root.join("spin.toml"))
+        .expect("read spin.toml")
+        .parse()
+        .expect("parse spin.toml");
+    let sources = manifest
+        .get("component")
+        .and_then(toml::Value::as_table)
+        .into_iter()
+        .flat_map(|components| components.values())
+        .filter_map(|component| component.get("source")?.as_str())
+        .map(|source| root.join(source));
+    let missing: Vec<PathBuf> = std::iter::once(host.to_path_buf())
+        .chain(sources)
+        .filter(|path| !path.exists())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "missing {missing:?}: run `cargo xtask test` (it builds the host and the components first)"
+    );
+}
+
+/// Signals once the host prints `Serving http://`, then keeps draining its
+/// stdout so it never blocks on a full pipe.
+fn watch_for_serving(stdout: impl Read + Send + 'static) -> mpsc::Receiver<()> {
+    let (serving, receiver) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if line.contains("Serving http://") {
+                // The receiver is gone once the test stopped waiting.
+                let _ = serving.send(());
+            }
+        }
+    });
+    receiver
+}
+
+/// Accumulates the host's stderr for failure messages.
+fn collect(stderr: impl Read + Send + 'static) -> Arc<Mutex<String>> {
+    let text = Arc::new(Mutex::new(String::new()));
+    let sink = Arc::clone(&text);
+    thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if let Ok(mut text) = sink.lock() {
+                text.push_str(&line);
+                text.push('\n');
+            }
+        }
+    });
+    text
+}

@@ -1,0 +1,33 @@
+use crate::helpers::spawn_app;
+
+#[test]
+fn the_root_is_the_french_index_page() {
+    let app = spawn_app();
+    let reply = app.get("/");
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        reply.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert_eq!(reply.header("cache-control"), Some("no-cache"));
+    assert!(reply.body.contains(r#"<html lang="fr">"#), "{}", reply.body);
+}
+
+#[test]
+fn scripts_are_served_as_javascript() {
+    let app = spawn_app();
+    let reply = app.get("/app.js");
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        reply.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+}
+
+#[test]
+fn path_traversal_is_refused() {
+    let app = spawn_app();
+    // Sent raw: the client must not normalise the `..` away first.
+    let status = app.get("/static/../../Cargo.toml").status;
+    assert!(matches!(status, 400 | 404), "got {status}");
+}

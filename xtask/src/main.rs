@@ -1,0 +1,94 @@
+//! Project commands, run as `cargo xtask <command>` (alias in `.cargo/config.toml`).
+//!
+//! ```text
+//! cargo xtask dev [--listen 127.0.0.1:3000]   build, then serve spin.toml on our host
+//! cargo xtask up                               the whole stack (for now: dev)
+//! cargo xtask test                             every check CI runs, in order
+//! cargo xtask registry [--check]               write or verify service-registry.json
+//! ```
+
+mod cmd;
+mod dev;
+mod registry;
+mod stack;
+mod test;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  dev [--listen ADDR]   build the components and the host, then serve spin.toml (default 127.0.0.1:3000)
+  up                    start the whole stack (for now the same as dev)
+  test                  run every check CI runs: fmt, builds, registry, clippy, tests
+  registry [--check]    write service-registry.json from spin.toml, or fail if it is stale";
+
+const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
+
+fn main() -> ExitCode {
+    match run(std::env::args().skip(1).collect()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Vec<String>) -> Result<()> {
+    let root = project_root()?;
+    let (command, options) = args
+        .split_first()
+        .map_or(("help", &[][..]), |(c, o)| (c.as_str(), o));
+    match command {
+        "dev" => dev::run(&root, &listen_option(options)?),
+        "up" => {
+            no_options(command, options)?;
+            eprintln!("note: `up` starts the whole stack once it lands; for now it runs `dev`");
+            dev::run(&root, DEFAULT_LISTEN)
+        }
+        "test" => {
+            no_options(command, options)?;
+            test::run(&root)
+        }
+        "registry" => match options {
+            [] => registry::write(&root),
+            [flag] if flag == "--check" => registry::check(&root),
+            _ => bail!("`registry` takes only `--check`\n\n{USAGE}"),
+        },
+        "help" | "--help" | "-h" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => bail!("unknown command `{other}`\n\n{USAGE}"),
+    }
+}
+
+/// `--listen ADDR` or `--listen=ADDR`, else the Spin default.
+fn listen_option(options: &[String]) -> Result<String> {
+    match options {
+        [] => Ok(DEFAULT_LISTEN.to_owned()),
+        [flag, addr] if flag == "--listen" => Ok(addr.clone()),
+        [flag] if flag.starts_with("--listen=") => Ok(flag["--listen=".len()..].to_owned()),
+        _ => bail!("`dev` takes only `--listen ADDR`\n\n{USAGE}"),
+    }
+}
+
+fn no_options(command: &str, options: &[String]) -> Result<()> {
+    if !options.is_empty() {
+        bail!("`{command}` takes no options\n\n{USAGE}");
+    }
+    Ok(())
+}
+
+/// The workspace root: xtask lives one level below it.
+fn project_root() -> Result<PathBuf> {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .context("xtask has no parent directory")
+}
