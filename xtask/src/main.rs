@@ -2,28 +2,26 @@
 //!
 //! ```text
 //! cargo xtask dev [--listen 127.0.0.1:3000]   build, then serve spin.toml on our host
-//! cargo xtask up                               the whole stack (for now: dev)
+//! cargo xtask up [--replicas stock=2]          the whole stack: Consul, Traefik, hosts, sidecar
 //! cargo xtask test                             every check CI runs, in order
 //! cargo xtask registry [--check]               write or verify service-registry.json
 //! ```
 
-mod cmd;
 mod dev;
-mod registry;
-mod stack;
 mod test;
+mod up;
 
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
+use xtask::{project_root, registry};
 
 const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
   dev [--listen ADDR]   build the components and the host, then serve spin.toml (default 127.0.0.1:3000)
-  up                    start the whole stack (for now the same as dev)
+  up [--replicas C=N]   install Consul and Traefik, build, start the whole stack (Ctrl-C stops it)
   test                  run every check CI runs: fmt, builds, registry, clippy, tests
   registry [--check]    write service-registry.json from spin.toml, or fail if it is stale";
 
@@ -46,11 +44,7 @@ fn run(args: Vec<String>) -> Result<()> {
         .map_or(("help", &[][..]), |(c, o)| (c.as_str(), o));
     match command {
         "dev" => dev::run(&root, &listen_option(options)?),
-        "up" => {
-            no_options(command, options)?;
-            eprintln!("note: `up` starts the whole stack once it lands; for now it runs `dev`");
-            dev::run(&root, DEFAULT_LISTEN)
-        }
+        "up" => up::run(&root, options),
         "test" => {
             no_options(command, options)?;
             test::run(&root)
@@ -83,12 +77,4 @@ fn no_options(command: &str, options: &[String]) -> Result<()> {
         bail!("`{command}` takes no options\n\n{USAGE}");
     }
     Ok(())
-}
-
-/// The workspace root: xtask lives one level below it.
-fn project_root() -> Result<PathBuf> {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .context("xtask has no parent directory")
 }

@@ -1,62 +1,21 @@
 //! `cargo xtask registry`: `service-registry.json`, generated from `spin.toml`
-//! and the port table of [`crate::stack`].
+//! and the port table of [`crate::components`].
 //!
 //! The file is what tools outside Rust (Consul registration, Traefik, the UI,
 //! docs) read to know each service's port, routes, health route and database,
 //! so it is committed, and `--check` (run by `cargo xtask test`) fails when it
 //! no longer matches its sources.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use serde::{Deserialize, Serialize};
+use manifest::{Manifest, Route};
+use serde::Serialize;
 
-use crate::stack::SERVICES;
+use crate::components::SERVICES;
 
 pub const FILE: &str = "service-registry.json";
 const MANIFEST: &str = "spin.toml";
-
-/// The subset of a Spin v2 manifest the registry needs; other fields are
-/// accepted and ignored (Spin itself validates the manifest).
-#[derive(Debug, Deserialize)]
-struct Manifest {
-    application: Application,
-    trigger: Triggers,
-    component: BTreeMap<String, Component>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Application {
-    name: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct Triggers {
-    #[serde(default)]
-    http: Vec<HttpTrigger>,
-}
-
-#[derive(Debug, Deserialize)]
-struct HttpTrigger {
-    route: Route,
-    component: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum Route {
-    Path(String),
-    /// `route = { private = true }`: reachable only by service chaining, so
-    /// not part of what the edge routes.
-    Private {},
-}
-
-#[derive(Debug, Deserialize)]
-struct Component {
-    #[serde(default)]
-    sqlite_databases: Vec<String>,
-}
 
 #[derive(Debug, Serialize)]
 struct Registry {
@@ -106,47 +65,37 @@ fn render(root: &Path) -> Result<String> {
     let path = root.join(MANIFEST);
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read {}", path.display()))?;
-    let manifest: Manifest =
-        toml::from_str(&text).with_context(|| format!("cannot parse {}", path.display()))?;
-    let registry = build(manifest)?;
+    let manifest = Manifest::parse(&path, &text)?;
+    let registry = build(&manifest)?;
     let mut json = serde_json::to_string_pretty(&registry)?;
     json.push('\n');
     Ok(json)
 }
 
 /// Joins the manifest with the port table, refusing any mismatch between them.
-fn build(manifest: Manifest) -> Result<Registry> {
-    for id in manifest.component.keys() {
+fn build(manifest: &Manifest) -> Result<Registry> {
+    for id in manifest.components.keys() {
         if !SERVICES.iter().any(|service| service.name == id) {
             bail!(
-                "component `{id}` of {MANIFEST} has no row in the port table (xtask/src/stack.rs)"
-            );
-        }
-    }
-    for trigger in &manifest.trigger.http {
-        if !manifest.component.contains_key(&trigger.component) {
-            bail!(
-                "a [[trigger.http]] names component `{}`, which {MANIFEST} does not define",
-                trigger.component
+                "component `{id}` of {MANIFEST} has no row in the port table (xtask/src/components.rs)"
             );
         }
     }
     let mut services = Vec::with_capacity(SERVICES.len());
     for service in SERVICES {
-        let component = manifest.component.get(service.name).with_context(|| {
+        let component = manifest.components.get(service.name).with_context(|| {
             format!(
                 "the port table lists `{}`, which is not a component of {MANIFEST}",
                 service.name
             )
         })?;
         let routes: Vec<String> = manifest
-            .trigger
-            .http
+            .http_triggers
             .iter()
             .filter(|trigger| trigger.component == service.name)
             .filter_map(|trigger| match &trigger.route {
                 Route::Path(route) => Some(route.clone()),
-                Route::Private {} => None,
+                Route::Private { .. } => None,
             })
             .collect();
         if !routes
@@ -168,8 +117,8 @@ fn build(manifest: Manifest) -> Result<Registry> {
         });
     }
     Ok(Registry {
-        generated_by: "cargo xtask registry (from spin.toml and xtask/src/stack.rs)",
-        application: manifest.application.name,
+        generated_by: "cargo xtask registry (from spin.toml and xtask/src/components.rs)",
+        application: manifest.application.name.clone(),
         services,
     })
 }
@@ -218,7 +167,8 @@ mod tests {
 
     #[test]
     fn a_component_missing_from_the_port_table_is_refused() {
-        let manifest: Manifest = toml::from_str(
+        let manifest = Manifest::parse(
+            Path::new("spin.toml"),
             r#"
             spin_manifest_version = 2
             [application]
@@ -231,16 +181,8 @@ mod tests {
             "#,
         )
         .expect("valid manifest");
-        let error = build(manifest).expect_err("extra is not in the table");
+        let error = build(&manifest).expect_err("extra is not in the table");
         assert!(error.to_string().contains("`extra`"), "{error}");
-    }
-
-    #[test]
-    fn private_routes_are_not_listed() {
-        let trigger: HttpTrigger =
-            toml::from_str("route = { private = true }\ncomponent = \"auth\"")
-                .expect("valid trigger");
-        assert!(matches!(trigger.route, Route::Private {}));
     }
 
     #[test]

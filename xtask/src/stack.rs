@@ -1,91 +1,427 @@
-//! What the stack is made of: the components, their ports, their builds.
+//! The whole system as processes: Consul, Traefik, one host per component
+//! instance, and the sidecar that registers the hosts in Consul. `up` runs
+//! it on the seed's ports; the stack tests run the very same code on free
+//! ports.
 
+use std::collections::BTreeMap;
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
-use crate::cmd;
+use anyhow::{Context, Result, bail};
 
-/// One component of `spin.toml`, as the rest of the stack sees it.
-pub struct Service {
-    /// The component id in `spin.toml`.
-    pub name: &'static str,
-    /// The port its own host listens on when the stack runs one host per
-    /// service (`up`, Consul registration); the seed's ports.
-    pub port: u16,
-    /// The route Consul's health check calls.
-    pub health: &'static str,
+use crate::components::{self, SERVICES};
+use crate::process::{Child, Log};
+use crate::tools::Tools;
+
+/// Every port the stack listens on, all on 127.0.0.1.
+#[derive(Debug, Clone)]
+pub struct Ports {
+    pub web: u16,
+    pub dashboard: u16,
+    pub consul_http: u16,
+    pub consul_server: u16,
+    pub consul_serf_lan: u16,
+    pub consul_serf_wan: u16,
+    /// Each component's instances, first one first.
+    pub instances: BTreeMap<&'static str, Vec<u16>>,
 }
 
-/// The single port table; `registry` checks it against `spin.toml`.
-pub const SERVICES: &[Service] = &[
-    Service {
-        name: "auth",
-        port: 8000,
-        health: "/api/auth/health/",
-    },
-    Service {
-        name: "pieces",
-        port: 8001,
-        health: "/api/pieces/health/",
-    },
-    Service {
-        name: "stock",
-        port: 8002,
-        health: "/api/stock/health/",
-    },
-    Service {
-        name: "notifications",
-        port: 8003,
-        health: "/api/notifications/health/",
-    },
-    // The UI has no health route of its own: its index page answering is health.
-    Service {
-        name: "ui",
-        port: 5500,
-        health: "/",
-    },
-];
-
-/// The target Spin's Rust template builds components for.
-pub const COMPONENT_TARGET: &str = "wasm32-wasip1";
-
-/// Builds every component, in one cargo invocation so they build in parallel.
-/// Same flags as each `[component.*.build] command` of `spin.toml`.
-pub fn build_components(root: &Path) -> anyhow::Result<()> {
-    let mut command = cmd::cargo(root);
-    command.args(["build", "--target", COMPONENT_TARGET, "--release"]);
-    for service in SERVICES {
-        command.args(["-p", service.name]);
+impl Ports {
+    /// The seed's ports: Traefik 8090/8091, Consul 8500, services 8000-8003,
+    /// UI 5500; replica `k` of a service listens on its port + 10·k.
+    pub fn standard(replicas: &BTreeMap<String, usize>) -> Self {
+        let instances = SERVICES
+            .iter()
+            .map(|s| {
+                let count = replicas.get(s.name).copied().unwrap_or(1);
+                (s.name, (0..count).map(|k| s.port + 10 * k as u16).collect())
+            })
+            .collect();
+        Self {
+            web: 8090,
+            dashboard: 8091,
+            consul_http: 8500,
+            consul_server: 8300,
+            consul_serf_lan: 8301,
+            consul_serf_wan: 8302,
+            instances,
+        }
     }
-    cmd::step("build the components (wasm32-wasip1)", &mut command)
+
+    /// Ports the OS says are free, for tests running beside anything else.
+    pub fn free(replicas: &BTreeMap<String, usize>) -> Result<Self> {
+        let count: usize = 6 + SERVICES
+            .iter()
+            .map(|s| replicas.get(s.name).copied().unwrap_or(1))
+            .sum::<usize>();
+        // Held together so that no two are the same, released before use.
+        let listeners = (0..count)
+            .map(|_| TcpListener::bind("127.0.0.1:0"))
+            .collect::<std::io::Result<Vec<_>>>()?;
+        let mut ports = listeners
+            .iter()
+            .map(|l| l.local_addr().map(|a| a.port()))
+            .collect::<std::io::Result<Vec<_>>>()?
+            .into_iter();
+        let mut next = || ports.next().expect("one port per listener");
+        Ok(Self {
+            web: next(),
+            dashboard: next(),
+            consul_http: next(),
+            consul_server: next(),
+            consul_serf_lan: next(),
+            consul_serf_wan: next(),
+            instances: SERVICES
+                .iter()
+                .map(|s| {
+                    (
+                        s.name,
+                        (0..replicas.get(s.name).copied().unwrap_or(1))
+                            .map(|_| next())
+                            .collect(),
+                    )
+                })
+                .collect(),
+        })
+    }
+
+    fn all(&self) -> Vec<u16> {
+        let mut all = vec![
+            self.web,
+            self.dashboard,
+            self.consul_http,
+            self.consul_server,
+            self.consul_serf_lan,
+            self.consul_serf_wan,
+        ];
+        all.extend(self.instances.values().flatten());
+        all
+    }
 }
 
-/// Builds the debug host the tests and `dev` run.
-pub fn build_host(root: &Path) -> anyhow::Result<()> {
-    cmd::step(
-        "build the host",
-        cmd::cargo(root).args(["build", "-p", "host"]),
-    )
+pub struct StackConfig {
+    pub root: PathBuf,
+    /// SQLite files and the rendered configurations (`stack/`).
+    pub data_dir: PathBuf,
+    pub ports: Ports,
+    pub tools: Tools,
+    pub log: Log,
 }
 
-/// The debug host binary `build_host` produces.
-pub fn host_binary(root: &Path) -> PathBuf {
-    cmd::target_dir(root)
-        .join("debug")
-        .join(format!("host{}", std::env::consts::EXE_SUFFIX))
+/// A running stack; dropping it stops every process, newest first.
+pub struct Stack {
+    pub ports: Ports,
+    pub log: Log,
+    consul: Option<Child>,
+    traefik: Option<Child>,
+    hosts: Vec<(&'static str, u16, Child)>,
+    sidecar: Option<Child>,
 }
 
-/// `host up` serving `spin.toml` from `root` with the repository's runtime config.
-pub fn host_up(root: &Path, listen: &str) -> Command {
-    let mut command = Command::new(host_binary(root));
-    command.current_dir(root).args([
-        "up",
-        "-f",
-        "spin.toml",
-        "--listen",
-        listen,
-        "--runtime-config-file",
-        "runtime-config.toml",
-    ]);
-    command
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl Stack {
+    pub fn start(config: StackConfig) -> Result<Self> {
+        let StackConfig {
+            root,
+            data_dir,
+            ports,
+            tools,
+            log,
+        } = config;
+        for port in ports.all() {
+            if TcpListener::bind(("127.0.0.1", port)).is_err() {
+                bail!("port {port} on 127.0.0.1 is in use: is another stack running?");
+            }
+        }
+        let rendered = data_dir.join("stack");
+        std::fs::create_dir_all(&rendered)
+            .with_context(|| format!("cannot create {}", rendered.display()))?;
+        let mut stack = Self {
+            ports,
+            log,
+            consul: None,
+            traefik: None,
+            hosts: Vec::new(),
+            sidecar: None,
+        };
+        stack.start_consul(&tools)?;
+        stack.start_traefik(&root, &tools, &rendered)?;
+        let runtime_config = relocate_runtime_config(&root, &data_dir, &rendered)?;
+        stack.start_hosts(&root, &runtime_config)?;
+        stack.start_sidecar(&root)?;
+        Ok(stack)
+    }
+
+    pub fn web_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.ports.web)
+    }
+
+    pub fn ui_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.ports.instances["ui"][0])
+    }
+
+    pub fn consul_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.ports.consul_http)
+    }
+
+    pub fn dashboard_url(&self) -> String {
+        format!("http://127.0.0.1:{}/dashboard/", self.ports.dashboard)
+    }
+
+    /// SIGKILLs one host instance: a crash, as fault tests need.
+    pub fn kill_instance(&mut self, component: &str, port: u16) -> Result<()> {
+        let (_, _, child) = self
+            .hosts
+            .iter_mut()
+            .find(|(c, p, _)| *c == component && *p == port)
+            .with_context(|| format!("no instance of {component} on port {port}"))?;
+        child.kill();
+        Ok(())
+    }
+
+    /// The first process that exited on its own, if any.
+    pub fn exited(&mut self) -> Option<String> {
+        let all = self
+            .consul
+            .iter_mut()
+            .chain(self.traefik.iter_mut())
+            .chain(self.hosts.iter_mut().map(|(_, _, c)| c))
+            .chain(self.sidecar.iter_mut());
+        for child in all {
+            if let Some(status) = child.exited() {
+                return Some(format!("{} exited ({status})", child.name));
+            }
+        }
+        None
+    }
+
+    /// Stops the sidecar first (it deregisters the hosts), then the hosts,
+    /// then Traefik and Consul. Stopping twice is a no-op.
+    pub fn stop(&mut self) {
+        let grace = Duration::from_secs(10);
+        if let Some(mut sidecar) = self.sidecar.take() {
+            sidecar.stop(grace);
+        }
+        for (_, _, mut host) in self.hosts.drain(..).rev() {
+            host.stop(grace);
+        }
+        for child in [self.traefik.take(), self.consul.take()]
+            .into_iter()
+            .flatten()
+        {
+            let mut child = child;
+            child.stop(grace);
+        }
+    }
+
+    fn start_consul(&mut self, tools: &Tools) -> Result<()> {
+        let p = &self.ports;
+        let mut command = Command::new(&tools.consul);
+        command.args([
+            "agent",
+            "-dev",
+            "-bind=127.0.0.1",
+            "-client=127.0.0.1",
+            "-log-level=warn",
+            "-hcl",
+            &format!(
+                "ports {{ http = {} server = {} serf_lan = {} serf_wan = {} dns = -1 grpc = -1 }}",
+                p.consul_http, p.consul_server, p.consul_serf_lan, p.consul_serf_wan
+            ),
+        ]);
+        let child = Child::spawn("consul", command, &self.log)?;
+        let leader = format!("{}/v1/status/leader", self.consul_url());
+        let child = self.await_ready(child, "consul elects itself leader", || {
+            get(&leader).is_ok_and(|(status, body)| status == 200 && body.contains(':'))
+        })?;
+        self.consul = Some(child);
+        Ok(())
+    }
+
+    fn start_traefik(&mut self, root: &Path, tools: &Tools, rendered: &Path) -> Result<()> {
+        let dynamic = rendered.join("traefik-dynamic.yml");
+        let values = [
+            ("web_port", self.ports.web.to_string()),
+            ("dashboard_port", self.ports.dashboard.to_string()),
+            ("consul_port", self.ports.consul_http.to_string()),
+            ("dynamic_config", dynamic.display().to_string()),
+            ("ui_origin", self.ui_url()),
+        ];
+        render(&root.join("deploy/traefik-dynamic.yml"), &dynamic, &values)?;
+        let config = rendered.join("traefik.yml");
+        render(&root.join("deploy/traefik.yml"), &config, &values)?;
+        let mut command = Command::new(&tools.traefik);
+        command.arg(format!("--configFile={}", config.display()));
+        let child = Child::spawn("traefik", command, &self.log)?;
+        let ping = format!("http://127.0.0.1:{}/ping", self.ports.dashboard);
+        let child = self.await_ready(child, "traefik answers its ping", || {
+            get(&ping).is_ok_and(|(status, _)| status == 200)
+        })?;
+        self.traefik = Some(child);
+        Ok(())
+    }
+
+    fn start_hosts(&mut self, root: &Path, runtime_config: &Path) -> Result<()> {
+        let instances: Vec<(&'static str, u16)> = self
+            .ports
+            .instances
+            .iter()
+            .flat_map(|(name, ports)| ports.iter().map(move |port| (*name, *port)))
+            .collect();
+        let mut started = Vec::new();
+        for (component, port) in &instances {
+            let mut command = Command::new(components::binary(root, "host"));
+            command
+                .current_dir(root)
+                .args(["up", "-f", "spin.toml", "--component-id", component])
+                .args(["--listen", &format!("127.0.0.1:{port}")])
+                .arg("--runtime-config-file")
+                .arg(runtime_config);
+            let name = format!("{component}:{port}");
+            started.push((*component, *port, Child::spawn(&name, command, &self.log)?));
+        }
+        // Compiling the components is the slow part; they compile in
+        // parallel, then each host is awaited in turn.
+        for (component, port, child) in started {
+            let health = format!("http://127.0.0.1:{port}/.well-known/spin/health");
+            let child =
+                self.await_ready(child, &format!("{component} serves on {port}"), || {
+                    get(&health).is_ok_and(|(status, _)| status == 200)
+                })?;
+            self.hosts.push((component, port, child));
+        }
+        Ok(())
+    }
+
+    fn start_sidecar(&mut self, root: &Path) -> Result<()> {
+        let mut command = Command::new(components::binary(root, "sidecar"));
+        command
+            .current_dir(root)
+            .args(["--consul", &format!("127.0.0.1:{}", self.ports.consul_http)])
+            .args(["--manifest", "spin.toml"]);
+        for (component, port, _) in &self.hosts {
+            command.args(["--instance", &format!("{component}=127.0.0.1:{port}")]);
+        }
+        for service in SERVICES {
+            command.args(["--health", &format!("{}={}", service.name, service.health)]);
+        }
+        let child = Child::spawn("sidecar", command, &self.log)?;
+        let web = self.web_url();
+        let routed: Vec<String> = SERVICES
+            .iter()
+            .filter(|s| s.health.starts_with("/api/"))
+            .map(|s| format!("{web}{}", s.health))
+            .collect();
+        let child = self.await_ready(child, "traefik routes every service", || {
+            routed
+                .iter()
+                .all(|url| get(url).is_ok_and(|(status, _)| status == 200))
+        })?;
+        self.sidecar = Some(child);
+        Ok(())
+    }
+
+    /// Polls `ready` until it holds; fails early, with the process's last
+    /// lines, if the process exits or the time runs out.
+    fn await_ready(
+        &self,
+        mut child: Child,
+        what: &str,
+        mut ready: impl FnMut() -> bool,
+    ) -> Result<Child> {
+        crate::cmd::announce(what);
+        let started = Instant::now();
+        loop {
+            if ready() {
+                eprintln!("    ok in {:.1?}", started.elapsed());
+                return Ok(child);
+            }
+            if let Some(status) = child.exited() {
+                std::thread::sleep(Duration::from_millis(100));
+                bail!(
+                    "{} exited ({status}) before: {what}\n{}",
+                    child.name,
+                    self.log.tail(&child.name, 20)
+                );
+            }
+            if started.elapsed() > START_TIMEOUT {
+                bail!(
+                    "timed out after {START_TIMEOUT:?} waiting for: {what}\n{}",
+                    self.log.tail(&child.name, 20)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// `GET url` → (status, body), with a short timeout: readiness probes only.
+pub fn get(url: &str) -> Result<(u16, String)> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(2)))
+        .build()
+        .into();
+    let mut response = agent.get(url).call()?;
+    Ok((
+        response.status().as_u16(),
+        response.body_mut().read_to_string()?,
+    ))
+}
+
+/// Fills the `{{name}}` holes of a deploy/ template; a hole left unfilled
+/// is a mistake in the template, not something to serve.
+fn render(template: &Path, out: &Path, values: &[(&str, String)]) -> Result<()> {
+    let mut text = std::fs::read_to_string(template)
+        .with_context(|| format!("cannot read {}", template.display()))?;
+    for (name, value) in values {
+        text = text.replace(&format!("{{{{{name}}}}}"), value);
+    }
+    if let Some(start) = text.find("{{") {
+        let hole: String = text[start..].chars().take_while(|c| *c != '\n').collect();
+        bail!("{}: unfilled {hole}", template.display());
+    }
+    std::fs::write(out, text).with_context(|| format!("cannot write {}", out.display()))
+}
+
+/// The repository's runtime config with each database moved into
+/// `data_dir` (the same place for `up`, a temporary one for tests).
+fn relocate_runtime_config(root: &Path, data_dir: &Path, rendered: &Path) -> Result<PathBuf> {
+    let source = root.join("runtime-config.toml");
+    let text = std::fs::read_to_string(&source)
+        .with_context(|| format!("cannot read {}", source.display()))?;
+    let mut config: toml::Table = text
+        .parse()
+        .with_context(|| format!("cannot parse {}", source.display()))?;
+    if let Some(toml::Value::Table(databases)) = config.get_mut("sqlite_database") {
+        for (_, database) in databases.iter_mut() {
+            let Some(path) = database.get("path").and_then(toml::Value::as_str) else {
+                continue;
+            };
+            let file = Path::new(path)
+                .file_name()
+                .context("a database path without a file name")?
+                .to_owned();
+            database
+                .as_table_mut()
+                .context("a [sqlite_database] entry that is not a table")?
+                .insert(
+                    "path".into(),
+                    data_dir.join(&file).display().to_string().into(),
+                );
+        }
+    }
+    let out = rendered.join("runtime-config.toml");
+    std::fs::write(&out, toml::to_string(&config)?)
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    Ok(out)
 }

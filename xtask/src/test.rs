@@ -7,7 +7,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::{cmd, registry, stack};
+use xtask::{cmd, components, registry, tools};
 
 /// Targets the components (wasip1) and the host's probe (both) need.
 const WASM_TARGETS: [&str; 2] = ["wasm32-wasip1", "wasm32-wasip2"];
@@ -21,8 +21,10 @@ pub fn run(root: &Path) -> Result<()> {
     )?;
     cmd::announce("service-registry.json is up to date");
     registry::check(root)?;
-    stack::build_components(root)?;
-    stack::build_host(root)?;
+    // The stack tests run the pinned Consul and Traefik.
+    tools::ensure(root)?;
+    components::build_components(root)?;
+    components::build_binaries(root)?;
     for target in ["wasm32-wasip2", "wasm32-wasip1"] {
         cmd::step(
             &format!("build the probe ({target})"),

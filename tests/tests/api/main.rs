@@ -1,9 +1,11 @@
-//! End-to-end tests against the real host serving the repository's `spin.toml`.
+//! End-to-end tests against the real host serving the repository's `spin.toml`,
+//! alone or as the whole stack behind Traefik.
 //!
-//! They need `target/debug/host` and the `.wasm` components, which
+//! They need `target/debug/{host,sidecar}` and the `.wasm` components, which
 //! `cargo xtask test` builds before running them.
 
 mod health;
 mod helpers;
 mod routing;
+mod stack;
 mod ui;

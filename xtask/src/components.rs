@@ -1,0 +1,92 @@
+//! What the stack is made of: the components, their ports, their builds.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::cmd;
+
+/// One component of `spin.toml`, as the rest of the stack sees it.
+pub struct Service {
+    /// The component id in `spin.toml`.
+    pub name: &'static str,
+    /// The port its own host listens on when the stack runs one host per
+    /// service (`up`, Consul registration); the seed's ports.
+    pub port: u16,
+    /// The route Consul's health check calls.
+    pub health: &'static str,
+}
+
+/// The single port table; `registry` checks it against `spin.toml`.
+pub const SERVICES: &[Service] = &[
+    Service {
+        name: "auth",
+        port: 8000,
+        health: "/api/auth/health/",
+    },
+    Service {
+        name: "pieces",
+        port: 8001,
+        health: "/api/pieces/health/",
+    },
+    Service {
+        name: "stock",
+        port: 8002,
+        health: "/api/stock/health/",
+    },
+    Service {
+        name: "notifications",
+        port: 8003,
+        health: "/api/notifications/health/",
+    },
+    // The UI has no health route of its own: its index page answering is health.
+    Service {
+        name: "ui",
+        port: 5500,
+        health: "/",
+    },
+];
+
+/// The target Spin's Rust template builds components for.
+pub const COMPONENT_TARGET: &str = "wasm32-wasip1";
+
+/// Builds every component, in one cargo invocation so they build in parallel.
+/// Same flags as each `[component.*.build] command` of `spin.toml`.
+pub fn build_components(root: &Path) -> anyhow::Result<()> {
+    let mut command = cmd::cargo(root);
+    command.args(["build", "--target", COMPONENT_TARGET, "--release"]);
+    for service in SERVICES {
+        command.args(["-p", service.name]);
+    }
+    cmd::step("build the components (wasm32-wasip1)", &mut command)
+}
+
+/// Builds the native programs the tests, `dev` and `up` run (debug
+/// profile, optimised dependencies: one wasmtime build serves all).
+pub fn build_binaries(root: &Path) -> anyhow::Result<()> {
+    cmd::step(
+        "build the host and the sidecar",
+        cmd::cargo(root).args(["build", "-p", "host", "-p", "sidecar"]),
+    )
+}
+
+/// A binary `build_binaries` produces.
+pub fn binary(root: &Path, name: &str) -> PathBuf {
+    cmd::target_dir(root)
+        .join("debug")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// `host up` serving `spin.toml` from `root` with the repository's runtime config.
+pub fn host_up(root: &Path, listen: &str) -> Command {
+    let mut command = Command::new(binary(root, "host"));
+    command.current_dir(root).args([
+        "up",
+        "-f",
+        "spin.toml",
+        "--listen",
+        listen,
+        "--runtime-config-file",
+        "runtime-config.toml",
+    ]);
+    command
+}

@@ -1,0 +1,155 @@
+//! The stack's child processes: each line they print is prefixed with the
+//! process's name and goes to one shared log; each dies with xtask (even a
+//! `kill -9` of xtask) and stops with SIGTERM, then SIGKILL after a grace.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+/// Where children's lines go: echoed (`up`, or tests under `TEST_LOG`) and
+/// kept (the tail explains a failed start).
+#[derive(Clone)]
+pub struct Log {
+    echo: bool,
+    kept: Arc<Mutex<Vec<String>>>,
+}
+
+const KEPT_LINES: usize = 400;
+
+impl Log {
+    pub fn new(echo: bool) -> Self {
+        Self {
+            echo,
+            kept: Arc::default(),
+        }
+    }
+
+    pub fn line(&self, name: &str, line: &str) {
+        let line = format!("{name:>16} | {line}");
+        if self.echo {
+            println!("{line}");
+        }
+        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        if kept.len() == KEPT_LINES {
+            kept.remove(0);
+        }
+        kept.push(line);
+    }
+
+    /// The last lines of `name`, for error messages.
+    pub fn tail(&self, name: &str, count: usize) -> String {
+        let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        let prefix = format!("{name:>16} | ");
+        let lines: Vec<&String> = kept.iter().filter(|l| l.starts_with(&prefix)).collect();
+        lines[lines.len().saturating_sub(count)..]
+            .iter()
+            .map(|l| l.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Whether any kept line contains `text`.
+    pub fn contains(&self, text: &str) -> bool {
+        let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        kept.iter().any(|l| l.contains(text))
+    }
+}
+
+pub struct Child {
+    pub name: String,
+    child: std::process::Child,
+}
+
+impl Child {
+    pub fn spawn(name: &str, mut command: Command, log: &Log) -> Result<Self> {
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        die_with_parent(&mut command);
+        let mut child = command
+            .spawn()
+            .with_context(|| format!("cannot start {name}: `{}`", crate::cmd::display(&command)))?;
+        forward(name, child.stdout.take(), log);
+        forward(name, child.stderr.take(), log);
+        Ok(Self {
+            name: name.to_owned(),
+            child,
+        })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// `Some(status)` once the process has exited.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// SIGTERM, then SIGKILL if it is still there after `grace`.
+    pub fn stop(&mut self, grace: Duration) {
+        if self.exited().is_some() {
+            return;
+        }
+        signal(self.pid(), libc::SIGTERM);
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if self.exited().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGKILL now: a crash, for fault tests.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        self.stop(Duration::from_secs(5));
+    }
+}
+
+fn forward(name: &str, stream: Option<impl Read + Send + 'static>, log: &Log) {
+    let Some(stream) = stream else { return };
+    let (name, log) = (name.to_owned(), log.clone());
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            log.line(&name, &line);
+        }
+    });
+}
+
+pub fn signal(pid: u32, signal: libc::c_int) {
+    if let Ok(pid) = libc::pid_t::try_from(pid) {
+        // SAFETY: kill(2) on a pid we spawned; no memory is involved.
+        unsafe {
+            libc::kill(pid, signal);
+        }
+    }
+}
+
+/// Puts the child in its own process group (a Ctrl-C in the terminal
+/// reaches xtask only, which stops the stack in order) and has the kernel
+/// send it SIGTERM if xtask dies first, so nothing outlives the stack.
+fn die_with_parent(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            libc::setpgid(0, 0);
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            Ok(())
+        });
+    }
+}

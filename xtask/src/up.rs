@@ -1,0 +1,180 @@
+//! `cargo xtask up [--replicas COMPONENT=N]...`: installs the pinned tools,
+//! builds, starts the whole stack on the seed's ports and stays in the
+//! foreground with one log; Ctrl-C stops everything.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use xtask::components::{self, SERVICES};
+use xtask::process::Log;
+use xtask::stack::{Ports, Stack, StackConfig};
+use xtask::{cmd, tools};
+
+pub fn run(root: &Path, options: &[String]) -> Result<()> {
+    let replicas = parse_replicas(options)?;
+    cmd::ensure_default_target_dir(root)?;
+    let data_dir = root.join(".data");
+    let _lock = Lock::take(&data_dir.join("stack/up.pid"))?;
+    let tools = tools::ensure(root)?;
+    components::build_components(root)?;
+    components::build_binaries(root)?;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, stop.clone())?;
+    }
+    let mut stack = Stack::start(StackConfig {
+        root: root.to_owned(),
+        data_dir,
+        ports: Ports::standard(&replicas),
+        tools,
+        log: Log::new(true),
+    })?;
+    print_urls(&stack);
+    while !stop.load(Ordering::Relaxed) {
+        if let Some(why) = stack.exited() {
+            eprintln!("{why}: stopping the stack");
+            stack.stop();
+            bail!("{why}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    eprintln!("stopping the stack...");
+    stack.stop();
+    eprintln!("stopped; data kept in .data/");
+    Ok(())
+}
+
+fn print_urls(stack: &Stack) {
+    let web = stack.web_url();
+    println!();
+    println!("Gestion de stock is up:");
+    println!("  UI                 {}/", stack.ui_url());
+    println!("  API (via Traefik)  {web}/api/...  e.g. {web}/api/stock/health/");
+    println!("  Consul UI          {}/ui/", stack.consul_url());
+    println!("  Traefik dashboard  {}", stack.dashboard_url());
+    for (component, ports) in &stack.ports.instances {
+        if ports.len() > 1 {
+            println!("  {component} replicas on ports {ports:?}");
+        }
+    }
+    println!("Press Ctrl-C to stop.");
+    println!();
+}
+
+/// `--replicas stock=2` (repeatable; `stock=2,pieces=3` works too).
+fn parse_replicas(options: &[String]) -> Result<BTreeMap<String, usize>> {
+    let mut replicas = BTreeMap::new();
+    let mut options = options.iter();
+    while let Some(option) = options.next() {
+        let spec = match option.strip_prefix("--replicas") {
+            Some("") => options
+                .next()
+                .context("--replicas needs COMPONENT=N")?
+                .as_str(),
+            Some(rest) if rest.starts_with('=') => &rest[1..],
+            _ => bail!("`up` takes only --replicas COMPONENT=N"),
+        };
+        for pair in spec.split(',') {
+            let (name, count) = pair
+                .split_once('=')
+                .with_context(|| format!("--replicas {pair}: expected COMPONENT=N"))?;
+            if !SERVICES.iter().any(|s| s.name == name) {
+                let known: Vec<_> = SERVICES.iter().map(|s| s.name).collect();
+                bail!(
+                    "--replicas {pair}: no component `{name}` (known: {})",
+                    known.join(", ")
+                );
+            }
+            let count: usize = count
+                .parse()
+                .ok()
+                .filter(|n| (1..=9).contains(n))
+                .with_context(|| format!("--replicas {pair}: N is a number from 1 to 9"))?;
+            replicas.insert(name.to_owned(), count);
+        }
+    }
+    Ok(replicas)
+}
+
+/// One `up` per checkout: a pid file, honoured while that pid lives.
+struct Lock(PathBuf);
+
+impl Lock {
+    fn take(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        if let Ok(text) = std::fs::read_to_string(path)
+            && let Ok(pid) = text.trim().parse::<i32>()
+            && alive(pid)
+        {
+            bail!(
+                "the stack is already running (pid {pid}); stop it with Ctrl-C in its terminal, or `kill {pid}`"
+            );
+        }
+        std::fs::write(path, std::process::id().to_string())?;
+        Ok(Self(path.to_owned()))
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    pid != std::process::id() as i32 && unsafe { libc::kill(pid, 0) } == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &[&str]) -> Vec<String> {
+        s.iter().map(|a| a.to_string()).collect()
+    }
+
+    #[test]
+    fn replicas_parse_in_both_spellings() {
+        let r = parse_replicas(&args(&[
+            "--replicas",
+            "stock=2",
+            "--replicas=pieces=3,auth=1",
+        ]))
+        .unwrap();
+        assert_eq!(r["stock"], 2);
+        assert_eq!(r["pieces"], 3);
+        assert_eq!(r["auth"], 1);
+    }
+
+    #[test]
+    fn bad_replicas_say_why() {
+        for bad in [
+            &["--replicas", "nope=2"][..],
+            &["--replicas", "stock=0"],
+            &["--replicas"],
+            &["--other"],
+        ] {
+            assert!(parse_replicas(&args(bad)).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_live_pid_file_refuses_a_second_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("up.pid");
+        std::fs::write(&path, "1").unwrap();
+        let err = Lock::take(&path).err().expect("pid 1 is alive").to_string();
+        assert!(err.contains("already running"), "{err}");
+        std::fs::write(&path, "999999999").unwrap();
+        assert!(Lock::take(&path).is_ok());
+    }
+}
