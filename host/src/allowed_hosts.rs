@@ -71,9 +71,6 @@ impl AllowedHosts {
 impl AllowedHost {
     fn parse(entry: &str) -> Result<Self, String> {
         let entry = entry.trim();
-        if entry.contains("{{") {
-            return Err("templated hosts are not supported by this host".into());
-        }
         let (scheme, rest) = entry
             .split_once("://")
             .ok_or("no scheme (write e.g. `http://host` or `*://host:*`)")?;

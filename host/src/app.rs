@@ -243,7 +243,15 @@ fn load_component(
         .collect();
     let variables = variables::resolve_component(manifest, id, &spec.variables, app_variables)
         .map_err(|e| anyhow::anyhow!("{}: {e}", manifest.path.display()))?;
-    let outbound = AllowedHosts::parse(&spec.allowed_outbound_hosts)
+    let outbound = spec
+        .allowed_outbound_hosts
+        .iter()
+        .map(|entry| {
+            variables::expand_application(manifest, entry, app_variables)
+                .map_err(|why| format!("allowed_outbound_hosts entry {entry:?} {why}"))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .and_then(|entries| AllowedHosts::parse(&entries))
         .map_err(|e| anyhow::anyhow!("{}: component `{id}`: {e}", manifest.path.display()))?;
     let files = spec
         .files

@@ -47,21 +47,31 @@ pub fn resolve_component(
     templates
         .iter()
         .map(|(name, template)| {
-            expand(template, |var| {
-                if !manifest.variables.contains_key(var) {
-                    return Err(format!(
-                        "refers to `{{{{ {var} }}}}`, which [variables] does not declare"
-                    ));
-                }
-                application
-                    .get(var)
-                    .cloned()
-                    .ok_or_else(|| format!("refers to `{var}`, which has no value and no default"))
-            })
-            .map(|value| (name.clone(), value))
-            .map_err(|why| format!("component `{component}` variable `{name}` {why}"))
+            expand_application(manifest, template, application)
+                .map(|value| (name.clone(), value))
+                .map_err(|why| format!("component `{component}` variable `{name}` {why}"))
         })
         .collect()
+}
+
+/// Expands `{{ name }}` holes with application variables: component
+/// variables and `allowed_outbound_hosts` entries are such templates.
+pub fn expand_application(
+    manifest: &Manifest,
+    template: &str,
+    application: &HashMap<String, String>,
+) -> Result<String, String> {
+    expand(template, |var| {
+        if !manifest.variables.contains_key(var) {
+            return Err(format!(
+                "refers to `{{{{ {var} }}}}`, which [variables] does not declare"
+            ));
+        }
+        application
+            .get(var)
+            .cloned()
+            .ok_or_else(|| format!("refers to `{var}`, which has no value and no default"))
+    })
 }
 
 fn expand(

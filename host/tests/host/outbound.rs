@@ -78,3 +78,17 @@ fn a_malformed_allowed_host_stops_the_host_at_start() {
         "{err}"
     );
 }
+
+#[test]
+fn allowed_hosts_may_be_templates_over_application_variables() {
+    let target = setup(TARGET).start();
+    let manifest = caller("\"http://{{ peer }}\"").replace(
+        "[[trigger.http]]",
+        "[variables]\npeer = { required = true }\n[[trigger.http]]",
+    );
+    let host = setup(&manifest)
+        .env("SPIN_VARIABLE_PEER", &target.address)
+        .start();
+    let reply = host.get(&format!("/outbound?http://{}/who", target.address));
+    assert!(reply.body.starts_with("200 "), "{}", reply.body);
+}
