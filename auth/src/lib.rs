@@ -1,13 +1,25 @@
 //! The `auth` service: users, roles and JWT sessions.
 //!
 //! Spin routes `/api/auth/...` here (see `spin.toml`); the service owns the
-//! SQLite database labelled `auth` and no other.
+//! SQLite database labelled `auth` and no other. It signs access tokens with
+//! the private key of the Spin variable `jwt_private_key`; every service,
+//! this one included, checks them with `kit::auth`.
 
+mod password;
 mod schema;
+mod sessions;
+mod throttle;
+mod users;
 
+use kit::auth::{Caller, PublicKeys, Role, Signer};
 use kit::{Error, Service, routing};
+use serde::Deserialize;
+use serde_json::json;
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
+use spin_sdk::sqlite::Connection;
+
+use users::json_response;
 
 const SERVICE: Service = Service {
     name: "auth",
@@ -16,17 +28,275 @@ const SERVICE: Service = Service {
     migrations: schema::MIGRATIONS,
 };
 
+/// SimpleJWT's wording, in French: the same whether the user does not
+/// exist, is deactivated or typed a wrong password.
+const BAD_CREDENTIALS: &str = "Aucun compte actif ne correspond à ces identifiants.";
+const BAD_REFRESH: &str = "Jeton de rafraîchissement invalide ou expiré.";
+const USERS: &str = "/api/auth/users";
+
 #[http_component]
 fn handle(request: Request) -> Response {
     route(&request).unwrap_or_else(Error::into_response)
 }
 
 fn route(request: &Request) -> Result<Response, Error> {
+    let method = request.method();
     match routing::normalize(request.path()) {
         "/api/auth/health" => {
-            routing::allow(request.method(), &[Method::Get])?;
+            routing::allow(method, &[Method::Get])?;
             Ok(kit::health::check(&SERVICE))
         }
-        _ => Err(Error::NotFound),
+        "/api/auth/jwks.json" => {
+            routing::allow(method, &[Method::Get])?;
+            jwks()
+        }
+        "/api/auth/login" => {
+            routing::allow(method, &[Method::Post])?;
+            login(request)
+        }
+        "/api/auth/refresh" => {
+            routing::allow(method, &[Method::Post])?;
+            refresh(request)
+        }
+        "/api/auth/logout" => {
+            routing::allow(method, &[Method::Post])?;
+            logout(request)
+        }
+        "/api/auth/me" => {
+            routing::allow(method, &[Method::Get])?;
+            me(request)
+        }
+        "/api/auth/password" => {
+            routing::allow(method, &[Method::Post])?;
+            change_password(request)
+        }
+        USERS => {
+            routing::allow(method, &[Method::Get, Method::Post])?;
+            let db = admin_db(request)?.1;
+            match method {
+                Method::Post => users::create(&db, request),
+                _ => users::list(&db, request),
+            }
+        }
+        path => match path
+            .strip_prefix(USERS)
+            .and_then(|rest| rest.strip_prefix('/'))
+        {
+            Some(id) => user(request, id),
+            None => Err(Error::NotFound),
+        },
     }
+}
+
+/// `/api/auth/users/{id}/`: read, change (PATCH) or deactivate (DELETE).
+fn user(request: &Request, id: &str) -> Result<Response, Error> {
+    // A malformed id names no resource: 404, as Django's URL patterns do.
+    let id: i64 = id.parse().map_err(|_| Error::NotFound)?;
+    routing::allow(
+        request.method(),
+        &[Method::Get, Method::Patch, Method::Delete],
+    )?;
+    let (admin, db) = admin_db(request)?;
+    match request.method() {
+        Method::Patch => users::change(&db, &admin, id, request, now()),
+        Method::Delete => users::deactivate(&db, &admin, id, now()),
+        _ => users::read(&db, id),
+    }
+}
+
+/// The admin caller and the database, or 401/403.
+fn admin_db(request: &Request) -> Result<(Caller, Connection), Error> {
+    let caller = kit::auth::authenticate(request)?;
+    caller.require(Role::Admin)?;
+    Ok((caller, SERVICE.database()?))
+}
+
+/// Unix seconds; the clock of the host.
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX)
+        })
+}
+
+fn variable(name: &str) -> Result<String, Error> {
+    spin_sdk::variables::get(name)
+        .map_err(|error| Error::Internal(format!("Spin variable {name}: {error}").into()))
+}
+
+/// Refresh-token lifetime, from `refresh_token_lifetime_secs`.
+fn refresh_lifetime() -> Result<i64, Error> {
+    let value = variable("refresh_token_lifetime_secs")?;
+    value
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|secs| *secs > 0)
+        .ok_or_else(|| {
+            Error::Internal(
+                format!("refresh_token_lifetime_secs = {value:?}: not a positive number").into(),
+            )
+        })
+}
+
+fn signer() -> Result<Signer, Error> {
+    let value = variable("jwt_private_key")?;
+    if value.trim().is_empty() {
+        // Fail closed: without a key, nobody logs in (and nothing is forged).
+        return Err(Error::Internal("jwt_private_key is not set".into()));
+    }
+    Signer::from_variable(&value)
+        .map_err(|error| Error::Internal(format!("jwt_private_key: {error}").into()))
+}
+
+/// The public keys every service verifies with, checked before serving.
+fn jwks() -> Result<Response, Error> {
+    let document = variable("jwt_public_keys")?;
+    PublicKeys::from_jwks(&document)
+        .map_err(|error| Error::Internal(format!("jwt_public_keys: {error}").into()))?;
+    Ok(Response::builder()
+        .status(200)
+        .header("content-type", "application/jwk-set+json")
+        .header("cache-control", "public, max-age=300")
+        .body(document)
+        .build())
+}
+
+/// A new access + refresh pair in session `family_id`, SimpleJWT's shape.
+fn token_pair(
+    db: &Connection,
+    user: &users::User,
+    family_id: &str,
+    now: i64,
+) -> Result<serde_json::Value, Error> {
+    let access = signer()?.access_token(&user.caller(), family_id)?;
+    let refresh = sessions::issue(db, family_id, now, refresh_lifetime()?)?;
+    Ok(json!({ "access": access, "refresh": refresh }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Credentials {
+    username: String,
+    password: String,
+}
+
+/// `POST /api/auth/login/` `{username, password}` -> `{access, refresh, user}`.
+fn login(request: &Request) -> Result<Response, Error> {
+    let credentials: Credentials = kit::body::json(request)?;
+    let now = now();
+    let db = SERVICE.database()?;
+    let keys = throttle::Keys::new(&password::username_key(&credentials.username), request);
+    throttle::check(&db, &keys, now)?;
+    users::ensure_admin(
+        &db,
+        &variable("admin_username")?,
+        &variable("admin_password")?,
+    )?;
+    let user = match users::for_login(&db, &credentials.username)? {
+        Some((user, hash)) => {
+            let matches = password::verify(&credentials.password, &hash);
+            (matches && user.is_active).then_some(user)
+        }
+        None => {
+            password::waste_equal_time(&credentials.password);
+            None
+        }
+    };
+    let Some(user) = user else {
+        throttle::record_failure(&db, &keys, now)?;
+        return Err(Error::Unauthorized(BAD_CREDENTIALS.into()));
+    };
+    throttle::record_success(&db, &keys)?;
+    users::touch_last_login(&db, user.id)?;
+    let family_id = sessions::open_family(&db, user.id, now)?;
+    let mut body = token_pair(&db, &user, &family_id, now)?;
+    body["user"] = user.to_json();
+    Ok(json_response(200, &body))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefreshToken {
+    refresh: String,
+}
+
+/// `POST /api/auth/refresh/` `{refresh}` -> a new `{access, refresh}`; the
+/// presented token stops working, and presenting it again ends the session.
+fn refresh(request: &Request) -> Result<Response, Error> {
+    let presented: RefreshToken = kit::body::json(request)?;
+    let now = now();
+    let db = SERVICE.database()?;
+    let rotated = sessions::rotate(&db, &presented.refresh, now)?
+        .map_err(|_| Error::Unauthorized(BAD_REFRESH.into()))?;
+    let user = users::by_id(&db, rotated.user_id)?
+        .filter(|user| user.is_active)
+        .ok_or_else(|| Error::Unauthorized(BAD_REFRESH.into()))?;
+    let body = token_pair(&db, &user, &rotated.family_id, now)?;
+    Ok(json_response(200, &body))
+}
+
+/// `POST /api/auth/logout/` `{refresh}`: ends that session (its family).
+fn logout(request: &Request) -> Result<Response, Error> {
+    let presented: RefreshToken = kit::body::json(request)?;
+    let db = SERVICE.database()?;
+    if !sessions::revoke_family_of(&db, &presented.refresh, now())? {
+        return Err(Error::Unauthorized(BAD_REFRESH.into()));
+    }
+    Ok(Response::builder().status(204).build())
+}
+
+/// `GET /api/auth/me/`: the caller as the database knows them now.
+fn me(request: &Request) -> Result<Response, Error> {
+    let caller = kit::auth::authenticate(request)?;
+    let db = SERVICE.database()?;
+    let user = users::by_id(&db, caller.user_id)?
+        .filter(|user| user.is_active)
+        .ok_or_else(|| Error::Unauthorized("Jeton invalide ou expiré.".into()))?;
+    Ok(json_response(200, &user.to_json()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordChange {
+    old_password: String,
+    new_password: String,
+}
+
+/// `POST /api/auth/password/` `{old_password, new_password}`: changes the
+/// caller's own password and ends their other sessions.
+fn change_password(request: &Request) -> Result<Response, Error> {
+    let session = kit::auth::session(request)?;
+    let change: PasswordChange = kit::body::json(request)?;
+    let db = SERVICE.database()?;
+    let current = users::for_login(&db, &session.caller.username)?
+        .filter(|(user, _)| user.id == session.caller.user_id && user.is_active);
+    let Some((user, hash)) = current else {
+        return Err(Error::Unauthorized("Jeton invalide ou expiré.".into()));
+    };
+    if !password::verify(&change.old_password, &hash) {
+        return Err(Error::field(
+            "old_password",
+            "Mot de passe actuel incorrect.",
+        ));
+    }
+    password::check_password(&change.new_password).map_err(|_| {
+        Error::field(
+            "new_password",
+            format!(
+                "Le mot de passe doit contenir entre {} et {} caractères.",
+                password::MIN_PASSWORD_CHARS,
+                password::MAX_PASSWORD_CHARS
+            ),
+        )
+    })?;
+    if !users::set_password(&db, user.id, &password::hash(&change.new_password)?)? {
+        return Err(Error::Unauthorized("Jeton invalide ou expiré.".into()));
+    }
+    sessions::revoke_all(&db, user.id, Some(&session.id), now())?;
+    Ok(json_response(
+        200,
+        &json!({ "detail": "Mot de passe modifié." }),
+    ))
 }

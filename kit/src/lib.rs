@@ -6,13 +6,18 @@
 //! A service describes itself once as a [`Service`]; opening its database
 //! through it applies the pending [`migrate`] steps, and [`health::check`]
 //! answers its health route with a real query on that database.
+//! [`auth`] is the one bearer-token check and role comparison every service
+//! uses; [`body`] reads JSON request bodies.
 //!
 //! **Architecture Invariant:** kit knows no service by name and owns no table
 //! but `schema_version`; services pass their name, label and migrations in.
 
+pub mod auth;
+pub mod body;
 pub mod error;
 pub mod health;
 pub mod migrate;
+pub mod page;
 pub mod routing;
 mod service;
 

@@ -56,6 +56,7 @@ const IDEMPOTENT_OPENINGS: &[&[&str]] = &[
     &["CREATE", "UNIQUE", "INDEX", "IF", "NOT", "EXISTS"],
     &["CREATE", "TRIGGER", "IF", "NOT", "EXISTS"],
     &["CREATE", "VIEW", "IF", "NOT", "EXISTS"],
+    &["CREATE", "VIRTUAL", "TABLE", "IF", "NOT", "EXISTS"],
     &["INSERT", "OR", "IGNORE"],
     &["DROP", "TABLE", "IF", "EXISTS"],
     &["DROP", "INDEX", "IF", "EXISTS"],
@@ -191,6 +192,7 @@ mod tests {
             "ALTER TABLE a ADD COLUMN b TEXT",
             "-- comment\nCREATE TABLE IF NOT EXISTS a (id INTEGER)",
             "CREATE TABLE IF",
+            "CREATE VIRTUAL TABLE f USING fts5(t)",
         ] {
             assert!(!is_idempotent(statement), "{statement}");
         }
@@ -204,6 +206,7 @@ mod tests {
             "CREATE\tTRIGGER IF NOT EXISTS t AFTER INSERT ON a BEGIN SELECT 1; END",
             "insert or ignore into a values (1)",
             "DROP VIEW IF EXISTS v",
+            "CREATE VIRTUAL TABLE IF NOT EXISTS f USING fts5(t)",
         ] {
             assert!(is_idempotent(statement), "{statement}");
         }

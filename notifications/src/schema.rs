@@ -1,15 +1,65 @@
-//! The `notifications` database schema, oldest step first (see `kit::migrate`).
+//! The `notifications` database, oldest step first (see `kit::migrate`).
 
 use kit::migrate::Migration;
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    // Says whose file this is, for anyone who opens it with `sqlite3`.
-    statements: &[
-        "CREATE TABLE IF NOT EXISTS service_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-        "INSERT OR IGNORE INTO service_meta (key, value) VALUES ('service', 'notifications')",
-    ],
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        // Says whose file this is, for anyone who opens it with `sqlite3`.
+        statements: &[
+            "CREATE TABLE IF NOT EXISTS service_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            "INSERT OR IGNORE INTO service_meta (key, value) VALUES ('service', 'notifications')",
+        ],
+    },
+    Migration {
+        version: 2,
+        statements: &[
+            // One row per notification, whoever it is for. The audience is a
+            // minimum role (`audience_role`: that role and above) or one
+            // user (`audience_user`). `event_id` is the sender's idempotency
+            // key: a redelivered event finds its row instead of a new one.
+            "CREATE TABLE IF NOT EXISTS notifications (\
+                id INTEGER PRIMARY KEY, \
+                event_id TEXT UNIQUE, \
+                type TEXT NOT NULL CHECK (type IN ('low_stock', 'out_of_stock', 'back_in_stock', 'manual')), \
+                title TEXT NOT NULL, \
+                message TEXT NOT NULL, \
+                piece_id INTEGER, \
+                piece_reference TEXT, \
+                piece_name TEXT, \
+                piece_category TEXT NOT NULL DEFAULT '', \
+                quantity INTEGER, \
+                min_stock INTEGER, \
+                audience_role INTEGER, \
+                audience_user INTEGER, \
+                created_by TEXT, \
+                created_at TEXT NOT NULL, \
+                CHECK ((audience_role IS NULL) <> (audience_user IS NULL)))",
+            "CREATE INDEX IF NOT EXISTS notifications_by_date ON notifications (created_at)",
+            "CREATE INDEX IF NOT EXISTS notifications_by_user ON notifications (audience_user) WHERE audience_user IS NOT NULL",
+            // Read state is per user: one user's mark-read never touches another's.
+            "CREATE TABLE IF NOT EXISTS reads (\
+                notification_id INTEGER NOT NULL REFERENCES notifications (id), \
+                user_id INTEGER NOT NULL, \
+                read_at TEXT NOT NULL, \
+                PRIMARY KEY (notification_id, user_id)) WITHOUT ROWID",
+            // Purging a notification takes its read state along, in the same
+            // statement (no reliance on `PRAGMA foreign_keys`).
+            "CREATE TRIGGER IF NOT EXISTS notification_purge_takes_reads AFTER DELETE ON notifications \
+             BEGIN DELETE FROM reads WHERE notification_id = OLD.id; END",
+            // Stock alerts reach managers and admins unless they opt out or
+            // restrict them to some categories (JSON array, empty = all).
+            "CREATE TABLE IF NOT EXISTS preferences (\
+                user_id INTEGER PRIMARY KEY, \
+                stock_alerts INTEGER NOT NULL DEFAULT 1, \
+                categories TEXT NOT NULL DEFAULT '[]', \
+                updated_at TEXT NOT NULL)",
+        ],
+    },
+];
+
+/// Now, UTC, ISO-8601 with milliseconds.
+pub const NOW_SQL: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 
 #[cfg(test)]
 mod tests {

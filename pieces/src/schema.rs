@@ -2,14 +2,72 @@
 
 use kit::migrate::Migration;
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    // Says whose file this is, for anyone who opens it with `sqlite3`.
-    statements: &[
-        "CREATE TABLE IF NOT EXISTS service_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-        "INSERT OR IGNORE INTO service_meta (key, value) VALUES ('service', 'pieces')",
-    ],
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        // Says whose file this is, for anyone who opens it with `sqlite3`.
+        statements: &[
+            "CREATE TABLE IF NOT EXISTS service_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            "INSERT OR IGNORE INTO service_meta (key, value) VALUES ('service', 'pieces')",
+        ],
+    },
+    Migration {
+        version: 2,
+        statements: &[
+            // AUTOINCREMENT: a deleted piece's id is never given to another,
+            // since stock and its ledger keep ids. `reference_key`,
+            // `name_key` and `search` are derived in Rust (`text.rs`) from
+            // the columns beside them, because SQLite folds ASCII only.
+            // The CHECKs restate the rules `model.rs` applies, as a last
+            // line that no code path can write around.
+            "CREATE TABLE IF NOT EXISTS pieces (\
+                id INTEGER PRIMARY KEY AUTOINCREMENT, \
+                reference TEXT NOT NULL CHECK (length(reference) BETWEEN 1 AND 64), \
+                reference_key TEXT NOT NULL, \
+                name TEXT NOT NULL CHECK (length(name) >= 1), \
+                name_key TEXT NOT NULL, \
+                description TEXT NOT NULL DEFAULT '', \
+                category TEXT NOT NULL DEFAULT '', \
+                unit TEXT NOT NULL, \
+                price_cents INTEGER NOT NULL CHECK (price_cents >= 0), \
+                min_stock INTEGER NOT NULL CHECK (min_stock >= 0), \
+                location TEXT NOT NULL DEFAULT '', \
+                barcode TEXT CHECK (barcode IS NULL OR length(barcode) >= 1), \
+                archived INTEGER NOT NULL DEFAULT 0 CHECK (archived IN (0, 1)), \
+                version INTEGER NOT NULL DEFAULT 1 CHECK (version >= 1), \
+                created_at TEXT NOT NULL, \
+                updated_at TEXT NOT NULL, \
+                created_by TEXT NOT NULL, \
+                search TEXT NOT NULL)",
+            // Uniqueness lives in the schema, so two concurrent writers
+            // cannot both pass a check made before their insert.
+            "CREATE UNIQUE INDEX IF NOT EXISTS pieces_reference_key ON pieces (reference_key)",
+            "CREATE UNIQUE INDEX IF NOT EXISTS pieces_barcode ON pieces (barcode) WHERE barcode IS NOT NULL",
+            // One index per ordering, so a page of a large catalogue reads
+            // its rows in order instead of sorting the whole table.
+            "CREATE INDEX IF NOT EXISTS pieces_name_key ON pieces (name_key, id)",
+            "CREATE INDEX IF NOT EXISTS pieces_updated_at ON pieces (updated_at, id)",
+            "CREATE INDEX IF NOT EXISTS pieces_category ON pieces (category, reference_key)",
+            "CREATE INDEX IF NOT EXISTS pieces_archived ON pieces (archived, reference_key)",
+            // Substring search in an index: FTS5's trigram tokenizer finds
+            // any run of three or more characters, as `LIKE '%run%'` would,
+            // without reading every row. The table holds no copy of the
+            // text (`content=`); the triggers keep it in step with `search`.
+            "CREATE VIRTUAL TABLE IF NOT EXISTS pieces_fts USING fts5(\
+                search, content='pieces', content_rowid='id', tokenize='trigram')",
+            "CREATE TRIGGER IF NOT EXISTS pieces_fts_insert AFTER INSERT ON pieces BEGIN \
+                INSERT INTO pieces_fts (rowid, search) VALUES (new.id, new.search); \
+             END",
+            "CREATE TRIGGER IF NOT EXISTS pieces_fts_delete AFTER DELETE ON pieces BEGIN \
+                INSERT INTO pieces_fts (pieces_fts, rowid, search) VALUES ('delete', old.id, old.search); \
+             END",
+            "CREATE TRIGGER IF NOT EXISTS pieces_fts_update AFTER UPDATE OF search ON pieces BEGIN \
+                INSERT INTO pieces_fts (pieces_fts, rowid, search) VALUES ('delete', old.id, old.search); \
+                INSERT INTO pieces_fts (rowid, search) VALUES (new.id, new.search); \
+             END",
+        ],
+    },
+];
 
 #[cfg(test)]
 mod tests {

@@ -12,8 +12,14 @@
 //! the component's `spin.toml` routes. The sidecar re-registers whatever
 //! Consul forgot (a restarted dev agent keeps nothing) and deregisters
 //! everything on SIGTERM/SIGINT.
+//!
+//! It also runs the periodic work Spin components cannot schedule
+//! themselves: `--job 1=http://127.0.0.1:8002/api/stock/internal/outbox/flush/`
+//! POSTs there every second with the service credential
+//! (`SPIN_VARIABLE_INTERNAL_SECRET`).
 
 mod consul;
+mod jobs;
 mod registration;
 
 use std::collections::BTreeMap;
@@ -25,6 +31,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 
 use crate::consul::Consul;
+use crate::jobs::Job;
 use crate::registration::{Instance, Registration};
 
 /// How often the catalog is compared with what should be there.
@@ -36,6 +43,7 @@ struct Args {
     instances: Vec<Instance>,
     health: BTreeMap<String, String>,
     expose_prefix: String,
+    jobs: Vec<Job>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -68,7 +76,12 @@ fn run(args: Args) -> anyhow::Result<()> {
     }
     let consul = Consul::new(&args.consul);
     let mut consul_was_down = false;
+    let mut jobs = args.jobs;
+    let secret = std::env::var("SPIN_VARIABLE_INTERNAL_SECRET").unwrap_or_default();
     while !stop.load(Ordering::Relaxed) {
+        for job in &mut jobs {
+            job.run_if_due(&secret);
+        }
         match reconcile(&consul, &registrations) {
             Ok(()) if consul_was_down => {
                 eprintln!("consul at {} is back", args.consul);
@@ -118,6 +131,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> anyhow::Result<Args> {
         instances: Vec::new(),
         health: BTreeMap::new(),
         expose_prefix: "/api/".into(),
+        jobs: Vec::new(),
     };
     while let Some(flag) = args.next() {
         let mut value = || args.next().with_context(|| format!("{flag} needs a value"));
@@ -126,6 +140,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> anyhow::Result<Args> {
             "--manifest" => parsed.manifest = value()?.into(),
             "--expose-prefix" => parsed.expose_prefix = value()?,
             "--instance" => parsed.instances.push(value()?.parse()?),
+            "--job" => parsed.jobs.push(value()?.parse()?),
             "--health" => {
                 let spec = value()?;
                 let (component, path) = spec

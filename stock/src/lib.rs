@@ -1,13 +1,28 @@
-//! The `stock` service: stock levels and the movement ledger.
+//! The `stock` service: stock levels and the append-only movement ledger.
 //!
 //! Spin routes `/api/stock/...` here (see `spin.toml`); the service owns the
-//! SQLite database labelled `stock` and no other.
+//! SQLite database labelled `stock` and no other. Piece data comes from the
+//! pieces service ([`pieces`]); threshold alerts leave through the outbox
+//! ([`outbox`]) towards notifications.
 
+mod error;
+mod ledger;
+mod levels;
+mod movement;
+mod outbox;
+mod pieces;
 mod schema;
 
+use kit::auth::{Caller, Role};
 use kit::{Error, Service, routing};
+use serde_json::Value as Json;
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
+use spin_sdk::sqlite::{Connection, Value};
+
+use crate::error::StockError;
+use crate::movement::{Author, Order};
+use kit::page::Query;
 
 const SERVICE: Service = Service {
     name: "stock",
@@ -16,17 +31,259 @@ const SERVICE: Service = Service {
     migrations: schema::MIGRATIONS,
 };
 
+const MAX_IDEMPOTENCY_KEY: usize = 255;
+
 #[http_component]
-fn handle(request: Request) -> Response {
-    route(&request).unwrap_or_else(Error::into_response)
+async fn handle(request: Request) -> Response {
+    route(&request).await.unwrap_or_else(Error::into_response)
 }
 
-fn route(request: &Request) -> Result<Response, Error> {
-    match routing::normalize(request.path()) {
-        "/api/stock/health" => {
-            routing::allow(request.method(), &[Method::Get])?;
+async fn route(request: &Request) -> Result<Response, Error> {
+    let path = routing::normalize(request.path());
+    let rest = path.strip_prefix("/api/stock").unwrap_or(path);
+    let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    let method = request.method();
+    match segments.as_slice() {
+        ["health"] => {
+            routing::allow(method, &[Method::Get])?;
             Ok(kit::health::check(&SERVICE))
+        }
+        [] => {
+            routing::allow(method, &[Method::Get])?;
+            viewer(request)?;
+            json(
+                200,
+                &levels::list(&SERVICE.database()?, request, &query(request))?,
+            )
+        }
+        ["movement"] => {
+            routing::allow(method, &[Method::Post])?;
+            record(request).await
+        }
+        ["movements"] => {
+            routing::allow(method, &[Method::Get])?;
+            viewer(request)?;
+            json(
+                200,
+                &ledger::list(&SERVICE.database()?, request, &query(request))?,
+            )
+        }
+        ["movements", "export.csv"] => {
+            routing::allow(method, &[Method::Get])?;
+            viewer(request)?;
+            let csv = ledger::export(&SERVICE.database()?, &query(request))?;
+            Ok(Response::builder()
+                .status(200)
+                .header("content-type", "text/csv; charset=utf-8")
+                .header(
+                    "content-disposition",
+                    "attachment; filename=\"mouvements.csv\"",
+                )
+                .body(csv)
+                .build())
+        }
+        ["movements", id, "reverse"] => {
+            routing::allow(method, &[Method::Post])?;
+            reverse(request, id_from(id)?).await
+        }
+        ["internal", "usage", id] => {
+            routing::allow(method, &[Method::Get])?;
+            kit::auth::internal(request)?;
+            json(200, &usage(&SERVICE.database()?, id_from(id)?)?)
+        }
+        ["internal", "outbox", "flush"] => {
+            routing::allow(method, &[Method::Post])?;
+            kit::auth::internal(request)?;
+            let (delivered, pending) = outbox::flush(&SERVICE.database()?).await?;
+            json(200, &outbox::report(delivered, pending))
+        }
+        [id] => {
+            // An unknown path is a 404 before it is a 401.
+            let piece_id = id_from(id)?;
+            routing::allow(method, &[Method::Get])?;
+            viewer(request)?;
+            level(piece_id).await
         }
         _ => Err(Error::NotFound),
     }
+}
+
+fn viewer(request: &Request) -> Result<Caller, Error> {
+    let caller = kit::auth::authenticate(request)?;
+    caller.require(Role::Viewer)?;
+    Ok(caller)
+}
+
+/// `POST /api/stock/movement/`: operator and up for IN/OUT, manager and up
+/// for ADJUST; `Idempotency-Key` replays the first answer.
+async fn record(request: &Request) -> Result<Response, Error> {
+    let caller = kit::auth::authenticate(request)?;
+    caller.require(Role::Operator)?;
+    let order = kit::body::json::<movement::Input>(request)?.validate()?;
+    if order.kind == movement::Kind::Adjust {
+        caller.require(Role::Manager)?;
+    }
+    // Keys are the caller's own: two users cannot collide on one.
+    let key = idempotency_key(request)?.map(|key| format!("{}:{key}", caller.user_id));
+    let fingerprint = order.fingerprint();
+    let db = SERVICE.database()?;
+    if let Some(key) = &key
+        && let Some(replay) = replay(&db, key, &fingerprint)?
+    {
+        return Ok(replay);
+    }
+    let piece = pieces::refresh(&db, order.piece_id).await?;
+    if piece.archived {
+        return Err(StockError::ArchivedPiece {
+            reference: piece.reference,
+        }
+        .into());
+    }
+    let author = Author {
+        user_id: caller.user_id,
+        username: &caller.username,
+    };
+    let idempotency = key.as_deref().map(|k| (k, fingerprint.as_str()));
+    match movement::record(&db, &order, &author, idempotency, None) {
+        Ok(Some(id)) => created(&db, id),
+        Ok(None) => Err(insufficient(&db, &order)?),
+        // Another request with the same key won the race: answer as it did.
+        Err(spin_sdk::sqlite::Error::Io(message))
+            if message.contains("movements.idempotency_key") =>
+        {
+            let key = key.as_deref().unwrap_or_default();
+            replay(&db, key, &fingerprint)?
+                .ok_or_else(|| Error::Conflict("Requête concurrente ; réessayez.".into()))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `POST /api/stock/movements/{id}/reverse/`: the opposite movement, linked
+/// to the original, at most once.
+async fn reverse(request: &Request, id: i64) -> Result<Response, Error> {
+    let caller = kit::auth::authenticate(request)?;
+    caller.require(Role::Manager)?;
+    let db = SERVICE.database()?;
+    let original = movement::find(&db, id)?.ok_or(Error::NotFound)?;
+    let order = movement::reversal_of(&original)?;
+    let piece = pieces::refresh(&db, order.piece_id).await?;
+    if piece.archived {
+        return Err(StockError::ArchivedPiece {
+            reference: piece.reference,
+        }
+        .into());
+    }
+    let author = Author {
+        user_id: caller.user_id,
+        username: &caller.username,
+    };
+    match movement::record(&db, &order, &author, None, Some(id)) {
+        Ok(Some(id)) => created(&db, id),
+        Ok(None) => Err(insufficient(&db, &order)?),
+        Err(spin_sdk::sqlite::Error::Io(message)) if message.contains("movements.reverses") => {
+            Err(StockError::AlreadyReversed.into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `GET /api/stock/{piece_id}/`: a piece stock has not seen yet is looked up
+/// in pieces (level 0).
+async fn level(piece_id: i64) -> Result<Response, Error> {
+    let db = SERVICE.database()?;
+    match levels::one(&db, piece_id) {
+        Err(Error::NotFound) => {
+            pieces::refresh(&db, piece_id).await.map_err(|e| match e {
+                StockError::UnknownPiece => Error::NotFound,
+                other => other.into(),
+            })?;
+            json(200, &levels::one(&db, piece_id)?)
+        }
+        other => json(200, &other?),
+    }
+}
+
+fn created(db: &Connection, id: i64) -> Result<Response, Error> {
+    let movement = movement::find(db, id)?.ok_or(Error::NotFound)?;
+    json(201, &movement)
+}
+
+fn insufficient(db: &Connection, order: &Order) -> Result<Error, Error> {
+    let available = movement::level(db, order.piece_id)?;
+    Ok(StockError::Insufficient { available }.into())
+}
+
+/// The first answer to this key, if any; 422 if the key came with another
+/// request.
+fn replay(db: &Connection, key: &str, fingerprint: &str) -> Result<Option<Response>, Error> {
+    match movement::by_idempotency_key(db, key)? {
+        None => Ok(None),
+        Some((_, earlier)) if earlier != fingerprint => Err(StockError::IdempotencyMismatch.into()),
+        Some((id, _)) => {
+            let mut response = created(db, id)?;
+            response.set_header("idempotent-replayed", "true");
+            Ok(Some(response))
+        }
+    }
+}
+
+fn idempotency_key(request: &Request) -> Result<Option<String>, Error> {
+    let Some(value) = request.header("idempotency-key") else {
+        return Ok(None);
+    };
+    match value.as_str().map(str::trim) {
+        Some(key)
+            if !key.is_empty()
+                && key.len() <= MAX_IDEMPOTENCY_KEY
+                && key.chars().all(|c| c.is_ascii_graphic()) =>
+        {
+            Ok(Some(key.to_owned()))
+        }
+        _ => Err(Error::BadRequest(format!(
+            "En-tête Idempotency-Key invalide : 1 à {MAX_IDEMPOTENCY_KEY} caractères ASCII visibles."
+        ))),
+    }
+}
+
+/// For pieces' DELETE: may the piece be removed, or must it be archived?
+fn usage(db: &Connection, piece_id: i64) -> Result<Json, Error> {
+    let row = db.execute(
+        "SELECT COALESCE((SELECT quantity FROM levels WHERE piece_id = ?1), 0) AS quantity, \
+                EXISTS (SELECT 1 FROM movements WHERE piece_id = ?1) AS moved",
+        &[Value::Integer(piece_id)],
+    )?;
+    let row = row.rows().next();
+    let quantity = row
+        .as_ref()
+        .and_then(|r| r.get::<i64>("quantity"))
+        .unwrap_or(0);
+    let moved = row
+        .as_ref()
+        .and_then(|r| r.get::<i64>("moved"))
+        .unwrap_or(0)
+        != 0;
+    Ok(
+        serde_json::json!({ "piece_id": piece_id, "has_stock": quantity > 0, "has_movements": moved }),
+    )
+}
+
+fn id_from(segment: &str) -> Result<i64, Error> {
+    segment
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or(Error::NotFound)
+}
+
+fn query(request: &Request) -> Query {
+    Query::parse(request.query())
+}
+
+fn json(status: u16, body: &Json) -> Result<Response, Error> {
+    Ok(Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .build())
 }

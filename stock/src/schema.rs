@@ -1,15 +1,127 @@
-//! The `stock` database schema, oldest step first (see `kit::migrate`).
+//! The `stock` database, oldest step first (see `kit::migrate`).
+//!
+//! The rules that must hold under any concurrency live in the schema, so
+//! that each movement is ONE statement (`INSERT INTO movements ... SELECT`
+//! reading the level it changes) and needs no transaction across several
+//! `execute` calls, which not every Spin host promises:
+//! - `levels.quantity` has `CHECK (quantity >= 0)`;
+//! - the `movements` insert trigger moves the level and, on a status
+//!   crossing, writes the alert to the outbox: level, ledger and event
+//!   commit together or not at all.
 
 use kit::migrate::Migration;
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    // Says whose file this is, for anyone who opens it with `sqlite3`.
-    statements: &[
-        "CREATE TABLE IF NOT EXISTS service_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-        "INSERT OR IGNORE INTO service_meta (key, value) VALUES ('service', 'stock')",
-    ],
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        // Says whose file this is, for anyone who opens it with `sqlite3`.
+        statements: &[
+            "CREATE TABLE IF NOT EXISTS service_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            "INSERT OR IGNORE INTO service_meta (key, value) VALUES ('service', 'stock')",
+        ],
+    },
+    Migration {
+        version: 2,
+        statements: &[
+            // What stock knows of each piece, refreshed from the pieces
+            // service on every movement and kept to serve while it is down.
+            "CREATE TABLE IF NOT EXISTS pieces (\
+                piece_id INTEGER PRIMARY KEY, \
+                reference TEXT NOT NULL, \
+                name TEXT NOT NULL, \
+                category TEXT NOT NULL DEFAULT '', \
+                min_stock INTEGER NOT NULL CHECK (min_stock >= 0), \
+                archived INTEGER NOT NULL DEFAULT 0, \
+                refreshed_at TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS levels (\
+                piece_id INTEGER PRIMARY KEY REFERENCES pieces (piece_id), \
+                quantity INTEGER NOT NULL DEFAULT 0 CHECK (quantity >= 0), \
+                updated_at TEXT NOT NULL)",
+            // The ledger: never updated, never deleted. `delta` is the signed
+            // change, `level_after` the level it left.
+            "CREATE TABLE IF NOT EXISTS movements (\
+                id INTEGER PRIMARY KEY, \
+                piece_id INTEGER NOT NULL REFERENCES pieces (piece_id), \
+                type TEXT NOT NULL CHECK (type IN ('IN', 'OUT', 'ADJUST')), \
+                quantity INTEGER NOT NULL CHECK (quantity >= 0), \
+                delta INTEGER NOT NULL, \
+                level_after INTEGER NOT NULL CHECK (level_after >= 0), \
+                reason TEXT, \
+                note TEXT NOT NULL DEFAULT '', \
+                user_id INTEGER NOT NULL, \
+                username TEXT NOT NULL, \
+                created_at TEXT NOT NULL, \
+                reverses INTEGER UNIQUE REFERENCES movements (id), \
+                idempotency_key TEXT UNIQUE, \
+                request_hash TEXT)",
+            "CREATE INDEX IF NOT EXISTS movements_by_piece ON movements (piece_id, id)",
+            "CREATE INDEX IF NOT EXISTS movements_by_date ON movements (created_at)",
+            "CREATE INDEX IF NOT EXISTS movements_by_user ON movements (username)",
+            // Events for the notifications service, delivered until
+            // acknowledged; `event_id` is the idempotency key it dedups on.
+            "CREATE TABLE IF NOT EXISTS outbox (\
+                id INTEGER PRIMARY KEY, \
+                event_id TEXT NOT NULL UNIQUE, \
+                payload TEXT NOT NULL, \
+                created_at TEXT NOT NULL, \
+                attempts INTEGER NOT NULL DEFAULT 0, \
+                next_attempt_at TEXT NOT NULL, \
+                delivered_at TEXT)",
+            "CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (next_attempt_at) WHERE delivered_at IS NULL",
+            // Ledger immutability, enforced where no code path can skip it.
+            "CREATE TRIGGER IF NOT EXISTS movements_are_never_updated BEFORE UPDATE ON movements \
+             BEGIN SELECT RAISE(ABORT, 'movements are never updated'); END",
+            "CREATE TRIGGER IF NOT EXISTS movements_are_never_deleted BEFORE DELETE ON movements \
+             BEGIN SELECT RAISE(ABORT, 'movements are never deleted'); END",
+            // The level follows the ledger, in the same statement.
+            "CREATE TRIGGER IF NOT EXISTS movement_moves_level AFTER INSERT ON movements \
+             BEGIN \
+                UPDATE levels SET quantity = NEW.level_after, updated_at = NEW.created_at \
+                WHERE piece_id = NEW.piece_id; \
+             END",
+            // A status crossing (ok / low / out, see `STATUS_SQL`) becomes one
+            // event, written with the movement that caused it. A piece's
+            // first reception is not "back" in stock: it never was.
+            "CREATE TRIGGER IF NOT EXISTS movement_crossing_alerts AFTER INSERT ON movements \
+             BEGIN \
+                INSERT INTO outbox (event_id, payload, created_at, next_attempt_at) \
+                SELECT 'movement-' || NEW.id, json_object(\
+                    'event_id', 'movement-' || NEW.id, \
+                    'type', crossing.kind, \
+                    'piece', json_object('id', p.piece_id, 'reference', p.reference, 'name', p.name, \
+                        'category', p.category), \
+                    'quantity', NEW.level_after, \
+                    'previous_quantity', NEW.level_after - NEW.delta, \
+                    'min_stock', p.min_stock, \
+                    'movement_id', NEW.id, \
+                    'occurred_at', NEW.created_at), \
+                    NEW.created_at, NEW.created_at \
+                FROM pieces AS p, (SELECT CASE \
+                    WHEN NEW.level_after = 0 AND NEW.level_after - NEW.delta > 0 THEN 'out_of_stock' \
+                    WHEN NEW.level_after > 0 AND NEW.level_after < p2.min_stock \
+                         AND NEW.level_after - NEW.delta >= p2.min_stock THEN 'low_stock' \
+                    WHEN NEW.level_after >= p2.min_stock AND NEW.level_after > 0 \
+                         AND (NEW.level_after - NEW.delta < p2.min_stock OR NEW.level_after - NEW.delta = 0) \
+                         AND EXISTS (SELECT 1 FROM movements AS earlier \
+                                     WHERE earlier.piece_id = NEW.piece_id AND earlier.id < NEW.id) \
+                         THEN 'back_in_stock' \
+                    END AS kind FROM pieces AS p2 WHERE p2.piece_id = NEW.piece_id) AS crossing \
+                WHERE p.piece_id = NEW.piece_id AND crossing.kind IS NOT NULL; \
+             END",
+        ],
+    },
+];
+
+/// Now, UTC, ISO-8601 with milliseconds: every timestamp is SQLite's, so
+/// that two hosts on one file agree on order.
+pub const NOW_SQL: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+
+/// The status of a level against its piece's minimum, as SQL over
+/// `quantity` and `min_stock`: `out` at zero, `low` below the minimum,
+/// else `ok`. Being exactly at the minimum is not low: the minimum is what
+/// the workshop wants on the shelf, and alerts above it are noise.
+pub const STATUS_SQL: &str =
+    "CASE WHEN quantity = 0 THEN 'out' WHEN quantity < min_stock THEN 'low' ELSE 'ok' END";
 
 #[cfg(test)]
 mod tests {

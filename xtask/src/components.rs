@@ -76,6 +76,13 @@ pub fn binary(root: &Path, name: &str) -> PathBuf {
         .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
 }
 
+/// A binary of `cargo build --release` (benchmarks only).
+pub fn release_binary(root: &Path, name: &str) -> PathBuf {
+    cmd::target_dir(root)
+        .join("release")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+}
+
 /// `host up` serving `spin.toml` from `root` with the repository's runtime config.
 pub fn host_up(root: &Path, listen: &str) -> Command {
     let mut command = Command::new(binary(root, "host"));

@@ -6,6 +6,7 @@ pub mod cmd;
 pub mod components;
 pub mod process;
 pub mod registry;
+pub mod secrets;
 pub mod stack;
 pub mod tools;
 

@@ -4,9 +4,11 @@
 //! cargo xtask dev [--listen 127.0.0.1:3000]   build, then serve spin.toml on our host
 //! cargo xtask up [--replicas stock=2]          the whole stack: Consul, Traefik, hosts, sidecar
 //! cargo xtask test                             every check CI runs, in order
+//! cargo xtask bench                            ratios host/native, written to bench/
 //! cargo xtask registry [--check]               write or verify service-registry.json
 //! ```
 
+mod bench;
 mod dev;
 mod test;
 mod up;
@@ -23,6 +25,7 @@ commands:
   dev [--listen ADDR]   build the components and the host, then serve spin.toml (default 127.0.0.1:3000)
   up [--replicas C=N]   install Consul and Traefik, build, start the whole stack (Ctrl-C stops it)
   test                  run every check CI runs: fmt, builds, registry, clippy, tests
+  bench                 measure the host against a native baseline, write bench/results/ (release build, ~1 min of load)
   registry [--check]    write service-registry.json from spin.toml, or fail if it is stale";
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
@@ -45,6 +48,10 @@ fn run(args: Vec<String>) -> Result<()> {
     match command {
         "dev" => dev::run(&root, &listen_option(options)?),
         "up" => up::run(&root, options),
+        "bench" => {
+            no_options(command, options)?;
+            bench::run(&root)
+        }
         "test" => {
             no_options(command, options)?;
             test::run(&root)

@@ -108,6 +108,9 @@ pub struct StackConfig {
     pub ports: Ports,
     pub tools: Tools,
     pub log: Log,
+    /// Extra environment of every host: the `SPIN_VARIABLE_*` secrets
+    /// (`Secrets::env`).
+    pub env: Vec<(String, String)>,
 }
 
 /// A running stack; dropping it stops every process, newest first.
@@ -130,6 +133,7 @@ impl Stack {
             ports,
             tools,
             log,
+            env,
         } = config;
         for port in ports.all() {
             if TcpListener::bind(("127.0.0.1", port)).is_err() {
@@ -150,8 +154,8 @@ impl Stack {
         stack.start_consul(&tools)?;
         stack.start_traefik(&root, &tools, &rendered)?;
         let runtime_config = relocate_runtime_config(&root, &data_dir, &rendered)?;
-        stack.start_hosts(&root, &runtime_config)?;
-        stack.start_sidecar(&root)?;
+        stack.start_hosts(&root, &runtime_config, &env)?;
+        stack.start_sidecar(&root, &env)?;
         Ok(stack)
     }
 
@@ -264,22 +268,30 @@ impl Stack {
         Ok(())
     }
 
-    fn start_hosts(&mut self, root: &Path, runtime_config: &Path) -> Result<()> {
+    fn start_hosts(
+        &mut self,
+        root: &Path,
+        runtime_config: &Path,
+        env: &[(String, String)],
+    ) -> Result<()> {
         let instances: Vec<(&'static str, u16)> = self
             .ports
             .instances
             .iter()
             .flat_map(|(name, ports)| ports.iter().map(move |port| (*name, *port)))
             .collect();
+        let peers = peer_urls(&self.ports);
         let mut started = Vec::new();
         for (component, port) in &instances {
             let mut command = Command::new(components::binary(root, "host"));
             command
                 .current_dir(root)
+                .envs(peers.iter().map(|(name, value)| (name, value)))
                 .args(["up", "-f", "spin.toml", "--component-id", component])
                 .args(["--listen", &format!("127.0.0.1:{port}")])
                 .arg("--runtime-config-file")
-                .arg(runtime_config);
+                .arg(runtime_config)
+                .envs(env.iter().map(|(name, value)| (name, value)));
             let name = format!("{component}:{port}");
             started.push((*component, *port, Child::spawn(&name, command, &self.log)?));
         }
@@ -296,10 +308,11 @@ impl Stack {
         Ok(())
     }
 
-    fn start_sidecar(&mut self, root: &Path) -> Result<()> {
+    fn start_sidecar(&mut self, root: &Path, env: &[(String, String)]) -> Result<()> {
         let mut command = Command::new(components::binary(root, "sidecar"));
         command
             .current_dir(root)
+            .envs(env.iter().map(|(name, value)| (name, value)))
             .args(["--consul", &format!("127.0.0.1:{}", self.ports.consul_http)])
             .args(["--manifest", "spin.toml"]);
         for (component, port, _) in &self.hosts {
@@ -307,6 +320,24 @@ impl Stack {
         }
         for service in SERVICES {
             command.args(["--health", &format!("{}={}", service.name, service.health)]);
+        }
+        // What Spin components cannot schedule themselves: stock's alerts
+        // leave its outbox every second, old notifications go hourly.
+        let first = |name: &str| {
+            self.ports
+                .instances
+                .get(name)
+                .and_then(|p| p.first())
+                .copied()
+        };
+        let jobs = [
+            ("stock", 1, "/api/stock/internal/outbox/flush/"),
+            ("notifications", 3600, "/api/notifications/internal/purge/"),
+        ];
+        for (service, every, path) in jobs {
+            if let Some(port) = first(service) {
+                command.args(["--job", &format!("{every}=http://127.0.0.1:{port}{path}")]);
+            }
         }
         let child = Child::spawn("sidecar", command, &self.log)?;
         let web = self.web_url();
@@ -362,6 +393,23 @@ impl Drop for Stack {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// The Spin variables naming the peers services call on their internal
+/// routes (`stock_url`, `pieces_url`, `notifications_url` in `spin.toml`):
+/// the first instance of
+/// each, on this run's ports.
+fn peer_urls(ports: &Ports) -> Vec<(String, String)> {
+    ["pieces", "stock", "notifications"]
+        .into_iter()
+        .filter_map(|service| {
+            let port = ports.instances.get(service)?.first()?;
+            Some((
+                format!("SPIN_VARIABLE_{}_URL", service.to_ascii_uppercase()),
+                format!("127.0.0.1:{port}"),
+            ))
+        })
+        .collect()
 }
 
 /// `GET url` → (status, body), with a short timeout: readiness probes only.

@@ -12,6 +12,7 @@ use anyhow::{Context, Result, bail};
 
 use xtask::components::{self, SERVICES};
 use xtask::process::Log;
+use xtask::secrets::Secrets;
 use xtask::stack::{Ports, Stack, StackConfig};
 use xtask::{cmd, tools};
 
@@ -20,6 +21,7 @@ pub fn run(root: &Path, options: &[String]) -> Result<()> {
     cmd::ensure_default_target_dir(root)?;
     let data_dir = root.join(".data");
     let _lock = Lock::take(&data_dir.join("stack/up.pid"))?;
+    let secrets = Secrets::load_or_create(&data_dir.join("secrets"))?;
     let tools = tools::ensure(root)?;
     components::build_components(root)?;
     components::build_binaries(root)?;
@@ -34,8 +36,9 @@ pub fn run(root: &Path, options: &[String]) -> Result<()> {
         ports: Ports::standard(&replicas),
         tools,
         log: Log::new(true),
+        env: secrets.env(),
     })?;
-    print_urls(&stack);
+    print_urls(&stack, &secrets);
     while !stop.load(Ordering::Relaxed) {
         if let Some(why) = stack.exited() {
             eprintln!("{why}: stopping the stack");
@@ -50,7 +53,7 @@ pub fn run(root: &Path, options: &[String]) -> Result<()> {
     Ok(())
 }
 
-fn print_urls(stack: &Stack) {
+fn print_urls(stack: &Stack, secrets: &Secrets) {
     let web = stack.web_url();
     println!();
     println!("Gestion de stock is up:");
@@ -62,6 +65,19 @@ fn print_urls(stack: &Stack) {
         if ports.len() > 1 {
             println!("  {component} replicas on ports {ports:?}");
         }
+    }
+    // The generated password is shown once, the run that made it; after
+    // that it lives only in its 0600 file.
+    if secrets.admin_password_generated {
+        println!(
+            "  Admin login        {} / {}  (generated; kept in .data/secrets/admin-password)",
+            secrets.admin_username, secrets.admin_password
+        );
+    } else {
+        println!(
+            "  Admin login        {}  (password in .data/secrets/admin-password)",
+            secrets.admin_username
+        );
     }
     println!("Press Ctrl-C to stop.");
     println!();

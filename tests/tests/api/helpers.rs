@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 use ureq::Agent;
+use xtask::secrets::Secrets;
 
 /// How long the host may take to compile the components and start serving.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -25,6 +26,8 @@ pub struct TestApp {
     pub client: Agent,
     /// Holds the runtime config and the SQLite files.
     pub data_dir: TempDir,
+    /// The keys and passwords the host was given (`xtask::secrets`).
+    pub secrets: Secrets,
     host: Child,
 }
 
@@ -43,6 +46,124 @@ impl TestApp {
                 .send_empty(),
             path,
         )
+    }
+
+    /// `method path` with an optional bearer token and an optional body of
+    /// the given content type.
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(&str, String)>,
+    ) -> Reply {
+        let mut request = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.address));
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let (content_type, body) = body.unwrap_or_default();
+        if !content_type.is_empty() {
+            request = request.header("content-type", content_type);
+        }
+        let request = request
+            .body(body)
+            .unwrap_or_else(|error| panic!("building {method} {path}: {error}"));
+        self.send(self.client.run(request), path)
+    }
+
+    /// `method path` with extra headers and an optional `(content type, body)`.
+    pub fn call_with_headers_and_body(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: (&str, String),
+    ) -> Reply {
+        let mut request = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.address));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let (content_type, body) = body;
+        if !content_type.is_empty() {
+            request = request.header("content-type", content_type);
+        }
+        let request = request
+            .body(body)
+            .unwrap_or_else(|error| panic!("building {method} {path}: {error}"));
+        self.send(self.client.run(request), path)
+    }
+
+    pub fn call_with_headers(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
+        self.call_with_headers_and_body(method, path, headers, ("", String::new()))
+    }
+
+    /// The service-to-service credential this host was started with.
+    pub fn internal_secret(&self) -> String {
+        self.secrets
+            .env()
+            .into_iter()
+            .find(|(name, _)| name == "SPIN_VARIABLE_INTERNAL_SECRET")
+            .map(|(_, value)| value)
+            .expect("the secrets include the internal one")
+    }
+
+    /// `method path` with a JSON body (and a bearer token if given).
+    pub fn json(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: &serde_json::Value,
+    ) -> Reply {
+        self.call(
+            method,
+            path,
+            token,
+            Some(("application/json", body.to_string())),
+        )
+    }
+
+    /// Logs in; panics unless it succeeds. `{access, refresh, user}`.
+    pub fn login(&self, username: &str, password: &str) -> serde_json::Value {
+        let reply = self.json(
+            "POST",
+            "/api/auth/login/",
+            None,
+            &serde_json::json!({ "username": username, "password": password }),
+        );
+        assert_eq!(reply.status, 200, "login as {username}: {}", reply.body);
+        reply.json()
+    }
+
+    /// An access token of the bootstrap admin.
+    pub fn admin_token(&self) -> String {
+        let tokens = self.login(&self.secrets.admin_username, &self.secrets.admin_password);
+        tokens["access"]
+            .as_str()
+            .expect("an access token")
+            .to_owned()
+    }
+
+    /// Creates a user with `role` (as the admin) and returns an access
+    /// token of theirs; the password is `{username}-password`.
+    pub fn user_token(&self, username: &str, role: &str) -> String {
+        let password = format!("{username}-password");
+        let reply = self.json(
+            "POST",
+            "/api/auth/users/",
+            Some(&self.admin_token()),
+            &serde_json::json!({ "username": username, "password": password, "role": role }),
+        );
+        assert_eq!(reply.status, 201, "create {username}: {}", reply.body);
+        let tokens = self.login(username, &password);
+        tokens["access"]
+            .as_str()
+            .expect("an access token")
+            .to_owned()
     }
 
     fn send(
@@ -93,6 +214,12 @@ impl Reply {
 /// Starts `target/debug/host up` on the repository's `spin.toml` with a
 /// runtime config of its own, and waits until it serves.
 pub fn spawn_app() -> TestApp {
+    spawn_app_with(&[])
+}
+
+/// As [`spawn_app`], with extra environment variables for the host (they
+/// win over the defaults below), e.g. a peer URL that nothing answers.
+pub fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
     let root = project_root();
     let host = root
         .join("target/debug")
@@ -100,6 +227,8 @@ pub fn spawn_app() -> TestApp {
     require_artifacts(&root, &host);
 
     let data_dir = tempfile::tempdir().expect("create a temp dir");
+    let secrets = Secrets::load_or_create(&data_dir.path().join("secrets"))
+        .unwrap_or_else(|error| panic!("make the secrets: {error:#}"));
     let runtime_config = data_dir.path().join("rc.toml");
     std::fs::write(&runtime_config, runtime_config_toml(data_dir.path()))
         .expect("write the runtime config");
@@ -118,6 +247,12 @@ pub fn spawn_app() -> TestApp {
         .arg(root.join("spin.toml"))
         .args(["--listen", &listen, "--runtime-config-file"])
         .arg(&runtime_config)
+        // One host serves every component: services call each other on it.
+        .envs(secrets.env())
+        .env("SPIN_VARIABLE_STOCK_URL", &listen)
+        .env("SPIN_VARIABLE_PIECES_URL", &listen)
+        .env("SPIN_VARIABLE_NOTIFICATIONS_URL", &listen)
+        .envs(env.iter().copied())
         // Anything the host writes relative to its working directory stays
         // in the temp dir, not in the repository.
         .current_dir(data_dir.path())
@@ -153,6 +288,7 @@ pub fn spawn_app() -> TestApp {
         address: format!("http://{listen}"),
         client,
         data_dir,
+        secrets,
         host: child,
     }
 }

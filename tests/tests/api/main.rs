@@ -4,8 +4,11 @@
 //! They need `target/debug/{host,sidecar}` and the `.wasm` components, which
 //! `cargo xtask test` builds before running them.
 
+mod auth;
 mod health;
 mod helpers;
+mod pieces;
 mod routing;
 mod stack;
+mod stock;
 mod ui;

@@ -11,6 +11,7 @@ use xtask::stack::{Ports, Stack, StackConfig, get};
 /// declaration order, so Traefik never sees its configuration vanish).
 struct Running {
     stack: Stack,
+    secrets: xtask::secrets::Secrets,
     _data: tempfile::TempDir,
 }
 
@@ -20,15 +21,22 @@ fn start(replicas: &[(&str, usize)]) -> Running {
     let replicas: BTreeMap<String, usize> =
         replicas.iter().map(|(c, n)| (c.to_string(), *n)).collect();
     let data = tempfile::tempdir().expect("a temp dir");
+    let secrets = xtask::secrets::Secrets::load_or_create(&data.path().join("secrets"))
+        .unwrap_or_else(|e| panic!("the secrets: {e:#}"));
     let stack = Stack::start(StackConfig {
         root,
         data_dir: data.path().to_owned(),
         ports: Ports::free(&replicas).expect("free ports"),
         tools,
         log: Log::new(std::env::var_os("TEST_LOG").is_some()),
+        env: secrets.env(),
     })
     .unwrap_or_else(|e| panic!("the stack starts: {e:#}"));
-    Running { stack, _data: data }
+    Running {
+        stack,
+        secrets,
+        _data: data,
+    }
 }
 
 fn json(url: &str) -> serde_json::Value {
@@ -188,4 +196,68 @@ fn listening_sockets() -> Vec<(String, u16)> {
         }
     }
     sockets
+}
+
+/// `method url` with a bearer token and a JSON body, through the edge.
+fn send(method: &str, url: &str, token: Option<&str>, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    let mut request = ureq::http::Request::builder().method(method).uri(url);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    if !body.is_empty() {
+        request = request.header("content-type", "application/json");
+    }
+    let mut response = agent.run(request.body(body).expect("a request")).unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    (response.status().as_u16(), serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+}
+
+/// The scenario end to end: movements through Traefik, alerts
+/// delivered by the sidecar's outbox job, read through Traefik.
+#[test]
+fn threshold_alerts_reach_managers_through_the_edge() {
+    let mut running = start(&[]);
+    let web = running.stack.web_url();
+    let secrets = &running.secrets;
+    let (status, tokens) = send(
+        "POST",
+        &format!("{web}/api/auth/login/"),
+        None,
+        Some(serde_json::json!({"username": secrets.admin_username, "password": secrets.admin_password})),
+    );
+    assert_eq!(status, 200, "{tokens}");
+    let admin = tokens["access"].as_str().expect("a token").to_owned();
+    let (status, piece) = send(
+        "POST",
+        &format!("{web}/api/pieces/"),
+        Some(&admin),
+        Some(serde_json::json!({"reference": "COUR-B7", "name": "Courroie B7", "min_stock": 5})),
+    );
+    assert_eq!(status, 201, "{piece}");
+    for (kind, quantity) in [("IN", 10), ("OUT", 6), ("OUT", 1), ("OUT", 3), ("IN", 8)] {
+        let (status, body) = send(
+            "POST",
+            &format!("{web}/api/stock/movement/"),
+            Some(&admin),
+            Some(serde_json::json!({"piece_id": piece["id"], "type": kind, "quantity": quantity})),
+        );
+        assert_eq!(status, 201, "{kind} {quantity}: {body}");
+    }
+    let mut seen = Vec::new();
+    eventually("the three alerts arrive", Duration::from_secs(20), || {
+        let (_, list) = send("GET", &format!("{web}/api/notifications/"), Some(&admin), None);
+        seen = list["results"].as_array().into_iter().flatten().map(|n| n["type"].to_string()).collect();
+        seen.len() >= 3
+    });
+    assert_eq!(seen, ["\"back_in_stock\"", "\"out_of_stock\"", "\"low_stock\""]);
+    std::thread::sleep(Duration::from_secs(2));
+    let (_, count) = send("GET", &format!("{web}/api/notifications/unread-count/"), Some(&admin), None);
+    assert_eq!(count["unread"], 3, "delivered once, however many flushes ran");
+    running.stack.stop();
 }

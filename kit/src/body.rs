@@ -1,0 +1,87 @@
+//! Reading a JSON request body: 415 unless it says it is JSON, 400 with a
+//! `detail` when it is not the expected document. Never a 500 for bad input.
+
+use serde::de::DeserializeOwned;
+use spin_sdk::http::Request;
+
+use crate::Error;
+
+/// The body of `request` as a `T`. `T` should deny unknown fields, so that a
+/// field the client may not set (`role`, `is_active`...) is refused, not ignored.
+pub fn json<T: DeserializeOwned>(request: &Request) -> Result<T, Error> {
+    let content_type = request
+        .header("content-type")
+        .and_then(|value| value.as_str())
+        .unwrap_or_default();
+    if !is_json(content_type) {
+        return Err(Error::UnsupportedMediaType);
+    }
+    parse(request.body())
+}
+
+/// `application/json`, parameters (`; charset=utf-8`) and case aside.
+fn is_json(content_type: &str) -> bool {
+    content_type
+        .split(';')
+        .next()
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+}
+
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(Error::BadRequest("Le corps de la requête est vide.".into()));
+    }
+    // Two steps so that broken JSON and a document of the wrong shape get
+    // different messages; serde's text names the field, never our internals.
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|error| Error::BadRequest(format!("JSON invalide : {error}.")))?;
+    if !value.is_object() {
+        return Err(Error::BadRequest(
+            "Le corps de la requête doit être un objet JSON.".into(),
+        ));
+    }
+    serde_json::from_value(value)
+        .map_err(|error| Error::BadRequest(format!("Requête invalide : {error}.")))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Login {
+        username: String,
+    }
+
+    #[test]
+    fn json_media_types_are_recognised() {
+        assert!(is_json("application/json"));
+        assert!(is_json("Application/JSON; charset=utf-8"));
+        assert!(!is_json("text/plain"));
+        assert!(!is_json(""));
+        assert!(!is_json("application/jsonx"));
+    }
+
+    #[test]
+    fn bad_bodies_are_400_with_a_detail() {
+        for body in [
+            &b""[..],
+            b"  ",
+            b"{",
+            b"[1]",
+            b"\"x\"",
+            b"{}",
+            b"{\"username\": 3}",
+            b"{\"username\": \"a\", \"role\": \"admin\"}",
+            b"\xff",
+        ] {
+            let error = parse::<Login>(body).unwrap_err();
+            assert_eq!(error.status(), 400, "{}", String::from_utf8_lossy(body));
+        }
+        let login: Login = parse(b"{\"username\": \"a\"}").unwrap();
+        assert_eq!(login.username, "a");
+    }
+}

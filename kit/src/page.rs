@@ -1,0 +1,157 @@
+//! Django REST Framework pagination: `?page=&page_size=` in, `{count, next,
+//! previous, results}` out, with absolute links built from the URL the
+//! client used (Spin's `spin-full-url`, which keeps Traefik's host).
+
+use serde_json::{Value as Json, json};
+use spin_sdk::http::Request;
+
+pub const DEFAULT_SIZE: i64 = 50;
+pub const MAX_SIZE: i64 = 200;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Page {
+    pub number: i64,
+    pub size: i64,
+}
+
+impl Page {
+    /// Reads `page` and `page_size`; a size above the cap is capped, not
+    /// refused, as DRF does.
+    pub fn from_query(query: &Query) -> Result<Self, crate::Error> {
+        let number = match query.get("page") {
+            None => 1,
+            Some(v) => v
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| crate::Error::field("page", "Numéro de page invalide."))?,
+        };
+        let size = match query.get("page_size") {
+            None => DEFAULT_SIZE,
+            Some(v) => v
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| crate::Error::field("page_size", "Taille de page invalide."))?
+                .min(MAX_SIZE),
+        };
+        Ok(Self { number, size })
+    }
+
+    pub fn offset(&self) -> i64 {
+        (self.number - 1) * self.size
+    }
+
+    /// The paginated document; a page past the end is a 404, as in DRF.
+    pub fn document(
+        &self,
+        request: &Request,
+        count: i64,
+        results: Vec<Json>,
+    ) -> Result<Json, crate::Error> {
+        if self.number > 1 && self.offset() >= count {
+            return Err(crate::Error::NotFound);
+        }
+        let link = |number: i64| link_to(request, number);
+        Ok(json!({
+            "count": count,
+            "next": (self.offset() + self.size < count).then(|| link(self.number + 1)),
+            "previous": (self.number > 1).then(|| link(self.number - 1)),
+            "results": results,
+        }))
+    }
+}
+
+fn link_to(request: &Request, number: i64) -> String {
+    let full = request
+        .header("spin-full-url")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    let (base, query) = full.split_once('?').unwrap_or((full, ""));
+    let mut pairs: Vec<String> = query
+        .split('&')
+        .filter(|p| !p.is_empty() && !p.starts_with("page="))
+        .map(str::to_owned)
+        .collect();
+    pairs.push(format!("page={number}"));
+    format!("{base}?{}", pairs.join("&"))
+}
+
+/// A decoded query string.
+pub struct Query(Vec<(String, String)>);
+
+impl Query {
+    pub fn parse(raw: &str) -> Self {
+        Self(
+            raw.split('&')
+                .filter(|p| !p.is_empty())
+                .map(|pair| {
+                    let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                    (decode(k), decode(v))
+                })
+                .collect(),
+        )
+    }
+
+    /// The last value of `name`, if not empty.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, v)| k == name && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Percent-decoding (`+` is a space); bad escapes stay as written.
+fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => match bytes
+                .get(i + 1..i + 3)
+                .and_then(|hex| std::str::from_utf8(hex).ok())
+                .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+            {
+                Some(b) => {
+                    out.push(b);
+                    i += 2;
+                }
+                None => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_values_are_decoded() {
+        let q = Query::parse("search=%C3%A9crou+M6&status=low&empty=");
+        assert_eq!(q.get("search"), Some("écrou M6"));
+        assert_eq!(q.get("status"), Some("low"));
+        assert_eq!(q.get("empty"), None);
+    }
+
+    #[test]
+    fn page_size_is_capped_and_bad_values_refused() {
+        let page = Page::from_query(&Query::parse("page=2&page_size=5000")).unwrap();
+        assert_eq!(
+            page,
+            Page {
+                number: 2,
+                size: MAX_SIZE
+            }
+        );
+        assert!(Page::from_query(&Query::parse("page=0")).is_err());
+        assert!(Page::from_query(&Query::parse("page_size=abc")).is_err());
+    }
+}

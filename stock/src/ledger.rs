@@ -1,0 +1,175 @@
+//! `GET /api/stock/movements/` (newest first, filtered, paginated) and its
+//! CSV export: the same filters build both.
+
+use serde_json::Value as Json;
+use spin_sdk::http::Request;
+use spin_sdk::sqlite::{Connection, Value};
+
+use crate::movement::{COLUMNS, Kind, to_json};
+use kit::page::{Page, Query};
+
+/// Cap of one CSV export; the ledger of a workshop stays far below it.
+const MAX_EXPORT_ROWS: i64 = 100_000;
+
+/// `WHERE` clause and parameters from `piece_id`, `type`, `user`,
+/// `date_from`, `date_to` (dates `YYYY-MM-DD`, `date_to` inclusive).
+fn filters(query: &Query) -> Result<(String, Vec<Value>), kit::Error> {
+    let mut sql = String::from(" WHERE 1 = 1");
+    let mut params = Vec::new();
+    let mut add = |clause: &str, value: Value| {
+        params.push(value);
+        sql.push_str(&clause.replace('?', &format!("?{}", params.len())));
+    };
+    if let Some(id) = query.get("piece_id") {
+        let id = id
+            .parse::<i64>()
+            .map_err(|_| kit::Error::field("piece_id", "Identifiant de pièce invalide."))?;
+        add(" AND m.piece_id = ?", Value::Integer(id));
+    }
+    if let Some(kind) = query.get("type") {
+        let kind = Kind::parse(kind)
+            .ok_or_else(|| kit::Error::field("type", "Type : IN, OUT ou ADJUST."))?;
+        add(" AND m.type = ?", Value::Text(kind.as_str().to_owned()));
+    }
+    if let Some(user) = query.get("user") {
+        add(" AND m.username = ?", Value::Text(user.to_owned()));
+    }
+    if let Some(from) = query.get("date_from") {
+        add(
+            " AND m.created_at >= ?",
+            Value::Text(date("date_from", from)?.to_owned()),
+        );
+    }
+    if let Some(to) = query.get("date_to") {
+        // Inclusive: every instant of that day sorts before the next one.
+        add(
+            " AND m.created_at < date(?, '+1 day')",
+            Value::Text(date("date_to", to)?.to_owned()),
+        );
+    }
+    Ok((sql, params))
+}
+
+fn date<'a>(field: &str, value: &'a str) -> Result<&'a str, kit::Error> {
+    let bytes = value.as_bytes();
+    let shape = bytes.len() == 10
+        && bytes.iter().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                *b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    if shape {
+        Ok(value)
+    } else {
+        Err(kit::Error::field(
+            field,
+            "Date attendue au format AAAA-MM-JJ.",
+        ))
+    }
+}
+
+const FROM: &str = " FROM movements AS m JOIN pieces AS p USING (piece_id)";
+
+pub fn list(db: &Connection, request: &Request, query: &Query) -> Result<Json, kit::Error> {
+    let page = Page::from_query(query)?;
+    let (filter, params) = filters(query)?;
+    let count = db
+        .execute(&format!("SELECT count(*) AS n{FROM}{filter}"), &params)?
+        .rows()
+        .next()
+        .and_then(|row| row.get::<i64>("n"))
+        .unwrap_or(0);
+    let rows = db.execute(
+        &format!(
+            "SELECT {COLUMNS}{FROM}{filter} ORDER BY m.id DESC LIMIT {} OFFSET {}",
+            page.size,
+            page.offset()
+        ),
+        &params,
+    )?;
+    page.document(
+        request,
+        count,
+        rows.rows().map(|row| to_json(&row)).collect(),
+    )
+}
+
+/// The filtered ledger as CSV (RFC 4180, UTF-8, header row), oldest first.
+pub fn export(db: &Connection, query: &Query) -> Result<String, kit::Error> {
+    let (filter, params) = filters(query)?;
+    let rows = db.execute(
+        &format!("SELECT {COLUMNS}{FROM}{filter} ORDER BY m.id LIMIT {MAX_EXPORT_ROWS}"),
+        &params,
+    )?;
+    let fields = [
+        "id",
+        "created_at",
+        "piece_id",
+        "reference",
+        "name",
+        "type",
+        "quantity",
+        "delta",
+        "level_after",
+        "reason",
+        "note",
+        "user",
+        "reverses",
+    ];
+    let mut csv = fields.join(",");
+    csv.push_str("\r\n");
+    for row in rows.rows() {
+        let movement = to_json(&row);
+        let line: Vec<String> = fields.iter().map(|f| cell(&movement[*f])).collect();
+        csv.push_str(&line.join(","));
+        csv.push_str("\r\n");
+    }
+    Ok(csv)
+}
+
+/// One CSV field: quoted when it holds a separator, a quote or a line break.
+fn cell(value: &Json) -> String {
+    let text = match value {
+        Json::Null => String::new(),
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn csv_cells_are_quoted_only_when_needed() {
+        assert_eq!(cell(&json!("Écrou M6")), "Écrou M6");
+        assert_eq!(cell(&json!("a,b")), "\"a,b\"");
+        assert_eq!(cell(&json!("dit \"fin\"")), "\"dit \"\"fin\"\"\"");
+        assert_eq!(cell(&json!(null)), "");
+        assert_eq!(cell(&json!(-3)), "-3");
+    }
+
+    #[test]
+    fn filters_number_their_parameters_and_check_dates() {
+        let (sql, params) =
+            filters(&Query::parse("piece_id=4&type=OUT&date_to=2026-11-25")).unwrap();
+        assert!(
+            sql.contains("m.piece_id = ?1")
+                && sql.contains("m.type = ?2")
+                && sql.contains("date(?3"),
+            "{sql}"
+        );
+        assert_eq!(params.len(), 3);
+        assert!(filters(&Query::parse("date_from=25/11/2026")).is_err());
+        assert!(filters(&Query::parse("type=SIDEWAYS")).is_err());
+    }
+}

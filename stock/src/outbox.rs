@@ -1,0 +1,117 @@
+//! Delivering threshold events to the notifications service: each event
+//! was written with the movement that caused it, and is posted, with its
+//! `event_id` as idempotency key, until notifications acknowledges it.
+//! Nothing is lost while notifications is down (events wait, with a
+//! growing delay between attempts) and nothing is doubled (notifications
+//! dedups on the key, so two hosts flushing at once is harmless).
+
+use serde_json::json;
+use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::sqlite::{Connection, Value};
+
+use crate::schema::NOW_SQL;
+
+const BATCH: i64 = 50;
+
+/// Posts the due events; returns (delivered, still pending).
+pub async fn flush(db: &Connection) -> Result<(i64, i64), kit::Error> {
+    let due = db.execute(
+        &format!(
+            "SELECT id, event_id, payload, attempts FROM outbox \
+             WHERE delivered_at IS NULL AND next_attempt_at <= {NOW_SQL} ORDER BY id LIMIT ?1"
+        ),
+        &[Value::Integer(BATCH)],
+    )?;
+    let mut delivered = 0;
+    for row in due.rows() {
+        let (Some(id), Some(event_id), Some(payload)) = (
+            row.get::<i64>("id"),
+            row.get::<&str>("event_id"),
+            row.get::<&str>("payload"),
+        ) else {
+            continue;
+        };
+        let attempts = row.get::<i64>("attempts").unwrap_or(0);
+        match post(event_id, payload).await {
+            Ok(()) => {
+                db.execute(
+                    &format!("UPDATE outbox SET delivered_at = {NOW_SQL}, attempts = attempts + 1 WHERE id = ?1"),
+                    &[Value::Integer(id)],
+                )?;
+                delivered += 1;
+            }
+            Err(why) => {
+                eprintln!(
+                    "event {event_id} not delivered (attempt {}): {why}",
+                    attempts + 1
+                );
+                db.execute(
+                    "UPDATE outbox SET attempts = attempts + 1, \
+                     next_attempt_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?1) WHERE id = ?2",
+                    &[
+                        Value::Text(format!("+{} seconds", backoff_secs(attempts))),
+                        Value::Integer(id),
+                    ],
+                )?;
+            }
+        }
+    }
+    let pending = db
+        .execute(
+            "SELECT count(*) AS n FROM outbox WHERE delivered_at IS NULL",
+            &[],
+        )?
+        .rows()
+        .next()
+        .and_then(|row| row.get::<i64>("n"))
+        .unwrap_or(0);
+    Ok((delivered, pending))
+}
+
+/// 1, 2, 4... seconds, capped at 64: an outage of any length is caught up
+/// about a minute after it ends.
+fn backoff_secs(attempts: i64) -> i64 {
+    1_i64 << attempts.clamp(0, 6)
+}
+
+async fn post(event_id: &str, payload: &str) -> Result<(), String> {
+    let variable =
+        |name| spin_sdk::variables::get(name).map_err(|e| format!("variable {name}: {e}"));
+    let url = format!(
+        "http://{}/api/notifications/internal/events/",
+        variable("notifications_url")?
+    );
+    let request = Request::builder()
+        .method(Method::Post)
+        .uri(url)
+        .header("content-type", "application/json")
+        .header("idempotency-key", event_id)
+        .header(
+            kit::auth::INTERNAL_SECRET_HEADER,
+            variable("internal_secret")?,
+        )
+        .body(payload.to_owned())
+        .build();
+    let response: Response = spin_sdk::http::send(request)
+        .await
+        .map_err(|e| e.to_string())?;
+    match *response.status() {
+        200..=299 => Ok(()),
+        status => Err(format!("notifications answered {status}")),
+    }
+}
+
+pub fn report(delivered: i64, pending: i64) -> serde_json::Value {
+    json!({ "delivered": delivered, "pending": pending })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_then_caps_at_a_minute() {
+        let delays: Vec<i64> = (0..10).map(backoff_secs).collect();
+        assert_eq!(delays, [1, 2, 4, 8, 16, 32, 64, 64, 64, 64]);
+    }
+}
