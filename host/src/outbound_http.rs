@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use http::uri::{Authority, Scheme};
 use http_body_util::BodyExt;
@@ -22,6 +23,13 @@ type ResponseFuture = Box<
             >,
         > + Send,
 >;
+
+/// Limits for a request whose guest set none: a peer that accepts and
+/// never answers must not hold a guest (and its caller) until the request
+/// time limit.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const DEFAULT_FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(20);
+const DEFAULT_BETWEEN_BYTES_TIMEOUT: Duration = Duration::from_secs(20);
 
 pub struct OutboundPolicy {
     allowed: AllowedHosts,
@@ -68,6 +76,11 @@ impl WasiHttpHooks for OutboundPolicy {
             request.headers_mut().insert(http::header::HOST, host);
         }
         *request.uri_mut() = destination;
+        let options = Some(options.unwrap_or(RequestOptions {
+            connect_timeout: Some(DEFAULT_CONNECT_TIMEOUT),
+            first_byte_timeout: Some(DEFAULT_FIRST_BYTE_TIMEOUT),
+            between_bytes_timeout: Some(DEFAULT_BETWEEN_BYTES_TIMEOUT),
+        }));
         Box::new(async move {
             let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
             Ok((

@@ -38,8 +38,9 @@ impl Page {
         Ok(Self { number, size })
     }
 
+    /// Saturates: a page number past any table is just an empty page (404).
     pub fn offset(&self) -> i64 {
-        (self.number - 1) * self.size
+        (self.number - 1).saturating_mul(self.size)
     }
 
     /// The paginated document; a page past the end is a 404, as in DRF.

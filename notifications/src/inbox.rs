@@ -128,7 +128,7 @@ pub fn mark_read(db: &Connection, caller: &Caller, input: MarkRead) -> Result<Js
         (false, Some(_)) => {
             return Err(Error::field(
                 "ids",
-                &format!("{MAX_IDS} identifiants au plus."),
+                format!("{MAX_IDS} identifiants au plus."),
             ));
         }
         _ => {

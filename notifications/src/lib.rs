@@ -23,6 +23,12 @@ const SERVICE: Service = Service {
     migrations: schema::MIGRATIONS,
 };
 
+/// The OpenAPI 3 document, written by hand; the tests in `openapi.rs` check
+/// that it documents every arm of `route`'s `match`, and nothing else.
+const OPENAPI: &str = include_str!("openapi.json");
+#[cfg(test)]
+mod openapi;
+
 #[http_component]
 fn handle(request: Request) -> Response {
     route(&request).unwrap_or_else(Error::into_response)
@@ -37,6 +43,14 @@ fn route(request: &Request) -> Result<Response, Error> {
         ["health"] => {
             routing::allow(method, &[Method::Get])?;
             Ok(kit::health::check(&SERVICE))
+        }
+        ["openapi.json"] => {
+            routing::allow(method, &[Method::Get])?;
+            Ok(Response::builder()
+                .status(200)
+                .header("content-type", "application/json")
+                .body(OPENAPI)
+                .build())
         }
         [] => {
             routing::allow(method, &[Method::Get, Method::Post])?;

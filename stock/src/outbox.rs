@@ -53,6 +53,9 @@ pub async fn flush(db: &Connection) -> Result<(i64, i64), kit::Error> {
                         Value::Integer(id),
                     ],
                 )?;
+                // Notifications is down or failing: the other events would
+                // fail the same way; they stay due for the next flush.
+                break;
             }
         }
     }

@@ -98,10 +98,9 @@ pub const MIGRATIONS: &[Migration] = &[
                     NEW.created_at, NEW.created_at \
                 FROM pieces AS p, (SELECT CASE \
                     WHEN NEW.level_after = 0 AND NEW.level_after - NEW.delta > 0 THEN 'out_of_stock' \
-                    WHEN NEW.level_after > 0 AND NEW.level_after < p2.min_stock \
-                         AND NEW.level_after - NEW.delta >= p2.min_stock THEN 'low_stock' \
-                    WHEN NEW.level_after >= p2.min_stock AND NEW.level_after > 0 \
-                         AND (NEW.level_after - NEW.delta < p2.min_stock OR NEW.level_after - NEW.delta = 0) \
+                    WHEN NEW.level_after > 0 AND NEW.level_after <= p2.min_stock \
+                         AND NEW.level_after - NEW.delta > p2.min_stock THEN 'low_stock' \
+                    WHEN NEW.level_after > p2.min_stock AND NEW.level_after - NEW.delta <= p2.min_stock \
                          AND EXISTS (SELECT 1 FROM movements AS earlier \
                                      WHERE earlier.piece_id = NEW.piece_id AND earlier.id < NEW.id) \
                          THEN 'back_in_stock' \
@@ -117,11 +116,11 @@ pub const MIGRATIONS: &[Migration] = &[
 pub const NOW_SQL: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 
 /// The status of a level against its piece's minimum, as SQL over
-/// `quantity` and `min_stock`: `out` at zero, `low` below the minimum,
-/// else `ok`. Being exactly at the minimum is not low: the minimum is what
-/// the workshop wants on the shelf, and alerts above it are noise.
+/// `quantity` and `min_stock`: `out` at zero, `low` at or below the minimum
+/// (the reorder point), else `ok`. The crossing trigger above uses the same
+/// thresholds, so an alert fires exactly when the status changes.
 pub const STATUS_SQL: &str =
-    "CASE WHEN quantity = 0 THEN 'out' WHEN quantity < min_stock THEN 'low' ELSE 'ok' END";
+    "CASE WHEN quantity = 0 THEN 'out' WHEN quantity <= min_stock THEN 'low' ELSE 'ok' END";
 
 #[cfg(test)]
 mod tests {

@@ -117,6 +117,8 @@ pub struct StackConfig {
 pub struct Stack {
     pub ports: Ports,
     pub log: Log,
+    /// How every host instance is started (and restarted).
+    hosts_launch: HostLaunch,
     consul: Option<Child>,
     traefik: Option<Child>,
     hosts: Vec<(&'static str, u16, Child)>,
@@ -143,9 +145,19 @@ impl Stack {
         let rendered = data_dir.join("stack");
         std::fs::create_dir_all(&rendered)
             .with_context(|| format!("cannot create {}", rendered.display()))?;
+        let runtime_config = relocate_runtime_config(&root, &data_dir, &rendered)?;
+        let hosts_launch = HostLaunch {
+            root: root.clone(),
+            runtime_config,
+            env: peer_urls(&ports)
+                .into_iter()
+                .chain(env.iter().cloned())
+                .collect(),
+        };
         let mut stack = Self {
             ports,
             log,
+            hosts_launch,
             consul: None,
             traefik: None,
             hosts: Vec::new(),
@@ -153,8 +165,7 @@ impl Stack {
         };
         stack.start_consul(&tools)?;
         stack.start_traefik(&root, &tools, &rendered)?;
-        let runtime_config = relocate_runtime_config(&root, &data_dir, &rendered)?;
-        stack.start_hosts(&root, &runtime_config, &env)?;
+        stack.start_hosts()?;
         stack.start_sidecar(&root, &env)?;
         Ok(stack)
     }
@@ -177,12 +188,7 @@ impl Stack {
 
     /// SIGKILLs one host instance: a crash, as fault tests need.
     pub fn kill_instance(&mut self, component: &str, port: u16) -> Result<()> {
-        let (_, _, child) = self
-            .hosts
-            .iter_mut()
-            .find(|(c, p, _)| *c == component && *p == port)
-            .with_context(|| format!("no instance of {component} on port {port}"))?;
-        child.kill();
+        self.instance(component, port)?.kill();
         Ok(())
     }
 
@@ -268,44 +274,64 @@ impl Stack {
         Ok(())
     }
 
-    fn start_hosts(
-        &mut self,
-        root: &Path,
-        runtime_config: &Path,
-        env: &[(String, String)],
-    ) -> Result<()> {
+    fn start_hosts(&mut self) -> Result<()> {
         let instances: Vec<(&'static str, u16)> = self
             .ports
             .instances
             .iter()
             .flat_map(|(name, ports)| ports.iter().map(move |port| (*name, *port)))
             .collect();
-        let peers = peer_urls(&self.ports);
         let mut started = Vec::new();
-        for (component, port) in &instances {
-            let mut command = Command::new(components::binary(root, "host"));
-            command
-                .current_dir(root)
-                .envs(peers.iter().map(|(name, value)| (name, value)))
-                .args(["up", "-f", "spin.toml", "--component-id", component])
-                .args(["--listen", &format!("127.0.0.1:{port}")])
-                .arg("--runtime-config-file")
-                .arg(runtime_config)
-                .envs(env.iter().map(|(name, value)| (name, value)));
-            let name = format!("{component}:{port}");
-            started.push((*component, *port, Child::spawn(&name, command, &self.log)?));
+        for (component, port) in instances {
+            started.push((
+                component,
+                port,
+                self.hosts_launch.spawn(component, port, &self.log)?,
+            ));
         }
         // Compiling the components is the slow part; they compile in
         // parallel, then each host is awaited in turn.
         for (component, port, child) in started {
-            let health = format!("http://127.0.0.1:{port}/.well-known/spin/health");
-            let child =
-                self.await_ready(child, &format!("{component} serves on {port}"), || {
-                    get(&health).is_ok_and(|(status, _)| status == 200)
-                })?;
+            let child = self.await_host(component, port, child)?;
             self.hosts.push((component, port, child));
         }
         Ok(())
+    }
+
+    fn await_host(&self, component: &str, port: u16, child: Child) -> Result<Child> {
+        let health = format!("http://127.0.0.1:{port}/.well-known/spin/health");
+        self.await_ready(child, &format!("{component} serves on {port}"), || {
+            get(&health).is_ok_and(|(status, _)| status == 200)
+        })
+    }
+
+    /// Stops one host instance as an operator would (SIGTERM): an outage.
+    pub fn stop_instance(&mut self, component: &str, port: u16) -> Result<()> {
+        self.instance(component, port)?
+            .stop(Duration::from_secs(10));
+        Ok(())
+    }
+
+    /// Starts a stopped (or crashed) instance again on its port.
+    pub fn start_instance(&mut self, component: &str, port: u16) -> Result<()> {
+        let (component, port) = self
+            .hosts
+            .iter()
+            .map(|(c, p, _)| (*c, *p))
+            .find(|(c, p)| *c == component && *p == port)
+            .with_context(|| format!("no instance of {component} on port {port}"))?;
+        let child = self.hosts_launch.spawn(component, port, &self.log)?;
+        let child = self.await_host(component, port, child)?;
+        *self.instance(component, port)? = child;
+        Ok(())
+    }
+
+    fn instance(&mut self, component: &str, port: u16) -> Result<&mut Child> {
+        self.hosts
+            .iter_mut()
+            .find(|(c, p, _)| *c == component && *p == port)
+            .map(|(_, _, child)| child)
+            .with_context(|| format!("no instance of {component} on port {port}"))
     }
 
     fn start_sidecar(&mut self, root: &Path, env: &[(String, String)]) -> Result<()> {
@@ -410,6 +436,28 @@ fn peer_urls(ports: &Ports) -> Vec<(String, String)> {
             ))
         })
         .collect()
+}
+
+/// The command line and environment of a host instance.
+struct HostLaunch {
+    root: PathBuf,
+    runtime_config: PathBuf,
+    /// Peer addresses and secrets (`SPIN_VARIABLE_*`).
+    env: Vec<(String, String)>,
+}
+
+impl HostLaunch {
+    fn spawn(&self, component: &str, port: u16, log: &Log) -> Result<Child> {
+        let mut command = Command::new(components::binary(&self.root, "host"));
+        command
+            .current_dir(&self.root)
+            .args(["up", "-f", "spin.toml", "--component-id", component])
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .arg("--runtime-config-file")
+            .arg(&self.runtime_config)
+            .envs(self.env.iter().map(|(name, value)| (name, value)));
+        Child::spawn(&format!("{component}:{port}"), command, log)
+    }
 }
 
 /// `GET url` → (status, body), with a short timeout: readiness probes only.

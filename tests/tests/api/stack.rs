@@ -199,7 +199,12 @@ fn listening_sockets() -> Vec<(String, u16)> {
 }
 
 /// `method url` with a bearer token and a JSON body, through the edge.
-fn send(method: &str, url: &str, token: Option<&str>, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
+fn send(
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(30)))
@@ -213,9 +218,14 @@ fn send(method: &str, url: &str, token: Option<&str>, body: Option<serde_json::V
     if !body.is_empty() {
         request = request.header("content-type", "application/json");
     }
-    let mut response = agent.run(request.body(body).expect("a request")).unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let mut response = agent
+        .run(request.body(body).expect("a request"))
+        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
     let text = response.body_mut().read_to_string().unwrap_or_default();
-    (response.status().as_u16(), serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+    (
+        response.status().as_u16(),
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
 }
 
 /// The issue's scenario end to end: movements through Traefik, alerts
@@ -229,7 +239,9 @@ fn threshold_alerts_reach_managers_through_the_edge() {
         "POST",
         &format!("{web}/api/auth/login/"),
         None,
-        Some(serde_json::json!({"username": secrets.admin_username, "password": secrets.admin_password})),
+        Some(
+            serde_json::json!({"username": secrets.admin_username, "password": secrets.admin_password}),
+        ),
     );
     assert_eq!(status, 200, "{tokens}");
     let admin = tokens["access"].as_str().expect("a token").to_owned();
@@ -251,13 +263,206 @@ fn threshold_alerts_reach_managers_through_the_edge() {
     }
     let mut seen = Vec::new();
     eventually("the three alerts arrive", Duration::from_secs(20), || {
-        let (_, list) = send("GET", &format!("{web}/api/notifications/"), Some(&admin), None);
-        seen = list["results"].as_array().into_iter().flatten().map(|n| n["type"].to_string()).collect();
+        let (_, list) = send(
+            "GET",
+            &format!("{web}/api/notifications/"),
+            Some(&admin),
+            None,
+        );
+        seen = list["results"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|n| n["type"].to_string())
+            .collect();
         seen.len() >= 3
     });
-    assert_eq!(seen, ["\"back_in_stock\"", "\"out_of_stock\"", "\"low_stock\""]);
+    assert_eq!(
+        seen,
+        ["\"back_in_stock\"", "\"out_of_stock\"", "\"low_stock\""]
+    );
     std::thread::sleep(Duration::from_secs(2));
-    let (_, count) = send("GET", &format!("{web}/api/notifications/unread-count/"), Some(&admin), None);
-    assert_eq!(count["unread"], 3, "delivered once, however many flushes ran");
+    let (_, count) = send(
+        "GET",
+        &format!("{web}/api/notifications/unread-count/"),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(
+        count["unread"], 3,
+        "delivered once, however many flushes ran"
+    );
+    running.stack.stop();
+}
+
+/// Issue 7's proofs, through Traefik with two stock replicas on one file.
+#[test]
+fn two_stock_replicas_never_oversell_double_count_or_lose_an_alert() {
+    let mut running = start(&[("stock", 2)]);
+    let web = running.stack.web_url();
+    let secrets = &running.secrets;
+    let (_, tokens) = send(
+        "POST",
+        &format!("{web}/api/auth/login/"),
+        None,
+        Some(
+            serde_json::json!({"username": secrets.admin_username, "password": secrets.admin_password}),
+        ),
+    );
+    let admin = tokens["access"].as_str().expect("a token").to_owned();
+    let piece = |reference: &str, min_stock: i64| -> i64 {
+        let (status, piece) = send(
+            "POST",
+            &format!("{web}/api/pieces/"),
+            Some(&admin),
+            Some(
+                serde_json::json!({"reference": reference, "name": reference, "min_stock": min_stock}),
+            ),
+        );
+        assert_eq!(status, 201, "{piece}");
+        piece["id"].as_i64().expect("an id")
+    };
+    let movement = |body: serde_json::Value| {
+        send(
+            "POST",
+            &format!("{web}/api/stock/movement/"),
+            Some(&admin),
+            Some(body),
+        )
+    };
+
+    // 200 withdrawals of 1, 40 at a time, on a level of 50.
+    let bolts = piece("BOULON-M8", 0);
+    assert_eq!(
+        movement(serde_json::json!({"piece_id": bolts, "type": "IN", "quantity": 50})).0,
+        201
+    );
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..40)
+            .map(|_| {
+                s.spawn(|| {
+                    (0..5)
+                        .map(|_| movement(serde_json::json!({"piece_id": bolts, "type": "OUT", "quantity": 1})).0)
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
+    });
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        50,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        150,
+        "{statuses:?}"
+    );
+    let level = |id: i64| {
+        send("GET", &format!("{web}/api/stock/{id}/"), Some(&admin), None).1["quantity"].as_i64()
+    };
+    assert_eq!(level(bolts), Some(0));
+
+    // One Idempotency-Key sent 20 times at once: one movement.
+    let washers = piece("RONDELLE-8", 0);
+    let keyed = |_| {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        agent
+            .post(format!("{web}/api/stock/movement/"))
+            .header("authorization", format!("Bearer {admin}"))
+            .header("idempotency-key", "bon-de-livraison-17")
+            .header("content-type", "application/json")
+            .send(serde_json::json!({"piece_id": washers, "type": "IN", "quantity": 7}).to_string())
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0)
+    };
+    let replies: Vec<u16> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..20).map(|i| s.spawn(move || keyed(i))).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(replies.iter().all(|s| *s == 201), "{replies:?}");
+    assert_eq!(level(washers), Some(7));
+
+    // The ledger replays to the level for every piece, reversals included.
+    let (_, ledger) = send(
+        "GET",
+        &format!("{web}/api/stock/movements/?piece_id={bolts}&page_size=200"),
+        Some(&admin),
+        None,
+    );
+    let reversible = ledger["results"][0]["id"].as_i64().expect("a movement");
+    let (status, _) = send(
+        "POST",
+        &format!("{web}/api/stock/movements/{reversible}/reverse/"),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(status, 201);
+    for id in [bolts, washers] {
+        let (_, ledger) = send(
+            "GET",
+            &format!("{web}/api/stock/movements/?piece_id={id}&page_size=200"),
+            Some(&admin),
+            None,
+        );
+        let sum: i64 = ledger["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["delta"].as_i64().unwrap())
+            .sum();
+        assert_eq!(Some(sum), level(id), "piece {id}");
+    }
+
+    // Notifications down during 10 crossings: all 10 arrive once it is back.
+    let count = || {
+        send(
+            "GET",
+            &format!("{web}/api/notifications/?page_size=200"),
+            Some(&admin),
+            None,
+        )
+        .1["count"]
+            .as_i64()
+    };
+    // The bolts ran out, and came back with the reversal: two alerts so far.
+    eventually(
+        "the earlier alerts are delivered",
+        Duration::from_secs(15),
+        || count() == Some(2),
+    );
+    let notifications = running.stack.ports.instances["notifications"][0];
+    running
+        .stack
+        .stop_instance("notifications", notifications)
+        .expect("stop notifications");
+    let belts = piece("COURROIE-Z", 5);
+    assert_eq!(
+        movement(serde_json::json!({"piece_id": belts, "type": "IN", "quantity": 10})).0,
+        201
+    );
+    let cycle = [("OUT", 6), ("OUT", 4), ("IN", 10)];
+    for (kind, quantity) in cycle.iter().cycle().take(10) {
+        let (status, body) =
+            movement(serde_json::json!({"piece_id": belts, "type": kind, "quantity": quantity}));
+        assert_eq!(status, 201, "{kind} {quantity}: {body}");
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    running
+        .stack
+        .start_instance("notifications", notifications)
+        .expect("restart notifications");
+    eventually("the 10 alerts arrive", Duration::from_secs(30), || {
+        count() == Some(12)
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(count(), Some(12), "none twice");
     running.stack.stop();
 }
