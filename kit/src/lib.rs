@@ -17,6 +17,7 @@ pub mod body;
 pub mod error;
 pub mod health;
 pub mod migrate;
+pub mod openapi;
 pub mod page;
 pub mod routing;
 mod service;

@@ -4,6 +4,7 @@
 
 use serde_json::{Value as Json, json};
 use spin_sdk::http::Request;
+use spin_sdk::sqlite::{Connection, Value};
 
 pub const DEFAULT_SIZE: i64 = 50;
 pub const MAX_SIZE: i64 = 200;
@@ -76,6 +77,16 @@ fn link_to(request: &Request, number: i64) -> String {
         .collect();
     pairs.push(format!("page={number}"));
     format!("{base}?{}", pairs.join("&"))
+}
+
+/// The row count of `SELECT count(*) <from_where>`, for a page's `count`.
+pub fn count(db: &Connection, from_where: &str, params: &[Value]) -> Result<i64, crate::Error> {
+    let result = db.execute(&format!("SELECT count(*) AS n {from_where}"), params)?;
+    Ok(result
+        .rows()
+        .next()
+        .and_then(|row| row.get::<i64>("n"))
+        .unwrap_or(0))
 }
 
 /// A decoded query string.

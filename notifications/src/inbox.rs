@@ -74,11 +74,7 @@ pub fn list(
         filter.push_str(" AND n.type = ?3");
         params.push(Value::Text(kind.to_owned()));
     }
-    let count = first_i64(
-        db,
-        &format!("SELECT count(*) AS n FROM notifications AS n{filter}"),
-        &params,
-    )?;
+    let count = kit::page::count(db, &format!("FROM notifications AS n{filter}"), &params)?;
     let rows = db.execute(
         &format!(
             "SELECT {COLUMNS} FROM notifications AS n{filter} ORDER BY n.id DESC LIMIT {} OFFSET {}",
@@ -95,10 +91,10 @@ pub fn list(
 }
 
 pub fn unread_count(db: &Connection, caller: &Caller) -> Result<Json, Error> {
-    let count = first_i64(
+    let count = kit::page::count(
         db,
         &format!(
-            "SELECT count(*) AS n FROM notifications AS n WHERE {VISIBLE} AND NOT EXISTS \
+            "FROM notifications AS n WHERE {VISIBLE} AND NOT EXISTS \
              (SELECT 1 FROM reads AS r WHERE r.notification_id = n.id AND r.user_id = ?1)"
         ),
         &caller_params(caller),
@@ -371,15 +367,6 @@ fn one_for(db: &Connection, caller: &Caller, id: i64) -> Result<Json, Error> {
         .next()
         .map(|row| to_json(&row))
         .ok_or(Error::NotFound)
-}
-
-fn first_i64(db: &Connection, sql: &str, params: &[Value]) -> Result<i64, Error> {
-    Ok(db
-        .execute(sql, params)?
-        .rows()
-        .next()
-        .and_then(|r| r.get::<i64>("n"))
-        .unwrap_or(0))
 }
 
 fn to_json(row: &Row<'_>) -> Json {

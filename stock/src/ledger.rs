@@ -75,12 +75,7 @@ const FROM: &str = " FROM movements AS m JOIN pieces AS p USING (piece_id)";
 pub fn list(db: &Connection, request: &Request, query: &Query) -> Result<Json, kit::Error> {
     let page = Page::from_query(query)?;
     let (filter, params) = filters(query)?;
-    let count = db
-        .execute(&format!("SELECT count(*) AS n{FROM}{filter}"), &params)?
-        .rows()
-        .next()
-        .and_then(|row| row.get::<i64>("n"))
-        .unwrap_or(0);
+    let count = kit::page::count(db, &format!("{FROM}{filter}"), &params)?;
     let rows = db.execute(
         &format!(
             "SELECT {COLUMNS}{FROM}{filter} ORDER BY m.id DESC LIMIT {} OFFSET {}",

@@ -46,15 +46,7 @@ pub fn list(db: &Connection, request: &Request, query: &Query) -> Result<Json, k
         params.push(Value::Text(status.to_owned()));
     }
     let order = ordering(query.get("ordering"))?;
-    let count = db
-        .execute(
-            &format!("SELECT count(*) AS n FROM ({}{filter})", select()),
-            &params,
-        )?
-        .rows()
-        .next()
-        .and_then(|row| row.get::<i64>("n"))
-        .unwrap_or(0);
+    let count = kit::page::count(db, &format!("FROM ({}{filter})", select()), &params)?;
     let rows = db.execute(
         &format!(
             "{}{filter} ORDER BY {order}, piece_id LIMIT {} OFFSET {}",

@@ -146,13 +146,7 @@ async fn record(request: &Request) -> Result<Response, Error> {
     {
         return Ok(replay);
     }
-    let piece = pieces::refresh(&db, order.piece_id).await?;
-    if piece.archived {
-        return Err(StockError::ArchivedPiece {
-            reference: piece.reference,
-        }
-        .into());
-    }
+    movable(&db, order.piece_id).await?;
     let author = Author {
         user_id: caller.user_id,
         username: &caller.username,
@@ -181,13 +175,7 @@ async fn reverse(request: &Request, id: i64) -> Result<Response, Error> {
     let db = SERVICE.database()?;
     let original = movement::find(&db, id)?.ok_or(Error::NotFound)?;
     let order = movement::reversal_of(&original)?;
-    let piece = pieces::refresh(&db, order.piece_id).await?;
-    if piece.archived {
-        return Err(StockError::ArchivedPiece {
-            reference: piece.reference,
-        }
-        .into());
-    }
+    movable(&db, order.piece_id).await?;
     let author = Author {
         user_id: caller.user_id,
         username: &caller.username,
@@ -200,6 +188,19 @@ async fn reverse(request: &Request, id: i64) -> Result<Response, Error> {
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Refreshes the piece from pieces: movements only go to known pieces that
+/// are not archived.
+async fn movable(db: &Connection, piece_id: i64) -> Result<(), Error> {
+    let piece = pieces::refresh(db, piece_id).await?;
+    if piece.archived {
+        return Err(StockError::ArchivedPiece {
+            reference: piece.reference,
+        }
+        .into());
+    }
+    Ok(())
 }
 
 /// `GET /api/stock/{piece_id}/`: a piece stock has not seen yet is looked up

@@ -59,15 +59,7 @@ pub async fn flush(db: &Connection) -> Result<(i64, i64), kit::Error> {
             }
         }
     }
-    let pending = db
-        .execute(
-            "SELECT count(*) AS n FROM outbox WHERE delivered_at IS NULL",
-            &[],
-        )?
-        .rows()
-        .next()
-        .and_then(|row| row.get::<i64>("n"))
-        .unwrap_or(0);
+    let pending = kit::page::count(db, "FROM outbox WHERE delivered_at IS NULL", &[])?;
     Ok((delivered, pending))
 }
 

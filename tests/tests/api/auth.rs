@@ -413,23 +413,40 @@ fn the_token_check_refuses_every_kind_of_bad_token() {
         ("tampered payload", tampered.join(".")),
         ("garbage", "garbage".to_owned()),
     ];
-    for (what, token) in &bad {
-        let reply = me(&app, token);
-        assert_problem(&reply, 401);
+    // The one token check, at every service.
+    let protected = [
+        "/api/auth/me/",
+        "/api/pieces/",
+        "/api/stock/",
+        "/api/stock/movements/",
+        "/api/notifications/",
+        "/api/notifications/unread-count/",
+    ];
+    for path in protected {
+        let reply = app.call("GET", path, Some(&good), None);
         assert_eq!(
-            reply.json()["detail"],
-            "Jeton invalide ou expiré.",
-            "{what}"
+            reply.status, 200,
+            "{path} with a good token: {}",
+            reply.body
         );
-        assert!(
-            reply
-                .header("www-authenticate")
-                .is_some_and(|h| h.starts_with("Bearer")),
-            "{what}"
-        );
+        for (what, token) in &bad {
+            let reply = app.call("GET", path, Some(token), None);
+            assert_problem(&reply, 401);
+            assert_eq!(
+                reply.json()["detail"],
+                "Jeton invalide ou expiré.",
+                "{path}: {what}"
+            );
+            assert!(
+                reply
+                    .header("www-authenticate")
+                    .is_some_and(|h| h.starts_with("Bearer")),
+                "{path}: {what}"
+            );
+        }
+        let no_header = app.get(path);
+        assert_problem(&no_header, 401);
     }
-    let no_header = app.get("/api/auth/me/");
-    assert_problem(&no_header, 401);
 }
 
 #[test]

@@ -8,6 +8,7 @@ mod auth;
 mod health;
 mod helpers;
 mod pieces;
+mod roles;
 mod routing;
 mod stack;
 mod stock;

@@ -485,3 +485,119 @@ fn marking_someone_elses_notification_read_does_nothing() {
         403
     );
 }
+
+#[test]
+fn a_used_piece_is_archived_not_deleted_and_then_takes_no_movement() {
+    let w = workshop();
+    let used = w.piece("USAGE-1", 0);
+    let unused = w.piece("NEUF-1", 0);
+    assert_eq!(
+        w.movement(
+            &w.operator,
+            json!({"piece_id": used, "type": "IN", "quantity": 2})
+        )
+        .status,
+        201
+    );
+
+    let archived = w.app.call(
+        "DELETE",
+        &format!("/api/pieces/{used}/"),
+        Some(&w.admin),
+        None,
+    );
+    assert_eq!(archived.status, 200, "{}", archived.body);
+    assert_eq!(archived.json()["archived"], true);
+    let refused = w.movement(
+        &w.operator,
+        json!({"piece_id": used, "type": "OUT", "quantity": 1}),
+    );
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert!(
+        refused.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("archivée")
+    );
+    assert_eq!(w.level(used)["quantity"], 2, "nothing moved");
+
+    let deleted = w.app.call(
+        "DELETE",
+        &format!("/api/pieces/{unused}/"),
+        Some(&w.admin),
+        None,
+    );
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    assert_eq!(
+        w.app
+            .call(
+                "GET",
+                &format!("/api/pieces/{unused}/"),
+                Some(&w.viewer),
+                None
+            )
+            .status,
+        404
+    );
+}
+
+#[test]
+fn a_changed_minimum_applies_from_the_next_movement() {
+    let w = workshop();
+    let piece = w.piece("TUYAU-3", 0);
+    w.movement(
+        &w.operator,
+        json!({"piece_id": piece, "type": "IN", "quantity": 10}),
+    );
+    assert_eq!(w.level(piece)["status"], "ok");
+    let patched = w.app.json(
+        "PATCH",
+        &format!("/api/pieces/{piece}/"),
+        Some(&w.admin),
+        &json!({"min_stock": 20}),
+    );
+    assert_eq!(patched.status, 200, "{}", patched.body);
+    w.movement(
+        &w.operator,
+        json!({"piece_id": piece, "type": "OUT", "quantity": 1}),
+    );
+    let level = w.level(piece);
+    assert_eq!(
+        (level["min_stock"].as_i64(), level["status"].as_str()),
+        (Some(20), Some("low"))
+    );
+}
+
+#[test]
+fn the_retention_purge_keeps_recent_notifications() {
+    let w = workshop();
+    let sent = w.app.json(
+        "POST",
+        "/api/notifications/",
+        Some(&w.manager),
+        &json!({"title": "Rappel", "message": "Inventaire", "role": "viewer"}),
+    );
+    assert_eq!(sent.status, 201);
+    let secret = w.app.internal_secret();
+    let purge = w.app.call_with_headers(
+        "POST",
+        "/api/notifications/internal/purge/",
+        &[("x-internal-secret", &secret)],
+    );
+    assert_eq!(purge.status, 200, "{}", purge.body);
+    assert_eq!(
+        (
+            purge.json()["purged"].as_i64(),
+            purge.json()["retention_days"].as_i64()
+        ),
+        (Some(0), Some(90))
+    );
+    assert_eq!(
+        w.app
+            .call("GET", "/api/notifications/", Some(&w.viewer), None)
+            .json()["count"],
+        1
+    );
+    let without = w.app.post("/api/notifications/internal/purge/");
+    assert_eq!(without.status, 401);
+}
