@@ -119,6 +119,9 @@ pub struct Stack {
     pub log: Log,
     /// How every host instance is started (and restarted).
     hosts_launch: HostLaunch,
+    tools: Tools,
+    /// Rendered configurations and Traefik's access log.
+    rendered: PathBuf,
     consul: Option<Child>,
     traefik: Option<Child>,
     hosts: Vec<(&'static str, u16, Child)>,
@@ -158,6 +161,8 @@ impl Stack {
             ports,
             log,
             hosts_launch,
+            tools: tools.clone(),
+            rendered: rendered.clone(),
             consul: None,
             traefik: None,
             hosts: Vec::new(),
@@ -184,6 +189,22 @@ impl Stack {
 
     pub fn dashboard_url(&self) -> String {
         format!("http://127.0.0.1:{}/dashboard/", self.ports.dashboard)
+    }
+
+    /// Traefik's access log: one JSON line per request, naming the
+    /// instance (`ServiceURL`) that served it.
+    pub fn access_log(&self) -> PathBuf {
+        self.rendered.join("traefik-access.log")
+    }
+
+    /// Stops Consul and starts a new dev agent (which remembers nothing):
+    /// the sidecar must register everything again.
+    pub fn restart_consul(&mut self) -> Result<()> {
+        if let Some(mut consul) = self.consul.take() {
+            consul.stop(Duration::from_secs(10));
+        }
+        let tools = self.tools.clone();
+        self.start_consul(&tools)
     }
 
     /// SIGKILLs one host instance: a crash, as fault tests need.
@@ -259,6 +280,10 @@ impl Stack {
             ("consul_port", self.ports.consul_http.to_string()),
             ("dynamic_config", dynamic.display().to_string()),
             ("ui_origin", self.ui_url()),
+            (
+                "access_log",
+                rendered.join("traefik-access.log").display().to_string(),
+            ),
         ];
         render(&root.join("deploy/traefik-dynamic.yml"), &dynamic, &values)?;
         let config = rendered.join("traefik.yml");

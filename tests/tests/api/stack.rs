@@ -84,6 +84,38 @@ fn traefik_fronts_every_service_through_consul_and_drops_a_dead_replica() {
     assert_eq!(statuses.len(), 2, "{pool}");
     assert!(statuses.values().all(|s| s == "UP"), "{pool}");
 
+    // Both replicas take traffic (Traefik's access log names the server).
+    for _ in 0..40 {
+        assert_eq!(get(&format!("{web}/api/stock/health/")).unwrap().0, 200);
+    }
+    let log = std::fs::read_to_string(stack.access_log()).expect("the access log");
+    for port in &stack.ports.instances["stock"] {
+        assert!(
+            log.contains(&format!("\"ServiceURL\":\"http://127.0.0.1:{port}\"")),
+            "no request reached stock on {port}"
+        );
+    }
+
+    // Consul restarted (a dev agent forgets everything): the sidecar
+    // registers the instances again and Traefik routes them again.
+    let restarted = Instant::now();
+    stack.restart_consul().expect("consul restarts");
+    eventually(
+        "every service is routed again",
+        Duration::from_secs(15),
+        || {
+            ["auth", "pieces", "stock", "notifications"]
+                .iter()
+                .all(|s| {
+                    get(&format!("{web}/api/{s}/health/")).is_ok_and(|(status, _)| status == 200)
+                })
+        },
+    );
+    eprintln!(
+        "routed again {:.1?} after the Consul restart began",
+        restarted.elapsed()
+    );
+
     // A crashed replica leaves the catalog and the pool; requests keep
     // being answered by the other one.
     let replica = stack.ports.instances["stock"][1];
@@ -121,6 +153,48 @@ fn the_edge_exposes_the_api_and_nothing_else() {
         let (status, _) = get(&format!("{web}{path}")).unwrap();
         assert_eq!(status, 404, "{path} must not be reachable through the edge");
     }
+    // CORS: the UI origin may call the API, no other origin.
+    let preflight = |origin: &str| {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let request = ureq::http::Request::builder()
+            .method("OPTIONS")
+            .uri(format!("{web}/api/stock/movement/"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type",
+            )
+            .body(())
+            .expect("a request");
+        let response = agent.run(request).expect("a preflight answer");
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    assert_eq!(preflight(&stack.ui_url()), Some(stack.ui_url()));
+    assert_eq!(preflight("http://evil.example"), None);
+
+    // Login is rate limited at the edge: a burst of 10, then 5 a second.
+    let statuses: Vec<u16> = (0..30)
+        .map(|_| {
+            send(
+                "POST",
+                &format!("{web}/api/auth/login/"),
+                None,
+                Some(serde_json::json!({})),
+            )
+            .0
+        })
+        .collect();
+    assert!(statuses[..10].iter().all(|s| *s == 400), "{statuses:?}");
+    assert!(statuses.contains(&429), "{statuses:?}");
+
     // The UI is registered in Consul (visible there) but served on its own port.
     assert_eq!(passing_instances(stack, "ui"), 1);
     let (status, body) = get(&format!("{}/", stack.ui_url())).unwrap();
