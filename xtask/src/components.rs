@@ -1,7 +1,10 @@
 //! What the stack is made of: the components, their ports, their builds.
 
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use anyhow::{Context, Result, bail};
 
 use crate::cmd;
 
@@ -96,4 +99,44 @@ pub fn host_up(root: &Path, listen: &str) -> Command {
         "runtime-config.toml",
     ]);
     command
+}
+
+/// Targets the components (wasip1) and the host's probe (both) need.
+const WASM_TARGETS: [&str; 2] = ["wasm32-wasip1", "wasm32-wasip2"];
+
+/// Adds the wasm targets that rustup lacks; without rustup (a distribution
+/// toolchain) it assumes they are there and lets the builds say otherwise.
+pub fn install_wasm_targets() -> Result<()> {
+    cmd::announce("rustup targets wasm32-wasip1 wasm32-wasip2");
+    let listed = match Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+    {
+        Ok(output) if output.status.success() => output.stdout,
+        Ok(output) => bail!(
+            "`rustup target list --installed` failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        ),
+        Err(error) if error.kind() == ErrorKind::NotFound => {
+            eprintln!("    rustup not found; assuming the targets are installed");
+            return Ok(());
+        }
+        Err(error) => return Err(error).context("cannot run rustup"),
+    };
+    let installed = String::from_utf8_lossy(&listed);
+    let missing: Vec<&str> = WASM_TARGETS
+        .into_iter()
+        .filter(|target| !installed.lines().any(|line| line.trim() == *target))
+        .collect();
+    if missing.is_empty() {
+        eprintln!("    already installed");
+        return Ok(());
+    }
+    cmd::step(
+        &format!("rustup target add {}", missing.join(" ")),
+        Command::new("rustup")
+            .args(["target", "add"])
+            .args(&missing),
+    )
 }

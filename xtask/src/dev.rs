@@ -9,6 +9,7 @@ use xtask::{cmd, components};
 
 pub fn run(root: &Path, listen: &str) -> Result<()> {
     cmd::ensure_default_target_dir(root)?;
+    components::install_wasm_targets()?;
     components::build_components(root)?;
     components::build_binaries(root)?;
     // runtime-config.toml puts each database under .data/, relative to the

@@ -23,6 +23,7 @@ pub fn run(root: &Path, options: &[String]) -> Result<()> {
     let _lock = Lock::take(&data_dir.join("stack/up.pid"))?;
     let secrets = Secrets::load_or_create(&data_dir.join("secrets"))?;
     let tools = tools::ensure(root)?;
+    components::install_wasm_targets()?;
     components::build_components(root)?;
     components::build_binaries(root)?;
 
