@@ -52,7 +52,8 @@ pub struct LoadedComponent {
     pub files: Vec<Mount>,
     pub sqlite: Grants,
     pub variables: HashMap<String, String>,
-    pub outbound: AllowedHosts,
+    /// Shared by every request's outbound policy: checked, never copied.
+    pub outbound: Arc<AllowedHosts>,
     pub memory_limit: usize,
 }
 
@@ -271,7 +272,7 @@ fn load_component(
         files,
         sqlite,
         variables,
-        outbound,
+        outbound: Arc::new(outbound),
         memory_limit: options.memory_limit,
     })
 }

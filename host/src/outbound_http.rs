@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::uri::{Authority, Scheme};
@@ -32,12 +33,12 @@ const DEFAULT_FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(20);
 const DEFAULT_BETWEEN_BYTES_TIMEOUT: Duration = Duration::from_secs(20);
 
 pub struct OutboundPolicy {
-    allowed: AllowedHosts,
+    allowed: Arc<AllowedHosts>,
     self_addr: SocketAddr,
 }
 
 impl OutboundPolicy {
-    pub fn new(allowed: AllowedHosts, self_addr: SocketAddr) -> Self {
+    pub fn new(allowed: Arc<AllowedHosts>, self_addr: SocketAddr) -> Self {
         Self { allowed, self_addr }
     }
 

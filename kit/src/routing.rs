@@ -5,7 +5,7 @@
 //! paths with a trailing slash (Django REST Framework style) and our clients
 //! may omit it, so both spellings must name the same resource.
 
-use spin_sdk::http::Method;
+use spin_sdk::http::{Method, Response};
 
 use crate::Error;
 
@@ -16,6 +16,27 @@ pub fn normalize(path: &str) -> &str {
         Some(stripped) if !stripped.is_empty() => stripped,
         _ => path,
     }
+}
+
+/// The path below `prefix` as segments: `/api/stock/movements/3/reverse/`
+/// under `/api/stock` is `["movements", "3", "reverse"]`, ready for a
+/// `match` on slice patterns.
+pub fn segments<'a>(path: &'a str, prefix: &str) -> Vec<&'a str> {
+    let path = normalize(path);
+    path.strip_prefix(prefix)
+        .unwrap_or(path)
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// A JSON answer.
+pub fn json(status: u16, body: &serde_json::Value) -> Response {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .build()
 }
 
 /// Accepts `method` when it is one of `allowed`, else a 405 whose `Allow`
@@ -59,6 +80,15 @@ mod tests {
     #[test]
     fn only_one_trailing_slash_is_stripped() {
         assert_eq!(normalize("/api/auth//"), "/api/auth/");
+    }
+
+    #[test]
+    fn segments_are_taken_below_the_prefix() {
+        assert_eq!(
+            segments("/api/stock/movements/3/reverse/", "/api/stock"),
+            ["movements", "3", "reverse"]
+        );
+        assert!(segments("/api/stock/", "/api/stock").is_empty());
     }
 
     #[test]

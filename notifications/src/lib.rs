@@ -35,9 +35,7 @@ fn handle(request: Request) -> Response {
 }
 
 fn route(request: &Request) -> Result<Response, Error> {
-    let path = routing::normalize(request.path());
-    let rest = path.strip_prefix("/api/notifications").unwrap_or(path);
-    let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    let segments = routing::segments(request.path(), "/api/notifications");
     let method = request.method();
     match segments.as_slice() {
         ["health"] => {
@@ -116,9 +114,5 @@ fn retention_days() -> i64 {
 }
 
 fn json(status: u16, body: &Json) -> Result<Response, Error> {
-    Ok(Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .build())
+    Ok(routing::json(status, body))
 }

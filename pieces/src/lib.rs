@@ -125,7 +125,7 @@ async fn route(request: &Request) -> Result<Response, Error> {
         Route::Internal => {
             auth::internal(request)?;
             let piece = store::get(&SERVICE.database()?, id)?.ok_or(Error::NotFound)?;
-            Ok(json(200, &piece.to_internal_json()))
+            Ok(routing::json(200, &piece.to_internal_json()))
         }
         Route::Collection if *method == Method::Post => create(request),
         Route::Collection => list(request),
@@ -148,7 +148,7 @@ fn list(request: &Request) -> Result<Response, Error> {
     let query = listing::Query::parse(&raw).map_err(Error::Validation)?;
     let (count, pieces) = store::list(&SERVICE.database()?, &query, &page)?;
     let results = pieces.iter().map(Piece::to_json).collect();
-    Ok(json(200, &page.document(request, count, results)?))
+    Ok(routing::json(200, &page.document(request, count, results)?))
 }
 
 fn categories(request: &Request) -> Result<Response, Error> {
@@ -159,7 +159,7 @@ fn categories(request: &Request) -> Result<Response, Error> {
         .into_iter()
         .map(|(category, count)| json!({"category": category, "count": count}))
         .collect();
-    Ok(json(200, &Value::Array(categories)))
+    Ok(routing::json(200, &Value::Array(categories)))
 }
 
 fn read(request: &Request, id: i64) -> Result<Response, Error> {
@@ -229,7 +229,7 @@ async fn delete(request: &Request, id: i64) -> Result<Response, Error> {
         let piece = store::archive(&db, id)?.ok_or(Error::NotFound)?;
         let detail = "La pièce a du stock ou un historique de mouvements : elle a été archivée, \
                       pas supprimée.";
-        let mut response = json(
+        let mut response = routing::json(
             200,
             &json!({"detail": detail, "deleted": false, "archived": true, "piece": piece.to_json()}),
         );
@@ -368,7 +368,7 @@ fn import(request: &Request) -> Result<Response, Error> {
     }
     let drafts: Vec<Draft> = drafts.into_iter().map(|(_, draft)| draft).collect();
     let imported = store::upsert_all(&db, &drafts, &caller.username)?;
-    Ok(json(
+    Ok(routing::json(
         200,
         &json!({
             "created": imported.created,
@@ -512,16 +512,8 @@ fn if_match(request: &Request) -> Option<IfMatch> {
     Some(IfMatch::parse(value.as_str().unwrap_or_default()))
 }
 
-fn json(status: u16, value: &Value) -> Response {
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .body(value.to_string())
-        .build()
-}
-
 fn piece_response(status: u16, piece: &Piece) -> Response {
-    let mut response = json(status, &piece.to_json());
+    let mut response = routing::json(status, &piece.to_json());
     response.set_header("etag", piece.etag());
     response
 }

@@ -45,9 +45,7 @@ async fn handle(request: Request) -> Response {
 }
 
 async fn route(request: &Request) -> Result<Response, Error> {
-    let path = routing::normalize(request.path());
-    let rest = path.strip_prefix("/api/stock").unwrap_or(path);
-    let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    let segments = routing::segments(request.path(), "/api/stock");
     let method = request.method();
     match segments.as_slice() {
         ["health"] => {
@@ -296,9 +294,5 @@ fn query(request: &Request) -> Query {
 }
 
 fn json(status: u16, body: &Json) -> Result<Response, Error> {
-    Ok(Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .build())
+    Ok(routing::json(status, body))
 }
