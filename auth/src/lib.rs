@@ -32,7 +32,12 @@ const SERVICE: Service = Service {
 /// exist, is deactivated or typed a wrong password.
 const BAD_CREDENTIALS: &str = "Aucun compte actif ne correspond à ces identifiants.";
 const BAD_REFRESH: &str = "Jeton de rafraîchissement invalide ou expiré.";
-const USERS: &str = "/api/auth/users";
+
+/// The OpenAPI 3 document, written by hand; the tests in `openapi.rs` check
+/// that it documents every arm of `route`'s `match`, and nothing else.
+const OPENAPI: &str = include_str!("openapi.json");
+#[cfg(test)]
+mod openapi;
 
 #[http_component]
 fn handle(request: Request) -> Response {
@@ -40,37 +45,46 @@ fn handle(request: Request) -> Response {
 }
 
 fn route(request: &Request) -> Result<Response, Error> {
+    let segments = routing::segments(request.path(), "/api/auth");
     let method = request.method();
-    match routing::normalize(request.path()) {
-        "/api/auth/health" => {
+    match segments.as_slice() {
+        ["health"] => {
             routing::allow(method, &[Method::Get])?;
             Ok(kit::health::check(&SERVICE))
         }
-        "/api/auth/jwks.json" => {
+        ["openapi.json"] => {
+            routing::allow(method, &[Method::Get])?;
+            Ok(Response::builder()
+                .status(200)
+                .header("content-type", "application/json")
+                .body(OPENAPI)
+                .build())
+        }
+        ["jwks.json"] => {
             routing::allow(method, &[Method::Get])?;
             jwks()
         }
-        "/api/auth/login" => {
+        ["login"] => {
             routing::allow(method, &[Method::Post])?;
             login(request)
         }
-        "/api/auth/refresh" => {
+        ["refresh"] => {
             routing::allow(method, &[Method::Post])?;
             refresh(request)
         }
-        "/api/auth/logout" => {
+        ["logout"] => {
             routing::allow(method, &[Method::Post])?;
             logout(request)
         }
-        "/api/auth/me" => {
+        ["me"] => {
             routing::allow(method, &[Method::Get])?;
             me(request)
         }
-        "/api/auth/password" => {
+        ["password"] => {
             routing::allow(method, &[Method::Post])?;
             change_password(request)
         }
-        USERS => {
+        ["users"] => {
             routing::allow(method, &[Method::Get, Method::Post])?;
             let db = admin_db(request)?.1;
             match method {
@@ -78,30 +92,25 @@ fn route(request: &Request) -> Result<Response, Error> {
                 _ => users::list(&db, request),
             }
         }
-        path => match path
-            .strip_prefix(USERS)
-            .and_then(|rest| rest.strip_prefix('/'))
-        {
-            Some(id) => user(request, id),
-            None => Err(Error::NotFound),
-        },
+        ["users", id] => {
+            // A malformed id names no resource: 404 before 405 and 401, as
+            // Django's URL patterns do.
+            let id = user_id(id)?;
+            routing::allow(method, &[Method::Get, Method::Patch, Method::Delete])?;
+            let (admin, db) = admin_db(request)?;
+            match method {
+                Method::Patch => users::change(&db, &admin, id, request, now()),
+                Method::Delete => users::deactivate(&db, &admin, id, now()),
+                _ => users::read(&db, id),
+            }
+        }
+        _ => Err(Error::NotFound),
     }
 }
 
-/// `/api/auth/users/{id}/`: read, change (PATCH) or deactivate (DELETE).
-fn user(request: &Request, id: &str) -> Result<Response, Error> {
-    // A malformed id names no resource: 404, as Django's URL patterns do.
-    let id: i64 = id.parse().map_err(|_| Error::NotFound)?;
-    routing::allow(
-        request.method(),
-        &[Method::Get, Method::Patch, Method::Delete],
-    )?;
-    let (admin, db) = admin_db(request)?;
-    match request.method() {
-        Method::Patch => users::change(&db, &admin, id, request, now()),
-        Method::Delete => users::deactivate(&db, &admin, id, now()),
-        _ => users::read(&db, id),
-    }
+/// The id of `/api/auth/users/{id}/`; anything but an integer names nothing.
+fn user_id(segment: &str) -> Result<i64, Error> {
+    segment.parse().map_err(|_| Error::NotFound)
 }
 
 /// The admin caller and the database, or 401/403.
@@ -125,19 +134,18 @@ fn variable(name: &str) -> Result<String, Error> {
         .map_err(|error| Error::Internal(format!("Spin variable {name}: {error}").into()))
 }
 
-/// Refresh-token lifetime, from `refresh_token_lifetime_secs`.
-fn refresh_lifetime() -> Result<i64, Error> {
-    let value = variable("refresh_token_lifetime_secs")?;
+/// A token lifetime in seconds, from the Spin variable `name`.
+fn lifetime(name: &str) -> Result<i64, Error> {
+    parse_lifetime(name, &variable(name)?)
+}
+
+fn parse_lifetime(name: &str, value: &str) -> Result<i64, Error> {
     value
         .trim()
         .parse::<i64>()
         .ok()
         .filter(|secs| *secs > 0)
-        .ok_or_else(|| {
-            Error::Internal(
-                format!("refresh_token_lifetime_secs = {value:?}: not a positive number").into(),
-            )
-        })
+        .ok_or_else(|| Error::Internal(format!("{name} = {value:?}: not a positive number").into()))
 }
 
 fn signer() -> Result<Signer, Error> {
@@ -163,16 +171,40 @@ fn jwks() -> Result<Response, Error> {
         .build())
 }
 
-/// A new access + refresh pair in session `family_id`, SimpleJWT's shape.
-fn token_pair(
-    db: &Connection,
-    user: &users::User,
-    family_id: &str,
-    now: i64,
-) -> Result<serde_json::Value, Error> {
-    let access = signer()?.access_token(&user.caller(), family_id)?;
-    let refresh = sessions::issue(db, family_id, now, refresh_lifetime()?)?;
-    Ok(json!({ "access": access, "refresh": refresh }))
+/// What a session's tokens are made with, read before anything is written:
+/// a missing or broken key or lifetime is a 500 that changes nothing (no
+/// session opened, no failure counted, no refresh token spent).
+struct Minter {
+    signer: Signer,
+    access_lifetime: std::time::Duration,
+    refresh_lifetime: i64,
+}
+
+impl Minter {
+    fn load() -> Result<Self, Error> {
+        Ok(Self {
+            signer: signer()?,
+            access_lifetime: std::time::Duration::from_secs(
+                lifetime("access_token_lifetime_secs")?.unsigned_abs(),
+            ),
+            refresh_lifetime: lifetime("refresh_token_lifetime_secs")?,
+        })
+    }
+
+    /// A new access + refresh pair in session `family_id`, SimpleJWT's shape.
+    fn pair(
+        &self,
+        db: &Connection,
+        user: &users::User,
+        family_id: &str,
+        now: i64,
+    ) -> Result<serde_json::Value, Error> {
+        let access = self
+            .signer
+            .access_token(&user.caller(), family_id, self.access_lifetime)?;
+        let refresh = sessions::issue(db, family_id, now, self.refresh_lifetime)?;
+        Ok(json!({ "access": access, "refresh": refresh }))
+    }
 }
 
 #[derive(Deserialize)]
@@ -185,6 +217,7 @@ struct Credentials {
 /// `POST /api/auth/login/` `{username, password}` -> `{access, refresh, user}`.
 fn login(request: &Request) -> Result<Response, Error> {
     let credentials: Credentials = kit::body::json(request)?;
+    let minter = Minter::load()?;
     let now = now();
     let db = SERVICE.database()?;
     let keys = throttle::Keys::new(&password::username_key(&credentials.username), request);
@@ -211,7 +244,7 @@ fn login(request: &Request) -> Result<Response, Error> {
     throttle::record_success(&db, &keys)?;
     users::touch_last_login(&db, user.id)?;
     let family_id = sessions::open_family(&db, user.id, now)?;
-    let mut body = token_pair(&db, &user, &family_id, now)?;
+    let mut body = minter.pair(&db, &user, &family_id, now)?;
     body["user"] = user.to_json();
     Ok(json_response(200, &body))
 }
@@ -226,6 +259,7 @@ struct RefreshToken {
 /// presented token stops working, and presenting it again ends the session.
 fn refresh(request: &Request) -> Result<Response, Error> {
     let presented: RefreshToken = kit::body::json(request)?;
+    let minter = Minter::load()?;
     let now = now();
     let db = SERVICE.database()?;
     let rotated = sessions::rotate(&db, &presented.refresh, now)?
@@ -233,7 +267,7 @@ fn refresh(request: &Request) -> Result<Response, Error> {
     let user = users::by_id(&db, rotated.user_id)?
         .filter(|user| user.is_active)
         .ok_or_else(|| Error::Unauthorized(BAD_REFRESH.into()))?;
-    let body = token_pair(&db, &user, &rotated.family_id, now)?;
+    let body = minter.pair(&db, &user, &rotated.family_id, now)?;
     Ok(json_response(200, &body))
 }
 
@@ -299,4 +333,29 @@ fn change_password(request: &Request) -> Result<Response, Error> {
         200,
         &json!({ "detail": "Mot de passe modifié." }),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_user_id_is_an_integer_or_names_nothing() {
+        assert_eq!(user_id("42").ok(), Some(42));
+        for bad in ["abc", "", "1.5", "99999999999999999999"] {
+            assert_eq!(user_id(bad).map_err(|e| e.status()), Err(404), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_token_lifetime_is_a_positive_number_of_seconds() {
+        assert_eq!(parse_lifetime("x", " 604800\n").ok(), Some(604_800));
+        for bad in ["", "0", "-5", "7d"] {
+            assert_eq!(
+                parse_lifetime("x", bad).map_err(|e| e.status()),
+                Err(500),
+                "{bad}"
+            );
+        }
+    }
 }

@@ -89,11 +89,12 @@ pub fn check_password(password: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// Django's rule: 1 to 150 letters, digits and `@ . + - _`.
+/// Django's rule, `^[\w.@+-]+\Z` with `\w` as Python reads it: 1 to 150
+/// letters and digits of any script (Unicode categories L and N), `@ . + - _`.
+/// The OpenAPI document spells it `^[\p{L}\p{N}_.@+-]+$`.
 pub fn check_username(username: &str) -> Result<(), Error> {
     let chars = username.chars().count();
-    let allowed = |c: char| c.is_alphanumeric() || "@.+-_".contains(c);
-    if chars == 0 || chars > MAX_USERNAME_CHARS || !username.chars().all(allowed) {
+    if chars == 0 || chars > MAX_USERNAME_CHARS || !username.chars().all(username_char) {
         return Err(Error::field(
             "username",
             format!(
@@ -102,6 +103,25 @@ pub fn check_username(username: &str) -> Result<(), Error> {
         ));
     }
     Ok(())
+}
+
+/// A letter or digit (categories L and N), or one of `@ . + - _`.
+///
+/// `char::is_alphanumeric` is Unicode's `Alphabetic` or `Numeric`, which adds
+/// to L and N the characters of `Other_Alphabetic`: marks (the vowel signs of
+/// Indic scripts, U+0345...) and enclosed letters (Ⓐ, 🄰...). Django refuses
+/// them, and so does the documented pattern: so do we.
+fn username_char(c: char) -> bool {
+    "@.+-_".contains(c)
+        || (c.is_alphanumeric()
+            && !unicode_normalization::char::is_combining_mark(c)
+            && !matches!(
+                c,
+                '\u{24B6}'..='\u{24E9}'
+                    | '\u{1F130}'..='\u{1F149}'
+                    | '\u{1F150}'..='\u{1F169}'
+                    | '\u{1F170}'..='\u{1F189}'
+            ))
 }
 
 /// The key that makes usernames unique whatever their case.
@@ -136,9 +156,29 @@ mod tests {
         for good in ["alice", "Élodie.M", "a@b.c", "x_y-z+1"] {
             assert!(check_username(good).is_ok(), "{good}");
         }
-        for bad in ["", "a b", "a/b", "<script>", &"a".repeat(151)] {
+        for bad in ["", "a b", "a/b", "<script>", "a\n", &"a".repeat(151)] {
             assert!(check_username(bad).is_err(), "{bad}");
         }
         assert_eq!(username_key("ÉLODIE"), username_key("élodie"));
+    }
+
+    #[test]
+    fn username_characters_are_letters_and_digits_of_any_script() {
+        // L (Lu, Ll, Lt, Lm, Lo) and N (Nd, Nl, No), as Python's `\w`.
+        for good in ["Zoë", "ǅ", "ʰ", "李", "Ⅻ", "٣", "①", "x_y"] {
+            assert!(check_username(good).is_ok(), "{good}");
+        }
+        // Alphabetic for Rust, but marks (Mn, Mc) or symbols (So) for Unicode:
+        // Django's `\w` and the OpenAPI pattern refuse them.
+        for bad in [
+            "सीता",      // U+0940 DEVANAGARI VOWEL SIGN II (Mc)
+            "a\u{345}",  // COMBINING GREEK YPOGEGRAMMENI (Mn)
+            "e\u{301}",  // COMBINING ACUTE ACCENT: NFD "é" is not a letter
+            "Ⓐlice",     // CIRCLED LATIN CAPITAL LETTER A (So)
+            "\u{1F130}", // SQUARED LATIN CAPITAL LETTER A (So)
+            "a€",
+        ] {
+            assert!(check_username(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -192,9 +192,16 @@ pub fn create(db: &Connection, request: &Request) -> Result<Response, Error> {
     password::check_username(&new.username)?;
     password::check_password(&new.password)?;
     let hash = password::hash(&new.password)?;
-    let user = insert(db, &new.username, &hash, new.role, new.is_active)?
-        .ok_or_else(|| Error::Conflict(NAME_TAKEN.into()))?;
+    let user = insert(db, &new.username, &hash, new.role, new.is_active)?.ok_or_else(name_taken)?;
     Ok(json_response(201, &user.to_json()))
+}
+
+/// 409 naming the field, as a validation error would: `{"detail", "username": [...]}`.
+fn name_taken() -> Error {
+    Error::ConflictWith {
+        detail: NAME_TAKEN.into(),
+        members: serde_json::Map::from_iter([("username".to_owned(), json!([NAME_TAKEN]))]),
+    }
 }
 
 pub fn read(db: &Connection, id: i64) -> Result<Response, Error> {
@@ -270,7 +277,7 @@ fn apply(
 }
 
 /// `?ordering=` values and the SQL they stand for; anything else is refused.
-const ORDERINGS: &[(&str, &str)] = &[
+pub(crate) const ORDERINGS: &[(&str, &str)] = &[
     ("id", "id"),
     ("-id", "id DESC"),
     ("username", "username_key, id"),
@@ -299,8 +306,7 @@ pub fn list(db: &Connection, request: &Request) -> Result<Response, Error> {
                 )
             })?,
     };
-    let search = query.get("search").unwrap_or_default();
-    let pattern = format!("%{}%", escape_like(&password::username_key(search)));
+    let pattern = search_pattern(query.get("search").unwrap_or_default());
     let role = match query.get("role") {
         None => Value::Null,
         Some(name) => Value::Text(
@@ -315,6 +321,10 @@ pub fn list(db: &Connection, request: &Request) -> Result<Response, Error> {
         Some("true" | "1") => Value::Integer(1),
         Some("false" | "0") => Value::Integer(0),
         Some(_) => return Err(Error::field("is_active", "true ou false.")),
+    };
+    let Some(pattern) = pattern else {
+        // No username is that long: nothing matches, and SQLite is not asked.
+        return Ok(json_response(200, &page.document(request, 0, Vec::new())?));
     };
     let filter = "username_key LIKE ? ESCAPE '\\' AND role = COALESCE(?, role) \
                   AND is_active = COALESCE(?, is_active)";
@@ -342,6 +352,18 @@ pub fn list(db: &Connection, request: &Request) -> Result<Response, Error> {
         .map(|user| user.to_json())
         .collect();
     Ok(json_response(200, &page.document(request, count, results)?))
+}
+
+/// Characters a username key can have: lower-casing turns a character into
+/// at most two (`İ` becomes `i̇`).
+const MAX_KEY_CHARS: usize = 2 * password::MAX_USERNAME_CHARS;
+
+/// The `LIKE` pattern of `?search=`, or `None` when the search is longer than
+/// any username key and so matches nothing. Without that bound, a long search
+/// (SQLite refuses `LIKE` patterns over 50 000 bytes) was a 503.
+fn search_pattern(search: &str) -> Option<String> {
+    let key = password::username_key(search);
+    (key.chars().count() <= MAX_KEY_CHARS).then(|| format!("%{}%", escape_like(&key)))
 }
 
 /// Makes `%`, `_` and `\` match themselves in a `LIKE ... ESCAPE '\'`.
@@ -372,6 +394,38 @@ mod tests {
     #[test]
     fn like_wildcards_are_escaped() {
         assert_eq!(escape_like("a%b_c\\"), "a\\%b\\_c\\\\");
+    }
+
+    #[test]
+    fn a_search_longer_than_any_username_key_matches_nothing() {
+        assert_eq!(search_pattern("Ab%").as_deref(), Some("%ab\\%%"));
+        assert!(search_pattern(&"İ".repeat(password::MAX_USERNAME_CHARS)).is_some());
+        let long = "x".repeat(MAX_KEY_CHARS + 1);
+        assert_eq!(search_pattern(&long), None);
+        // What made the 503: a pattern SQLite finds too long (50 000 bytes).
+        assert_eq!(search_pattern(&"%".repeat(30_000)), None);
+    }
+
+    #[test]
+    fn lower_casing_at_most_doubles_a_username() {
+        let longest = (0..=u32::from(char::MAX))
+            .filter_map(char::from_u32)
+            .map(|c| c.to_lowercase().count())
+            .max();
+        // So no key is longer than MAX_KEY_CHARS.
+        assert_eq!(longest, Some(2));
+    }
+
+    #[test]
+    fn a_taken_name_is_a_409_naming_the_field() {
+        let error = name_taken();
+        assert_eq!(error.status(), 409);
+        let response = error.into_response();
+        let body: Json = serde_json::from_slice(response.body()).expect("JSON");
+        assert_eq!(
+            body,
+            json!({ "detail": NAME_TAKEN, "username": [NAME_TAKEN] })
+        );
     }
 
     #[test]

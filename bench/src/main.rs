@@ -1,96 +1,93 @@
-//! The native baseline: what a service's health route does, as a plain
-//! axum + rusqlite server, so `cargo xtask bench` can set the host's
-//! figures against it in the same run.
+//! The native baseline: the routes `cargo xtask bench` drives, doing per
+//! request what the `pieces` and `stock` components do on the host, as a
+//! plain axum + rusqlite server, so the bench can set the host's figures
+//! against it in the same run.
 //!
 //! ```text
-//! cargo run --release -p bench --bin baseline -- 127.0.0.1:3990 /tmp/baseline.db
+//! baseline serve --listen 127.0.0.1:3990 --pieces-db pieces.db --stock-db stock.db
+//! baseline raw-movements --db stock.db --piece 1 --connections 10 --seconds 5
 //! ```
 //!
-//! Per request it runs the statements `kit`'s health check runs on the
-//! host (the schema check, then `SELECT 1`) on a pooled connection opened
-//! with the host's pragmas, and answers the same JSON.
+//! `serve` reads the same variables the components get, from the same
+//! environment: `SPIN_VARIABLE_JWT_PUBLIC_KEYS`, `SPIN_VARIABLE_INTERNAL_SECRET`
+//! and `SPIN_VARIABLE_PIECES_URL` (where stock reaches pieces). It runs on
+//! the SQLite files the host's components created and migrated, with the
+//! host's connection settings.
 
-use std::sync::{Arc, Mutex};
+mod auth;
+mod client;
+mod database;
+mod error;
+mod pieces;
+mod raw;
+mod stock;
+
+use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 
-const SCHEMA_CHECK: &str = "CREATE TABLE IF NOT EXISTS schema_version (\
-     version INTEGER PRIMARY KEY, \
-     applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))";
+use crate::database::Database;
 
-struct Pool {
-    path: String,
-    idle: Mutex<Vec<rusqlite::Connection>>,
+/// Migrations of `pieces/src/schema.rs` and `stock/src/schema.rs`.
+const PIECES_MIGRATIONS: i64 = 2;
+const STOCK_MIGRATIONS: i64 = 2;
+
+/// What every handler reads: the variables and the two databases.
+pub struct App {
+    pub jwt_public_keys: String,
+    pub internal_secret: String,
+    pub pieces_url: String,
+    pub pieces: Database,
+    pub stock: Database,
+    pub client: client::Client,
 }
 
-impl Pool {
-    fn connect(&self) -> rusqlite::Result<rusqlite::Connection> {
-        if let Some(conn) = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop() {
-            return Ok(conn);
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let option = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+            .ok_or_else(|| format!("missing {name} VALUE"))
+    };
+    match args.first().map(String::as_str) {
+        Some("serve") => {
+            let variable = |name: &str| std::env::var(name).unwrap_or_default();
+            let app = App {
+                jwt_public_keys: variable("SPIN_VARIABLE_JWT_PUBLIC_KEYS"),
+                internal_secret: variable("SPIN_VARIABLE_INTERNAL_SECRET"),
+                pieces_url: variable("SPIN_VARIABLE_PIECES_URL"),
+                pieces: Database::new(option("--pieces-db")?, PIECES_MIGRATIONS),
+                stock: Database::new(option("--stock-db")?, STOCK_MIGRATIONS),
+                client: client::Client::default(),
+            };
+            tokio::runtime::Runtime::new()?.block_on(serve(&option("--listen")?, app))
         }
-        let conn = rusqlite::Connection::open(&self.path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        Ok(conn)
-    }
-
-    fn give_back(&self, conn: rusqlite::Connection) {
-        self.idle
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(conn);
+        Some("raw-movements") => raw::run(&raw::Options {
+            db: option("--db")?,
+            piece: option("--piece")?.parse()?,
+            connections: option("--connections")?.parse()?,
+            seconds: option("--seconds")?.parse()?,
+        }),
+        _ => Err("usage: baseline serve --listen ADDR --pieces-db FILE --stock-db FILE\n       baseline raw-movements --db FILE --piece ID --connections N --seconds S".into()),
     }
 }
 
-async fn health(State(pool): State<Arc<Pool>>) -> impl IntoResponse {
-    let result = tokio::task::spawn_blocking(move || {
-        let conn = pool.connect()?;
-        conn.prepare_cached(SCHEMA_CHECK)?.execute([])?;
-        let mut versions = conn.prepare_cached("SELECT version FROM schema_version")?;
-        let _applied: Vec<i64> = versions
-            .query_map([], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
-        drop(versions);
-        conn.prepare_cached("SELECT 1")?
-            .query_row([], |r| r.get::<_, i64>(0))?;
-        pool.give_back(conn);
-        Ok::<_, rusqlite::Error>(())
-    })
-    .await;
-    let body = serde_json::json!({ "service": "baseline", "version": env!("CARGO_PKG_VERSION"), "database": "ok" });
-    match result {
-        Ok(Ok(())) => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/json")],
-            body.to_string(),
-        ),
-        _ => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            [(header::CONTENT_TYPE, "application/json")],
-            String::new(),
-        ),
-    }
-}
-
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
-    let listen = args.next().unwrap_or_else(|| "127.0.0.1:3990".into());
-    let path = args.next().unwrap_or_else(|| "baseline.db".into());
-    let pool = Arc::new(Pool {
-        path,
-        idle: Mutex::new(Vec::new()),
-    });
-    let app = Router::new()
-        .route("/api/baseline/health/", get(health))
-        .with_state(pool);
-    let listener = tokio::net::TcpListener::bind(&listen).await?;
+async fn serve(listen: &str, app: App) -> Result<(), Box<dyn std::error::Error>> {
+    let router = Router::new()
+        .route("/api/pieces/{id}/", get(pieces::read))
+        .route("/api/pieces/internal/pieces/{id}/", get(pieces::internal))
+        .route("/api/stock/movement/", post(stock::record))
+        .with_state(Arc::new(app));
+    let listener = tokio::net::TcpListener::bind(listen).await?;
     println!("Serving http://{}", listener.local_addr()?);
-    axum::serve(listener, app).await?;
+    // As the host does: small answers leave at once.
+    let listener = listener.tap_io(|stream| {
+        let _ = stream.set_nodelay(true);
+    });
+    axum::serve(listener, router).await?;
     Ok(())
 }

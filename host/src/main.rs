@@ -89,6 +89,11 @@ struct UpArgs {
     /// Concurrent instances (pooling allocator slots).
     #[arg(long, env = "HOST_MAX_INSTANCES", default_value_t = 100)]
     max_instances: u32,
+    /// On SIGTERM, keep serving this long while `/.well-known/spin/health`
+    /// answers 503, so a load balancer drops the instance before it stops
+    /// accepting. 0, as `spin up` does, stops accepting at once.
+    #[arg(long, env = "HOST_DRAIN_SECS", default_value_t = 0)]
+    drain_secs: u64,
     /// Linear memory limit of one instance, in MiB.
     #[arg(long, env = "HOST_MEMORY_LIMIT_MIB", default_value_t = 256)]
     memory_limit_mib: usize,
@@ -140,6 +145,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         request_timeout: Duration::from_secs(args.request_timeout_secs),
         max_instances: args.max_instances as usize,
         shutdown_grace: Duration::from_secs(args.request_timeout_secs),
+        drain: Duration::from_secs(args.drain_secs),
     };
     server::serve(app, limits, listener, shutdown_signal()).await?;
     println!("Stopped.");

@@ -8,6 +8,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -36,6 +37,9 @@ pub struct Limits {
     pub max_instances: usize,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_grace: Duration,
+    /// How long the host keeps accepting after the shutdown signal, with
+    /// its health route failing.
+    pub drain: Duration,
 }
 
 struct Shared {
@@ -43,10 +47,12 @@ struct Shared {
     limits: Limits,
     slots: Semaphore,
     self_addr: SocketAddr,
+    draining: AtomicBool,
 }
 
-/// Serves until `shutdown` resolves, then stops accepting and lets the
-/// requests in flight finish (up to the grace period).
+/// Serves until `shutdown` resolves, drains (serving on, health failing),
+/// then stops accepting and lets the requests in flight finish (up to the
+/// grace period).
 pub async fn serve(
     app: App,
     limits: Limits,
@@ -55,13 +61,23 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let self_addr = listener.local_addr()?;
     let grace = limits.shutdown_grace;
+    let drain = limits.drain;
     let shared = Arc::new(Shared {
         slots: Semaphore::new(limits.max_instances),
         app,
         limits,
         self_addr,
+        draining: AtomicBool::new(false),
     });
     let graceful = GracefulShutdown::new();
+    let shutdown = async {
+        shutdown.await;
+        if !drain.is_zero() {
+            eprintln!("draining for {drain:?}: health answers 503");
+            shared.draining.store(true, Ordering::Relaxed);
+            tokio::time::sleep(drain).await;
+        }
+    };
     tokio::pin!(shutdown);
     loop {
         let (stream, client) = tokio::select! {
@@ -108,6 +124,9 @@ async fn handle(
     client: SocketAddr,
 ) -> Response<HyperOutgoingBody> {
     match req.uri().path() {
+        "/.well-known/spin/health" if shared.draining.load(Ordering::Relaxed) => {
+            return text(StatusCode::SERVICE_UNAVAILABLE, "draining");
+        }
         "/.well-known/spin/health" => return text(StatusCode::OK, "OK"),
         "/.well-known/spin/info" => {
             let info = serde_json::json!({ "application": shared.app.name, "host": env!("CARGO_PKG_NAME"), "version": env!("CARGO_PKG_VERSION") });

@@ -29,9 +29,6 @@ use crate::Error;
 pub const ISSUER: &str = "gestion-de-stock";
 /// `aud` of every access token: the API as a whole.
 pub const AUDIENCE: &str = "gestion-de-stock-api";
-/// Lifetime of an access token; a revoked session or a deactivated user
-/// keeps a valid access token at most this long.
-pub const ACCESS_TOKEN_LIFETIME_SECS: u64 = 15 * 60;
 /// Clock drift tolerated between the hosts that sign and verify.
 pub const LEEWAY_SECS: u64 = 30;
 /// The only signature algorithm accepted, whatever a token's header says.
@@ -334,15 +331,21 @@ impl Signer {
     }
 
     /// A fresh access token for `caller` in session `session_id`, valid
-    /// [`ACCESS_TOKEN_LIFETIME_SECS`] from now, with a random `jti`.
-    pub fn access_token(&self, caller: &Caller, session_id: &str) -> Result<String, Error> {
+    /// `lifetime` from now, with a random `jti`. A revoked session or a
+    /// deactivated user keeps a valid access token at most that long.
+    pub fn access_token(
+        &self,
+        caller: &Caller,
+        session_id: &str,
+        lifetime: std::time::Duration,
+    ) -> Result<String, Error> {
         let claims = Claims::with_custom_claims(
             AccessClaims {
                 role: caller.role,
                 username: caller.username.clone(),
                 sid: session_id.to_owned(),
             },
-            Duration::from_secs(ACCESS_TOKEN_LIFETIME_SECS),
+            Duration::from_secs(lifetime.as_secs()),
         );
         self.sign(claims_for(claims, caller.user_id)?)
     }
@@ -375,6 +378,7 @@ mod tests {
     use super::*;
 
     const KID: &str = "test-1";
+    const LIFETIME: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
     fn key_pair() -> Ed25519KeyPair {
         Ed25519KeyPair::generate().with_key_id(KID)
@@ -418,7 +422,7 @@ mod tests {
                 username: "alice".into(),
                 sid: "s1".into(),
             },
-            Duration::from_secs(ACCESS_TOKEN_LIFETIME_SECS),
+            Duration::from_secs(LIFETIME.as_secs()),
         );
         claims_for(claims, 7).expect("randomness")
     }
@@ -448,7 +452,9 @@ mod tests {
     #[test]
     fn a_token_we_signed_verifies_to_its_caller_and_session() {
         let pair = key_pair();
-        let token = signer(&pair, KID).access_token(&alice(), "s1").unwrap();
+        let token = signer(&pair, KID)
+            .access_token(&alice(), "s1", LIFETIME)
+            .unwrap();
         let keys = PublicKeys::from_jwks(&jwks(&[(KID, &pair)])).unwrap();
         let session = keys.verify(&token, None).unwrap();
         assert_eq!(session.caller, alice());
@@ -460,7 +466,9 @@ mod tests {
         let (old, new) = (key_pair(), key_pair());
         let keys = PublicKeys::from_jwks(&jwks(&[("old", &old), ("new", &new)])).unwrap();
         for (pair, kid) in [(&old, "old"), (&new, "new")] {
-            let token = signer(pair, kid).access_token(&alice(), "s").unwrap();
+            let token = signer(pair, kid)
+                .access_token(&alice(), "s", LIFETIME)
+                .unwrap();
             assert!(keys.verify(&token, None).is_ok(), "{kid}");
         }
     }
@@ -493,7 +501,7 @@ mod tests {
     fn a_token_signed_by_another_key_under_our_kid_is_refused() {
         let keys = PublicKeys::from_jwks(&jwks(&[(KID, &key_pair())])).unwrap();
         let token = signer(&key_pair(), KID)
-            .access_token(&alice(), "s")
+            .access_token(&alice(), "s", LIFETIME)
             .unwrap();
         assert_eq!(keys.verify(&token, None), Err(Rejected::Claims));
     }
@@ -502,7 +510,9 @@ mod tests {
     fn an_unknown_or_missing_kid_is_refused() {
         let pair = key_pair();
         let keys = PublicKeys::from_jwks(&jwks(&[(KID, &pair)])).unwrap();
-        let token = signer(&pair, "other").access_token(&alice(), "s").unwrap();
+        let token = signer(&pair, "other")
+            .access_token(&alice(), "s", LIFETIME)
+            .unwrap();
         assert_eq!(keys.verify(&token, None), Err(Rejected::UnknownKey));
         let no_kid = Ed25519KeyPair::from_bytes(&pair.to_bytes())
             .unwrap()
@@ -515,9 +525,11 @@ mod tests {
     fn expired_and_not_yet_valid_tokens_are_refused_beyond_the_leeway() {
         let pair = key_pair();
         let keys = PublicKeys::from_jwks(&jwks(&[(KID, &pair)])).unwrap();
-        let token = signer(&pair, KID).access_token(&alice(), "s").unwrap();
+        let token = signer(&pair, KID)
+            .access_token(&alice(), "s", LIFETIME)
+            .unwrap();
         let issued = now();
-        let lifetime = Duration::from_secs(ACCESS_TOKEN_LIFETIME_SECS);
+        let lifetime = Duration::from_secs(LIFETIME.as_secs());
         let leeway = Duration::from_secs(LEEWAY_SECS);
         let just_inside = issued + lifetime + leeway - Duration::from_secs(2);
         assert!(keys.verify(&token, Some(just_inside)).is_ok());
@@ -564,7 +576,9 @@ mod tests {
     fn a_tampered_payload_is_refused() {
         let pair = key_pair();
         let keys = PublicKeys::from_jwks(&jwks(&[(KID, &pair)])).unwrap();
-        let token = signer(&pair, KID).access_token(&alice(), "s").unwrap();
+        let token = signer(&pair, KID)
+            .access_token(&alice(), "s", LIFETIME)
+            .unwrap();
         let parts: Vec<&str> = token.split('.').collect();
         let tampered = format!(
             "{}.{}.{}",

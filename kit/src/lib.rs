@@ -7,7 +7,8 @@
 //! through it applies the pending [`migrate`] steps, and [`health::check`]
 //! answers its health route with a real query on that database.
 //! [`auth`] is the one bearer-token check and role comparison every service
-//! uses; [`body`] reads JSON request bodies.
+//! uses; [`body`] reads JSON request bodies; [`text::fold`] is how every
+//! service's search compares text.
 //!
 //! **Architecture Invariant:** kit knows no service by name and owns no table
 //! but `schema_version`; services pass their name, label and migrations in.
@@ -21,6 +22,7 @@ pub mod openapi;
 pub mod page;
 pub mod routing;
 mod service;
+pub mod text;
 
 pub use error::Error;
 pub use service::Service;

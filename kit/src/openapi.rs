@@ -12,6 +12,11 @@
 //! `routing::allow(method, &[...])` call that follows become its
 //! operations. Only the shape of a path parameter is compared: `{id}` and
 //! `{piece_id}` are alike.
+//!
+//! Every operation must say who may call it: `internal` below
+//! `/api/<service>/internal/`, nothing on health and on the document itself,
+//! a bearer token everywhere else, unless the service names the path public
+//! ([`check_with_public`]: a login route, for one, cannot ask for a token).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -141,9 +146,16 @@ fn documented(document: &Value) -> BTreeMap<String, (String, BTreeSet<String>)> 
 /// Runs every check on a service's router source (its `lib.rs`) and its
 /// document; panics naming what is wrong. For the services' tests.
 pub fn check(router_source: &str, openapi: &str, prefix: &str) {
+    check_with_public(router_source, openapi, prefix, &[]);
+}
+
+/// As [`check`], for a service some of whose routes need no token: `public`
+/// lists their paths as the document spells them (`/api/auth/login/`); each
+/// must be documented, with an empty `security` on every operation.
+pub fn check_with_public(router_source: &str, openapi: &str, prefix: &str, public: &[&str]) {
     is_openapi_3_0(openapi);
     documents_every_route_and_nothing_else(router_source, openapi, prefix);
-    declares_parameters_and_fits_security(openapi, prefix);
+    declares_parameters_and_fits_security(openapi, prefix, public);
     resolves_every_reference(openapi);
 }
 
@@ -183,8 +195,18 @@ fn documents_every_route_and_nothing_else(source: &str, openapi: &str, prefix: &
     assert!(served.contains_key(&format!("{prefix}/health/")));
 }
 
-fn declares_parameters_and_fits_security(openapi: &str, prefix: &str) {
+fn declares_parameters_and_fits_security(openapi: &str, prefix: &str, public: &[&str]) {
     let document = parse(openapi);
+    for path in public {
+        assert!(
+            document["paths"][*path].is_object(),
+            "{path} is named public but not documented"
+        );
+        assert!(
+            !path.starts_with(&format!("{prefix}/internal/")),
+            "{path}: an internal route is never public"
+        );
+    }
     let schemes = document["components"]["securitySchemes"]
         .as_object()
         .expect("security schemes");
@@ -229,7 +251,10 @@ fn declares_parameters_and_fits_security(openapi: &str, prefix: &str) {
                 .unwrap_or_else(|| panic!("{method} {path}: no responses"));
             if path.starts_with(&internal) {
                 assert_eq!(security, ["internal"], "{method} {path}");
-            } else if path.ends_with("/health/") || path.ends_with("/openapi.json") {
+            } else if path.ends_with("/health/")
+                || path.ends_with("/openapi.json")
+                || public.contains(&path.as_str())
+            {
                 assert!(security.is_empty(), "{method} {path} is public");
             } else {
                 assert_eq!(security, ["bearer"], "{method} {path}");
@@ -283,5 +308,67 @@ mod tests {
         assert!(is_plain(r#""movements", "export.csv""#));
         assert!(is_plain(r#""internal", "usage", id"#));
         assert!(!is_plain(r#""a" | "b""#));
+    }
+
+    const ROUTER: &str = "fn route(request: &Request) -> Result<Response, Error> {
+    match segments.as_slice() {
+        [\"health\"] => {
+            routing::allow(method, &[Method::Get])?;
+        }
+        [\"openapi.json\"] => {
+            routing::allow(method, &[Method::Get])?;
+        }
+        [\"login\"] => {
+            routing::allow(method, &[Method::Post])?;
+        }
+        _ => Err(Error::NotFound),
+    }
+}
+";
+
+    fn document(login_security: &str) -> String {
+        let public = r#"{"security": [], "responses": {"200": {"description": "ok"}}}"#;
+        format!(
+            r#"{{"openapi": "3.0.3", "info": {{"title": "x", "version": "1"}},
+            "paths": {{
+                "/api/x/health/": {{"get": {public}}},
+                "/api/x/openapi.json": {{"get": {public}}},
+                "/api/x/login/": {{"post": {{"security": {login_security},
+                    "responses": {{"200": {{"description": "ok"}}, "401": {{"description": "no"}}}}}}}}
+            }},
+            "components": {{"securitySchemes": {{
+                "bearer": {{"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+                "internal": {{"type": "apiKey", "in": "header", "name": "x-internal-secret"}}
+            }}}}}}"#
+        )
+    }
+
+    #[test]
+    fn a_route_named_public_needs_no_token() {
+        check_with_public(ROUTER, &document("[]"), "/api/x", &["/api/x/login/"]);
+        check(ROUTER, &document(r#"[{"bearer": []}]"#), "/api/x");
+    }
+
+    #[test]
+    #[should_panic(expected = "post /api/x/login/")]
+    fn a_route_not_named_public_needs_a_token() {
+        check(ROUTER, &document("[]"), "/api/x");
+    }
+
+    #[test]
+    #[should_panic(expected = "post /api/x/login/ is public")]
+    fn a_route_named_public_takes_no_token() {
+        check_with_public(
+            ROUTER,
+            &document(r#"[{"bearer": []}]"#),
+            "/api/x",
+            &["/api/x/login/"],
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "named public but not documented")]
+    fn a_public_path_must_be_documented() {
+        check_with_public(ROUTER, &document("[]"), "/api/x", &["/api/x/logn/"]);
     }
 }

@@ -5,7 +5,7 @@
 //! table: the router dispatches from it and a test checks that the OpenAPI
 //! document (`openapi.json`) describes each of its routes and methods.
 //! Domain rules live in `model.rs`, SQL in `store.rs`, list parameters in
-//! `listing.rs`, CSV in `csv.rs`, the call to stock in `stock.rs`.
+//! `listing.rs`, CSV in `csv.rs`, the calls to stock in `stock.rs`.
 
 mod csv;
 mod listing;
@@ -133,8 +133,8 @@ async fn route(request: &Request) -> Result<Response, Error> {
         Route::Export => export(request),
         Route::Import => import(request),
         Route::Item => match method {
-            Method::Put => update(request, id, false),
-            Method::Patch => update(request, id, true),
+            Method::Put => update(request, id, false).await,
+            Method::Patch => update(request, id, true).await,
             Method::Delete => delete(request, id).await,
             _ => read(request, id),
         },
@@ -184,18 +184,23 @@ fn create(request: &Request) -> Result<Response, Error> {
 /// `PUT` (whole piece) or `PATCH` (named fields). The write applies only to
 /// the version the client saw: `If-Match` (412 when stale) or the body's
 /// `version` (409 when stale); without either, to the version read here.
-fn update(request: &Request, id: i64, patch: bool) -> Result<Response, Error> {
+/// A malformed `If-Match` is refused (400) right after the token and role
+/// checks, before the body and the database; an invalid body is refused
+/// before the precondition is judged, so that a 412, or a 409 for a stale
+/// `version`, only ever answers a request that is valid otherwise.
+/// Once the write is committed, stock is told (see [`stock::changed`]).
+async fn update(request: &Request, id: i64, patch: bool) -> Result<Response, Error> {
     let caller = auth::authenticate(request)?;
     caller.require(Role::Manager)?;
+    let if_match = if_match(request)?;
     let body: Map<String, Value> = kit::body::json(request)?;
     let db = SERVICE.database()?;
     let current = store::get(&db, id)?.ok_or(Error::NotFound)?;
-    let if_match = if_match(request);
+    let write =
+        model::from_json(&body, patch.then_some(&current.draft)).map_err(Error::Validation)?;
     if let Some(tags) = &if_match {
         tags.check(current.version)?;
     }
-    let write =
-        model::from_json(&body, patch.then_some(&current.draft)).map_err(Error::Validation)?;
     if if_match.is_none()
         && let Some(version) = write.version.filter(|v| *v != current.version)
     {
@@ -203,7 +208,10 @@ fn update(request: &Request, id: i64, patch: bool) -> Result<Response, Error> {
     }
     refuse_conflicts(store::conflicts(&db, &write.draft, Some(id))?)?;
     match store::update(&db, id, current.version, &write.draft)? {
-        Some(piece) => Ok(piece_response(200, &piece)),
+        Some(piece) => {
+            stock::changed(&piece).await;
+            Ok(piece_response(200, &piece))
+        }
         // Changed or deleted between the read above and the write.
         None => match store::get(&db, id)? {
             None => Err(Error::NotFound),
@@ -215,18 +223,21 @@ fn update(request: &Request, id: i64, patch: bool) -> Result<Response, Error> {
 
 /// Deletes a piece stock never saw; archives one it did (its ledger keeps
 /// naming it), and says so. Stock is asked first: if it cannot answer,
-/// nothing changes (503).
+/// nothing changes (503). Once the change is committed, stock is told of
+/// its outcome (best effort, see [`stock::changed`]).
 async fn delete(request: &Request, id: i64) -> Result<Response, Error> {
     let caller = auth::authenticate(request)?;
     caller.require(Role::Manager)?;
+    let if_match = if_match(request)?;
     let db = SERVICE.database()?;
     let current = store::get(&db, id)?.ok_or(Error::NotFound)?;
-    if let Some(tags) = if_match(request) {
+    if let Some(tags) = if_match {
         tags.check(current.version)?;
     }
     let usage = stock::usage(id).await?;
     if usage.in_use() {
         let piece = store::archive(&db, id)?.ok_or(Error::NotFound)?;
+        stock::changed(&piece).await;
         let detail = "La pièce a du stock ou un historique de mouvements : elle a été archivée, \
                       pas supprimée.";
         let mut response = routing::json(
@@ -239,6 +250,7 @@ async fn delete(request: &Request, id: i64) -> Result<Response, Error> {
     if !store::delete(&db, id)? {
         return Err(Error::NotFound);
     }
+    stock::deleted(id).await;
     Ok(Response::builder().status(204).build())
 }
 
@@ -465,34 +477,59 @@ fn stale_version(sent: i64, current: i64) -> Error {
     }
 }
 
-/// An `If-Match` header: `*` or a list of entity tags.
+/// An `If-Match` header (RFC 9110 §13.1.1): `*` or a list of entity tags.
 #[derive(Debug, PartialEq, Eq)]
 enum IfMatch {
     Any,
-    /// The versions the tags name; a tag that is not one of ours names none.
-    Versions(Vec<i64>),
+    /// The opaque tags of the strong entity tags listed: `"3"` is `3`. A weak
+    /// tag never matches for If-Match, so it is not kept.
+    Tags(Vec<String>),
 }
 
 impl IfMatch {
-    fn parse(value: &str) -> Self {
-        if value.trim() == "*" {
-            return IfMatch::Any;
+    /// `*`, or one or more entity tags (`"3"`, `W/"3"`) separated by commas,
+    /// spaces and tabs around; `None` for anything else (empty included).
+    /// The document's pattern for the header says the same.
+    fn parse(value: &str) -> Option<Self> {
+        fn ows(text: &str) -> &str {
+            text.trim_start_matches([' ', '\t'])
         }
-        IfMatch::Versions(
-            value
-                .split(',')
-                .filter_map(|tag| {
-                    let tag = tag.trim();
-                    // A weak tag never matches for If-Match (RFC 9110 §13.1.1).
-                    tag.strip_prefix('"')?.strip_suffix('"')?.parse().ok()
-                })
-                .collect(),
-        )
+        let value = value.trim_matches([' ', '\t']);
+        if value == "*" {
+            return Some(IfMatch::Any);
+        }
+        let mut tags = Vec::new();
+        let mut rest = value;
+        loop {
+            let (weak, tag) = match rest.strip_prefix("W/") {
+                Some(tag) => (true, tag),
+                None => (false, rest),
+            };
+            let tag = tag.strip_prefix('"')?;
+            let end = tag.find('"')?;
+            let opaque = &tag[..end];
+            // etagc: visible ASCII but the double quote.
+            if !opaque
+                .bytes()
+                .all(|b| b == 0x21 || (0x23..=0x7e).contains(&b))
+            {
+                return None;
+            }
+            if !weak {
+                tags.push(opaque.to_owned());
+            }
+            rest = ows(&tag[end + 1..]);
+            if rest.is_empty() {
+                return Some(IfMatch::Tags(tags));
+            }
+            rest = ows(rest.strip_prefix(',')?);
+        }
     }
 
+    /// Strong comparison: the tag must be the version exactly (`"03"` is not `"3"`).
     fn check(&self, current: i64) -> Result<(), Error> {
         match self {
-            IfMatch::Versions(versions) if !versions.contains(&current) => {
+            IfMatch::Tags(tags) if !tags.contains(&current.to_string()) => {
                 Err(Self::stale(current))
             }
             _ => Ok(()),
@@ -507,9 +544,23 @@ impl IfMatch {
     }
 }
 
-fn if_match(request: &Request) -> Option<IfMatch> {
-    let value = request.header("if-match")?;
-    Some(IfMatch::parse(value.as_str().unwrap_or_default()))
+/// The request's `If-Match`, if it has one; a 400 when it is malformed, since
+/// a precondition the client cannot have meant must not be guessed at.
+fn if_match(request: &Request) -> Result<Option<IfMatch>, Error> {
+    let Some(value) = request.header("if-match") else {
+        return Ok(None);
+    };
+    value
+        .as_str()
+        .and_then(IfMatch::parse)
+        .map(Some)
+        .ok_or_else(|| {
+            Error::BadRequest(
+                "En-tête If-Match invalide : « * » ou un ou plusieurs ETag entre guillemets \
+                 séparés par des virgules, par exemple \"3\"."
+                    .into(),
+            )
+        })
 }
 
 fn piece_response(status: u16, piece: &Piece) -> Response {
@@ -577,20 +628,148 @@ mod tests {
 
     #[test]
     fn if_match_names_versions() {
-        assert_eq!(IfMatch::parse("*"), IfMatch::Any);
-        assert_eq!(IfMatch::parse("\"3\""), IfMatch::Versions(vec![3]));
+        let tags = |list: &[&str]| {
+            Some(IfMatch::Tags(
+                list.iter().map(|t| (*t).to_owned()).collect(),
+            ))
+        };
+        assert_eq!(IfMatch::parse("*"), Some(IfMatch::Any));
+        assert_eq!(IfMatch::parse(" * "), Some(IfMatch::Any));
+        assert_eq!(IfMatch::parse("\"3\""), tags(&["3"]));
+        assert_eq!(IfMatch::parse("\"1\", \"2\""), tags(&["1", "2"]));
+        assert_eq!(IfMatch::parse("\"1\",\t\"a,b\""), tags(&["1", "a,b"]));
+        assert_eq!(IfMatch::parse("W/\"3\""), tags(&[]));
+        assert_eq!(IfMatch::parse("W/\"3\", \"4\""), tags(&["4"]));
+        assert_eq!(IfMatch::parse("\"\""), tags(&[""]));
+        assert!(IfMatch::parse("\"3\"").unwrap().check(3).is_ok());
         assert_eq!(
-            IfMatch::parse("\"1\", \"2\""),
-            IfMatch::Versions(vec![1, 2])
-        );
-        assert_eq!(IfMatch::parse("W/\"3\""), IfMatch::Versions(vec![]));
-        assert_eq!(IfMatch::parse("3"), IfMatch::Versions(vec![]));
-        assert!(IfMatch::parse("\"3\"").check(3).is_ok());
-        assert_eq!(
-            IfMatch::parse("\"2\"").check(3).map_err(|e| e.status()),
+            IfMatch::parse("\"2\"")
+                .unwrap()
+                .check(3)
+                .map_err(|e| e.status()),
             Err(412)
         );
+        for other in ["\"03\"", "\"+3\"", "W/\"3\""] {
+            assert!(IfMatch::parse(other).unwrap().check(3).is_err(), "{other}");
+        }
         assert!(IfMatch::Any.check(7).is_ok());
+    }
+
+    #[test]
+    fn a_malformed_if_match_is_refused() {
+        for bad in [
+            "",
+            " ",
+            "3",
+            "\"3",
+            "3\"",
+            "\"3\",",
+            ",\"3\"",
+            "\"1\",,\"2\"",
+            "\"1\" \"2\"",
+            "w/\"3\"",
+            "W/ \"3\"",
+            "**",
+            "*, \"3\"",
+            "\"a b\"",
+            "\"é\"",
+            "\"\u{7f}\"",
+        ] {
+            assert_eq!(IfMatch::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_documented_import_example_is_accepted() {
+        let document = openapi();
+        let example =
+            document["paths"]["/api/pieces/import/"]["post"]["requestBody"]["content"]["text/csv"]
+                ["example"]
+                .as_str()
+                .expect("an import example");
+        let records = csv::parse(example).expect("CSV");
+        let (header, rows) = records.split_first().expect("a header");
+        let positions = header_positions(&header.cells).expect("a valid header");
+        assert!(!rows.is_empty());
+        for row in rows {
+            let cells: [&str; 10] = std::array::from_fn(|i| row.cells[positions[i]].as_str());
+            assert!(model::from_csv_record(&cells).is_ok(), "line {}", row.line);
+        }
+    }
+
+    #[test]
+    fn read_only_fields_are_documented_with_the_type_they_must_have() {
+        let document = openapi();
+        let properties = &document["components"]["schemas"]["PiecePatch"]["properties"];
+        for (field, kind) in [
+            ("id", "integer"),
+            ("created_at", "string"),
+            ("updated_at", "string"),
+            ("created_by", "string"),
+        ] {
+            assert_eq!(properties[field]["type"], kind, "{field}");
+            assert!(
+                properties[field].get("readOnly").is_none(),
+                "{field} is accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn documented_text_lengths_are_the_enforced_ones() {
+        let document = openapi();
+        let properties = &document["components"]["schemas"]["PiecePatch"]["properties"];
+        for field in [
+            "reference",
+            "name",
+            "description",
+            "category",
+            "unit",
+            "location",
+            "barcode",
+        ] {
+            // `^spaces* first(?:inner{0,N} last)? spaces*$`: N + 2 characters once trimmed.
+            let pattern = properties[field]["pattern"].as_str().expect(field);
+            let longest = pattern
+                .split("{0,")
+                .nth(1)
+                .and_then(|rest| rest.split('}').next())
+                .and_then(|n| n.parse::<usize>().ok())
+                .expect("a {0,N} quantifier")
+                + 2;
+            let body = |length: usize| {
+                let mut body = Map::new();
+                body.insert("reference".into(), json!("R"));
+                body.insert("name".into(), json!("N"));
+                body.insert(
+                    field.into(),
+                    json!(format!(" \u{a0}{} ", "é".repeat(length))),
+                );
+                body
+            };
+            assert!(
+                model::from_json(&body(longest), None).is_ok(),
+                "{field}: {longest} characters"
+            );
+            assert!(
+                model::from_json(&body(longest + 1), None).is_err(),
+                "{field}: more than {longest} characters"
+            );
+        }
+    }
+
+    #[test]
+    fn a_malformed_if_match_is_documented_as_a_400() {
+        let document = openapi();
+        for method in ["put", "patch", "delete"] {
+            let operation = &document["paths"]["/api/pieces/{id}/"][method];
+            assert!(operation["responses"]["400"].is_object(), "{method}");
+            let header = operation["parameters"]
+                .as_array()
+                .and_then(|p| p.iter().find(|p| p["name"] == "If-Match"))
+                .expect("If-Match is documented");
+            assert!(header["schema"]["pattern"].is_string(), "{method}");
+        }
     }
 
     #[test]

@@ -58,6 +58,15 @@ impl Query {
                 None
             }
         };
+        // No stored text holds a control character but line breaks and tabs,
+        // and FTS5 would read a NUL as the end of the search string.
+        let search = query.get("search").unwrap_or_default();
+        if search.chars().any(|c| c.is_control() && !c.is_whitespace()) {
+            errors.insert(
+                "search".into(),
+                vec!["Caractère de contrôle interdit.".into()],
+            );
+        }
         let ordering = parse_ordering(query.get("ordering").unwrap_or("reference")).unwrap_or_else(
             |message| {
                 errors.insert("ordering".into(), vec![message]);
@@ -69,7 +78,7 @@ impl Query {
         }
         Ok(Self {
             filter: Filter {
-                words: query.get("search").map(search_words).unwrap_or_default(),
+                words: search_words(search),
                 category: query.get("category").map(|c| c.trim().to_owned()),
                 archived,
             },
@@ -172,6 +181,21 @@ mod tests {
     fn a_bad_flag_is_a_field_error() {
         let errors = parse("archived=maybe&ordering=x").unwrap_err();
         assert_eq!(errors.keys().collect::<Vec<_>>(), ["archived", "ordering"]);
+    }
+
+    #[test]
+    fn a_search_with_a_control_character_is_refused() {
+        for bad in [
+            "search=a%00b",
+            "search=%1B",
+            "search=x%7Fy",
+            "search=%C2%9F",
+        ] {
+            let errors = parse(bad).unwrap_err();
+            assert_eq!(errors.keys().collect::<Vec<_>>(), ["search"], "{bad}");
+        }
+        let spaced = parse("search=a%09b%0Ac%C2%85d").expect("whitespace separates words");
+        assert_eq!(spaced.filter.words, ["a", "b", "c", "d"]);
     }
 
     #[test]

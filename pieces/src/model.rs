@@ -21,9 +21,22 @@ const MAX_MIN_STOCK: i64 = 1_000_000_000;
 /// Unit of a piece whose unit is not given.
 const DEFAULT_UNIT: &str = "pcs";
 
-/// Fields a client may send but not set: what `GET` returns, so that a
-/// client can send a document back after editing it.
-const READ_ONLY: &[&str] = &["id", "created_at", "updated_at", "created_by"];
+/// Fields a client may send but not set, so that it can send back a document
+/// it read after editing it: each is ignored, provided it has the type `GET`
+/// gives it (what `GET` never returns, such as `"created_by": {}`, is refused).
+const READ_ONLY: &[(&str, ReadType)] = &[
+    ("id", ReadType::Integer),
+    ("created_at", ReadType::Text),
+    ("updated_at", ReadType::Text),
+    ("created_by", ReadType::Text),
+];
+
+/// The JSON type of a read-only field.
+#[derive(Debug, Clone, Copy)]
+enum ReadType {
+    Integer,
+    Text,
+}
 
 /// What a client may write, each field already checked and normalised.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,8 +197,11 @@ pub fn from_json(body: &Map<String, Value>, base: Option<&Draft>) -> Result<Writ
                 .ok_or_else(|| "Doit être un booléen (true ou false).".to_owned())
                 .map(|v| draft.archived = v),
             "version" => json_integer(value).map(|v| version = Some(v)),
-            known if READ_ONLY.contains(&known) => Ok(()),
-            _ => Err("Champ inconnu.".into()),
+            other => match READ_ONLY.iter().find(|(name, _)| *name == other) {
+                Some((_, ReadType::Integer)) => json_integer(value).map(|_| ()),
+                Some((_, ReadType::Text)) => json_string(value).map(|_| ()),
+                None => Err("Champ inconnu.".into()),
+            },
         };
         check(field, outcome);
     }
@@ -575,6 +591,35 @@ mod tests {
         assert_eq!(write.draft.min_stock, 4);
         assert_eq!(write.draft.reference, "R");
         assert_eq!(write.version, Some(3));
+    }
+
+    #[test]
+    fn read_only_fields_are_ignored_only_with_the_type_get_gives_them() {
+        let base = from_json(&body(json!({"reference": "R", "name": "N"})), None)
+            .expect("valid")
+            .draft;
+        let read_back = json!({"name": "M", "id": 9, "created_at": "2026-01-01T00:00:00.000Z",
+            "updated_at": "x", "created_by": "alice"});
+        let write = from_json(&body(read_back), Some(&base)).expect("valid");
+        assert_eq!(write.draft.name, "M");
+        for (field, value) in [
+            ("created_by", json!({})),
+            ("created_by", json!(null)),
+            ("created_at", json!(3)),
+            ("updated_at", json!([])),
+            ("id", json!("9")),
+            ("id", json!(1.5)),
+            ("id", json!(null)),
+        ] {
+            let mut map = body(json!({"reference": "R", "name": "N"}));
+            map.insert(field.into(), value.clone());
+            let errors = from_json(&map, None).unwrap_err();
+            assert_eq!(
+                errors.keys().collect::<Vec<_>>(),
+                [field],
+                "{field} = {value}"
+            );
+        }
     }
 
     #[test]

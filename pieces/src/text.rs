@@ -1,31 +1,14 @@
 //! Text normalisation: how references compare and how search matches.
 //!
-//! A French workshop types `écrou`, `Écrou`, `ECROU` or `ecrou` for the same
-//! nut, and its clients may send accents precomposed (`é`, NFC) or decomposed
-//! (`e` + U+0301, NFD, as macOS does). So search compares *folded* text:
-//! decomposed, combining marks dropped, ligatures spelled out, lowercased.
-//! The folded form is computed here, in Rust, and stored beside the row, so
+//! Search compares *folded* text (lowercased, accents dropped, ligatures
+//! spelled out: [`kit::text::fold`], the one folding stock's search uses
+//! too). The folded form is computed in Rust and stored beside the row, so
 //! that SQLite (which folds ASCII only) compares plain strings and can index
 //! them.
 
 use unicode_normalization::UnicodeNormalization;
-use unicode_normalization::char::is_combining_mark;
 
-/// `s` lowercased, without accents, `œ`/`æ`/`ß` spelled out: the form search
-/// and name ordering compare.
-pub fn fold(s: &str) -> String {
-    let mut folded = String::with_capacity(s.len());
-    for c in s.nfd().filter(|c| !is_combining_mark(*c)) {
-        match c {
-            // NFD leaves ligatures whole: they are letters of their own.
-            'œ' | 'Œ' => folded.push_str("oe"),
-            'æ' | 'Æ' => folded.push_str("ae"),
-            'ß' | 'ẞ' => folded.push_str("ss"),
-            _ => folded.extend(c.to_lowercase()),
-        }
-    }
-    folded
-}
+pub use kit::text::fold;
 
 /// The key that makes references unique: trimmed and lowercased, so `ECR-1`
 /// and ` ecr-1 ` are the same piece. Accents stay significant (`É-1` and
@@ -51,30 +34,6 @@ pub fn search_text(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn accents_and_case_fold_away() {
-        assert_eq!(fold("Écrou à œillet"), "ecrou a oeillet");
-        assert_eq!(fold("ÉCROU"), fold("écrou"));
-        assert_eq!(fold("ecrou"), fold("ÉCROU"));
-        assert_eq!(fold("Ça coûte"), "ca coute");
-        assert_eq!(fold("Straße"), "strasse");
-        assert_eq!(fold("ÆTHER"), "aether");
-    }
-
-    #[test]
-    fn decomposed_and_precomposed_accents_fold_alike() {
-        let precomposed = "\u{e9}crou";
-        let decomposed = "e\u{301}crou";
-        assert_ne!(precomposed, decomposed);
-        assert_eq!(fold(precomposed), fold(decomposed));
-    }
-
-    #[test]
-    fn non_latin_text_survives() {
-        assert_eq!(fold("Вал 10мм"), "вал 10мм");
-        assert_eq!(fold("M8 × 1,25"), "m8 × 1,25");
-    }
 
     #[test]
     fn reference_keys_ignore_case_and_surrounding_space_only() {

@@ -65,7 +65,7 @@ fn run(args: Args) -> anyhow::Result<()> {
             let health = args
                 .health
                 .get(&instance.component)
-                .map_or("/.well-known/spin/health", String::as_str);
+                .map_or(registration::HOST_HEALTH, String::as_str);
             Registration::new(&manifest, instance, health, &args.expose_prefix)
         })
         .collect::<anyhow::Result<Vec<_>>>()?;

@@ -11,6 +11,9 @@ use serde_json::json;
 /// service-to-service routes live there.
 const INTERNAL_SEGMENT: &str = "internal";
 
+/// The host's own health route (Spin's), answered without a component.
+pub const HOST_HEALTH: &str = "/.well-known/spin/health";
+
 /// `--instance COMPONENT=ADDRESS:PORT`.
 pub struct Instance {
     pub component: String,
@@ -78,15 +81,33 @@ impl Registration {
             "Port": instance.port,
             "Tags": traefik_tags(component, &routes),
             "Meta": { "component": component },
-            "Check": {
-                "HTTP": format!("http://{address}{health}"),
-                "Interval": "1s",
-                "Timeout": "2s",
-                "DeregisterCriticalServiceAfter": "1m",
-            },
+            // The component's own health (its database) and the host's,
+            // which fails while the host drains before stopping: either
+            // failing takes the instance out of Traefik's pool.
+            "Checks": checks(&address, health),
         });
         Ok(Self { id, address, body })
     }
+}
+
+/// HTTP checks of `address` on `health` and on the host's health route.
+fn checks(address: &str, health: &str) -> Vec<serde_json::Value> {
+    let mut paths = vec![health];
+    if health != HOST_HEALTH {
+        paths.push(HOST_HEALTH);
+    }
+    paths
+        .into_iter()
+        .map(|path| {
+            json!({
+                "Name": path,
+                "HTTP": format!("http://{address}{path}"),
+                "Interval": "1s",
+                "Timeout": "2s",
+                "DeregisterCriticalServiceAfter": "1m",
+            })
+        })
+        .collect()
 }
 
 /// Tags that make Traefik route `routes` to this component's instances; a

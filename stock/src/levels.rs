@@ -5,6 +5,7 @@ use serde_json::{Value as Json, json};
 use spin_sdk::http::Request;
 use spin_sdk::sqlite::{Connection, Row, Value};
 
+use crate::pieces::Piece;
 use crate::schema::STATUS_SQL;
 use kit::page::{Page, Query};
 
@@ -15,25 +16,54 @@ const ORDERINGS: &[(&str, &str)] = &[
     ("updated_at", "updated_at"),
 ];
 
+/// A level as the API shows it, from a source of the columns
+/// `piece_id, reference, name, quantity, min_stock, updated_at, archived`.
+fn levels_from(source: &str) -> String {
+    format!(
+        "SELECT piece_id, reference, name, quantity, min_stock, {STATUS_SQL} AS status, updated_at, archived \
+         FROM ({source})"
+    )
+}
+
 /// Every known piece with its level (0 before its first movement); filters
 /// append `AND ...` to it.
 fn select() -> String {
     format!(
-        "SELECT piece_id, reference, name, quantity, min_stock, {STATUS_SQL} AS status, updated_at, archived \
-         FROM (SELECT p.piece_id, p.reference, p.name, COALESCE(l.quantity, 0) AS quantity, p.min_stock, \
-                      l.updated_at, p.archived \
-               FROM pieces AS p LEFT JOIN levels AS l USING (piece_id)) \
-         WHERE 1 = 1"
+        "{} WHERE 1 = 1",
+        levels_from(
+            "SELECT p.piece_id, p.reference, p.name, COALESCE(l.quantity, 0) AS quantity, p.min_stock, \
+                    l.updated_at, p.archived \
+             FROM pieces AS p LEFT JOIN levels AS l USING (piece_id)"
+        )
     )
 }
+
+/// Longest accepted search, well beyond any reference or name.
+const MAX_SEARCH_CHARS: usize = 200;
 
 pub fn list(db: &Connection, request: &Request, query: &Query) -> Result<Json, kit::Error> {
     let page = Page::from_query(query)?;
     let mut filter = String::new();
     let mut params = Vec::new();
     if let Some(search) = query.get("search") {
-        filter.push_str(" AND (reference LIKE ?1 ESCAPE '\\' OR name LIKE ?1 ESCAPE '\\')");
-        params.push(Value::Text(format!("%{}%", escape_like(search))));
+        if search.chars().count() > MAX_SEARCH_CHARS {
+            // Nothing that long is stored; SQLite also caps LIKE patterns.
+            return Err(kit::Error::field(
+                "search",
+                format!("Recherche trop longue : {MAX_SEARCH_CHARS} caractères au plus."),
+            ));
+        }
+        // Folded text against folded text (`kit::text::fold`, as pieces'
+        // search): `écrou` finds `Écrou`, `ECROU` and `ecrou`.
+        filter.push_str(
+            " AND (piece_id IN (SELECT piece_id FROM pieces_folded \
+                                WHERE reference LIKE ?1 ESCAPE '\\' OR name LIKE ?1 ESCAPE '\\') \
+                   OR piece_id IN (SELECT value FROM json_each(?2)))",
+        );
+        params.push(Value::Text(search_pattern(search)));
+        params.push(Value::Text(
+            json!(unfolded_matches(db, search)?).to_string(),
+        ));
     }
     if let Some(status) = query.get("status") {
         if !matches!(status, "ok" | "low" | "out") {
@@ -58,6 +88,29 @@ pub fn list(db: &Connection, request: &Request, query: &Query) -> Result<Json, k
     )?;
     let results = rows.rows().map(|row| to_json(&row)).collect();
     page.document(request, count, results)
+}
+
+/// The level of a piece stock does not know, from the pieces service's data:
+/// 0, never moved. Computed, not stored (a read does not make a piece known);
+/// through SQL all the same, so that the status follows `STATUS_SQL`.
+pub fn unseen(db: &Connection, piece: &Piece) -> Result<Json, kit::Error> {
+    let rows = db.execute(
+        &levels_from(
+            "SELECT ?1 AS piece_id, ?2 AS reference, ?3 AS name, 0 AS quantity, ?4 AS min_stock, \
+                    NULL AS updated_at, ?5 AS archived",
+        ),
+        &[
+            Value::Integer(piece.id),
+            Value::Text(piece.reference.clone()),
+            Value::Text(piece.name.clone()),
+            Value::Integer(piece.min_stock),
+            Value::Integer(piece.archived.into()),
+        ],
+    )?;
+    rows.rows()
+        .next()
+        .map(|row| to_json(&row))
+        .ok_or_else(|| kit::Error::Internal("a one-row SELECT returned nothing".into()))
 }
 
 pub fn one(db: &Connection, piece_id: i64) -> Result<Json, kit::Error> {
@@ -92,6 +145,40 @@ fn ordering(requested: Option<&str>) -> Result<String, kit::Error> {
         })
 }
 
+/// The `LIKE` pattern `search` is matched with against the folded text of
+/// `pieces_folded`: folded the same way, `%` and `_` taken literally.
+fn search_pattern(search: &str) -> String {
+    format!("%{}%", escape_like(&kit::text::fold(search)))
+}
+
+/// The pieces matching `search` among those without a row in
+/// `pieces_folded` (remembered before stock folded text, or whose folding
+/// write failed), folded here and now; none, usually. Stored text is folded
+/// on the write paths only: a read writes nothing.
+fn unfolded_matches(db: &Connection, search: &str) -> Result<Vec<i64>, kit::Error> {
+    let search = kit::text::fold(search);
+    let rows = db.execute(
+        "SELECT piece_id, reference, name FROM pieces \
+         WHERE piece_id NOT IN (SELECT piece_id FROM pieces_folded)",
+        &[],
+    )?;
+    Ok(rows
+        .rows()
+        .filter(|row| {
+            ["reference", "name"]
+                .into_iter()
+                .any(|column| contains_folded(row.get::<&str>(column).unwrap_or_default(), &search))
+        })
+        .filter_map(|row| row.get::<i64>("piece_id"))
+        .collect())
+}
+
+/// Whether `text`, folded, contains `folded`: what `search_pattern` asks
+/// of stored folded text.
+fn contains_folded(text: &str, folded: &str) -> bool {
+    kit::text::fold(text).contains(folded)
+}
+
 fn escape_like(s: &str) -> String {
     s.replace('\\', "\\\\")
         .replace('%', "\\%")
@@ -123,7 +210,33 @@ mod tests {
     }
 
     #[test]
+    fn the_search_limit_is_documented() {
+        let document: serde_json::Value =
+            serde_json::from_str(include_str!("openapi.json")).expect("the document");
+        let search = document["paths"]["/api/stock/"]["get"]["parameters"]
+            .as_array()
+            .and_then(|parameters| parameters.iter().find(|p| p["name"] == "search"))
+            .expect("the search parameter");
+        assert_eq!(search["schema"]["maxLength"], MAX_SEARCH_CHARS);
+    }
+
+    #[test]
     fn like_wildcards_in_searches_are_literal() {
         assert_eq!(escape_like("50%_a\\"), "50\\%\\_a\\\\");
+        assert_eq!(search_pattern("50%_A"), "%50\\%\\_a%");
+    }
+
+    #[test]
+    fn searches_fold_case_and_accents_as_pieces_does() {
+        for search in ["écrou", "ÉCROU", "Ecrou", "e\u{301}crou"] {
+            assert_eq!(search_pattern(search), "%ecrou%", "{search}");
+        }
+        assert_eq!(search_pattern("Œillet"), "%oeillet%");
+        assert!(contains_folded(
+            "Écrou à œillet",
+            &kit::text::fold("OEILLET")
+        ));
+        assert!(contains_folded("ECR-M8", &kit::text::fold("écr-m")));
+        assert!(!contains_folded("Boulon", &kit::text::fold("écrou")));
     }
 }

@@ -103,6 +103,12 @@ async fn route(request: &Request) -> Result<Response, Error> {
             kit::auth::internal(request)?;
             json(200, &usage(&SERVICE.database()?, id_from(id)?)?)
         }
+        ["internal", "pieces", id] => {
+            let piece_id = id_from(id)?;
+            routing::allow(method, &[Method::Put, Method::Delete])?;
+            kit::auth::internal(request)?;
+            piece_changed(request, piece_id)
+        }
         ["internal", "outbox", "flush"] => {
             routing::allow(method, &[Method::Post])?;
             kit::auth::internal(request)?;
@@ -202,19 +208,44 @@ async fn movable(db: &Connection, piece_id: i64) -> Result<(), Error> {
 }
 
 /// `GET /api/stock/{piece_id}/`: a piece stock has not seen yet is looked up
-/// in pieces (level 0).
+/// in pieces and shown at level 0, without being stored: a read does not
+/// add it to the list (404 if pieces does not know it either, 503 if pieces
+/// cannot say).
 async fn level(piece_id: i64) -> Result<Response, Error> {
     let db = SERVICE.database()?;
     match levels::one(&db, piece_id) {
         Err(Error::NotFound) => {
-            pieces::refresh(&db, piece_id).await.map_err(|e| match e {
+            let piece = pieces::lookup(piece_id).await.map_err(|e| match e {
                 StockError::UnknownPiece => Error::NotFound,
                 other => other.into(),
             })?;
-            json(200, &levels::one(&db, piece_id)?)
+            json(200, &levels::unseen(&db, &piece)?)
         }
         other => json(200, &other?),
     }
+}
+
+/// `PUT` / `DELETE /api/stock/internal/pieces/{id}/`: pieces says what became
+/// of a piece once its change is committed (the piece as it now is, or that
+/// it was deleted), so that the list follows without waiting for a
+/// movement. `204` whether stock knew the piece or not.
+fn piece_changed(request: &Request, piece_id: i64) -> Result<Response, Error> {
+    if *request.method() == Method::Delete {
+        pieces::forget(&SERVICE.database()?, piece_id)?;
+    } else {
+        let piece = kit::body::json::<pieces::Piece>(request)?;
+        if piece.id != piece_id {
+            return Err(Error::field(
+                "id",
+                "L'identifiant du corps n'est pas celui du chemin.",
+            ));
+        }
+        if piece.min_stock < 0 {
+            return Err(Error::field("min_stock", "Minimum négatif."));
+        }
+        pieces::update_known(&SERVICE.database()?, &piece)?;
+    }
+    Ok(Response::builder().status(204).build())
 }
 
 fn created(db: &Connection, id: i64) -> Result<Response, Error> {

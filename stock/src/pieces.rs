@@ -1,7 +1,14 @@
 //! What stock knows of each piece (reference, name, minimum, archived), read
 //! through from the pieces service on every movement so that a changed
 //! minimum or an archiving applies to the next movement, and kept so that
-//! stock goes on serving known pieces while pieces is down.
+//! stock goes on serving known pieces while pieces is down. Pieces also
+//! tells stock of each change it commits (`PUT` or `DELETE` on
+//! `/api/stock/internal/pieces/{id}/`: [`update_known`], [`forget`]), so
+//! that the list shows current names, thresholds and archiving without
+//! waiting for a movement.
+//!
+//! A piece becomes known here through a movement only: reading a level does
+//! not store anything ([`lookup`]).
 
 use serde::Deserialize;
 use spin_sdk::http::{Request, Response};
@@ -38,6 +45,19 @@ pub async fn refresh(db: &Connection, piece_id: i64) -> Result<Piece, StockError
     }
 }
 
+/// The piece as the pieces service has it, stored nowhere: for reading the
+/// level of a piece stock does not know.
+pub async fn lookup(piece_id: i64) -> Result<Piece, StockError> {
+    match fetch(piece_id).await {
+        Ok(Some(piece)) => Ok(piece),
+        Ok(None) => Err(StockError::UnknownPiece),
+        Err(why) => {
+            eprintln!("pieces service unavailable for piece {piece_id}: {why}");
+            Err(StockError::PiecesUnavailable)
+        }
+    }
+}
+
 /// `Ok(None)` when pieces says 404; `Err` when it cannot answer.
 async fn fetch(piece_id: i64) -> Result<Option<Piece>, String> {
     let variable =
@@ -64,6 +84,7 @@ async fn fetch(piece_id: i64) -> Result<Option<Piece>, String> {
     }
 }
 
+/// Stores `piece`, known or not (a movement is about to name it).
 fn remember(db: &Connection, piece: &Piece) -> Result<(), StockError> {
     db.execute(
         &format!(
@@ -72,13 +93,76 @@ fn remember(db: &Connection, piece: &Piece) -> Result<(), StockError> {
              ON CONFLICT (piece_id) DO UPDATE SET reference = excluded.reference, name = excluded.name, \
              category = excluded.category, min_stock = excluded.min_stock, archived = excluded.archived, refreshed_at = excluded.refreshed_at"
         ),
+        &piece_params(piece),
+    )?;
+    write_folded(db, piece)
+}
+
+/// Pieces' word on a change it committed: updates the copy of a piece stock
+/// knows; one it does not know stays unknown (the list holds the pieces that
+/// movements named, not every piece edited). Whether it was known.
+pub fn update_known(db: &Connection, piece: &Piece) -> Result<bool, StockError> {
+    let updated = db.execute(
+        &format!(
+            "UPDATE pieces SET reference = ?2, name = ?3, category = ?4, min_stock = ?5, \
+             archived = ?6, refreshed_at = {NOW_SQL} WHERE piece_id = ?1 RETURNING piece_id"
+        ),
+        &piece_params(piece),
+    )?;
+    if updated.rows.is_empty() {
+        return Ok(false);
+    }
+    write_folded(db, piece)?;
+    Ok(true)
+}
+
+/// Pieces deleted the piece (it had neither stock nor movement when stock
+/// was asked): its copy and its empty level go. Should a movement have
+/// slipped in since, the ledger keeps naming it: the copy stays, archived,
+/// and takes no movement.
+pub fn forget(db: &Connection, piece_id: i64) -> Result<(), StockError> {
+    let id = [Value::Integer(piece_id)];
+    db.execute(
+        "DELETE FROM levels WHERE piece_id = ?1 \
+         AND NOT EXISTS (SELECT 1 FROM movements WHERE piece_id = ?1)",
+        &id,
+    )?;
+    db.execute(
+        "DELETE FROM pieces WHERE piece_id = ?1 \
+         AND NOT EXISTS (SELECT 1 FROM levels WHERE piece_id = ?1) \
+         AND NOT EXISTS (SELECT 1 FROM movements WHERE piece_id = ?1)",
+        &id,
+    )?;
+    db.execute("UPDATE pieces SET archived = 1 WHERE piece_id = ?1", &id)?;
+    Ok(())
+}
+
+fn piece_params(piece: &Piece) -> [Value; 6] {
+    [
+        Value::Integer(piece.id),
+        Value::Text(piece.reference.clone()),
+        Value::Text(piece.name.clone()),
+        Value::Text(piece.category.clone()),
+        Value::Integer(piece.min_stock),
+        Value::Integer(piece.archived.into()),
+    ]
+}
+
+/// Writes the folded reference and name `search` compares, if the stored
+/// piece still has this text: a concurrent writer with other text does not
+/// get its row overwritten by a stale fold. A row already there is current
+/// (a trigger drops it with any change of text), so it is kept.
+fn write_folded(db: &Connection, piece: &Piece) -> Result<(), StockError> {
+    db.execute(
+        "INSERT INTO pieces_folded (piece_id, reference, name) \
+         SELECT piece_id, ?2, ?3 FROM pieces WHERE piece_id = ?1 AND reference = ?4 AND name = ?5 \
+         ON CONFLICT (piece_id) DO NOTHING",
         &[
             Value::Integer(piece.id),
+            Value::Text(kit::text::fold(&piece.reference)),
+            Value::Text(kit::text::fold(&piece.name)),
             Value::Text(piece.reference.clone()),
             Value::Text(piece.name.clone()),
-            Value::Text(piece.category.clone()),
-            Value::Integer(piece.min_stock),
-            Value::Integer(piece.archived.into()),
         ],
     )?;
     Ok(())

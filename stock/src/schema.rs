@@ -109,6 +109,29 @@ pub const MIGRATIONS: &[Migration] = &[
              END",
         ],
     },
+    Migration {
+        version: 3,
+        statements: &[
+            // The folded reference and name of each piece (`kit::text::fold`:
+            // lowercased, accents dropped), which `search` compares, since
+            // SQLite folds ASCII only. A side table rather than two columns:
+            // `ADD COLUMN` is not idempotent. Written in Rust after each
+            // write of a piece (`pieces::remember`), and guarded there by the
+            // piece's current text; a row present is always current, since
+            // the triggers below drop it in the statement that makes it
+            // stale. A piece without one (remembered before this step, or
+            // whose folding write failed) is folded at query time instead.
+            "CREATE TABLE IF NOT EXISTS pieces_folded (\
+                piece_id INTEGER PRIMARY KEY REFERENCES pieces (piece_id), \
+                reference TEXT NOT NULL, \
+                name TEXT NOT NULL)",
+            "CREATE TRIGGER IF NOT EXISTS pieces_folded_renamed AFTER UPDATE OF reference, name ON pieces \
+             WHEN OLD.reference IS NOT NEW.reference OR OLD.name IS NOT NEW.name \
+             BEGIN DELETE FROM pieces_folded WHERE piece_id = NEW.piece_id; END",
+            "CREATE TRIGGER IF NOT EXISTS pieces_folded_forgotten AFTER DELETE ON pieces \
+             BEGIN DELETE FROM pieces_folded WHERE piece_id = OLD.piece_id; END",
+        ],
+    },
 ];
 
 /// Now, UTC, ISO-8601 with milliseconds: every timestamp is SQLite's, so

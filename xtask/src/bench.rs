@@ -1,91 +1,629 @@
 //! `cargo xtask bench`: the host against a native baseline doing the same
-//! work, side by side in one run on loopback, reported as ratios (absolute
-//! figures move with the machine; ratios measured together do not).
+//! work, Traefik against a direct call, movements against a raw SQLite
+//! loop, measured side by side in one run on loopback and reported as
+//! ratios (absolute figures move with the machine; ratios measured together
+//! do not), beside the catalogue's latency at 100,000 pieces, discovery
+//! times and what a request costs.
 //!
-//! Each scenario alternates its two servers round by round under the same
-//! `wrk` load, so that a noisy neighbour hits both alike; the median round
-//! of each side is kept.
+//! Each comparison alternates its sides round by round under the same `wrk`
+//! load, so that a noisy neighbour hits both alike; the median round of
+//! each side is kept. A round during which a build started is measured
+//! again.
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+mod catalogue;
+mod edge;
+mod http;
+mod report;
+mod servers;
+mod tokens;
+mod wrk;
+
+use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use xtask::process::{Child, Log};
+use xtask::process::Log;
 use xtask::secrets::Secrets;
-use xtask::{cmd, components, stack};
+use xtask::{cmd, components, tools};
 
+use self::servers::{Files, Server};
+use self::wrk::{Request, Wrk};
+
+/// Rounds per side of a comparison, after one warm-up round each.
 const ROUNDS: usize = 3;
 const ROUND_SECONDS: u32 = 5;
+/// Rounds of the movement and catalogue scenarios.
+const SHORT_ROUND_SECONDS: u32 = 3;
+/// Rounds of the GET ladder (five sides).
+const LADDER_ROUND_SECONDS: u32 = 2;
+const WARM_UP_SECONDS: u32 = 2;
+/// Connections of the host/native and Traefik/direct comparisons.
 const CONNECTIONS: u32 = 8;
+/// Concurrencies of the movement throughput scenario.
+const MOVEMENT_CONCURRENCY: [u32; 3] = [1, 10, 50];
+/// Connections of the catalogue latencies: a few users at once.
+const CATALOGUE_CONNECTIONS: u32 = 4;
+/// Level the movement piece starts at (stock's largest quantity): OUTs of
+/// 1 never run out.
+const INITIAL_LEVEL: i64 = 1_000_000_000;
+/// The piece the GET scenarios read, in the middle of the catalogue.
+const READ_PIECE: usize = 50_000;
+/// The piece movements go to.
+const MOVED_PIECE: usize = 1;
+/// How long to wait for other people's builds before a comparison.
+const QUIET_WAIT: Duration = Duration::from_secs(60);
 
-/// One `wrk` round.
+/// One measured `wrk` (or raw loop) round.
 #[derive(Debug, Clone, Copy)]
-struct Round {
-    requests_per_second: f64,
-    p50_ms: f64,
-    p99_ms: f64,
+pub struct Round {
+    pub requests: u64,
+    pub requests_per_second: f64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub errors: u64,
+    pub status_errors: u64,
+    /// CPU time of the serving processes per request (from /proc).
+    pub cpu_us_per_request: Option<f64>,
 }
 
-struct Scenario {
-    name: &'static str,
-    goal: &'static str,
-    host: Round,
-    native: Round,
+/// Two sides of one scenario, measured alternately.
+pub struct Comparison {
+    pub name: String,
+    pub measured_name: String,
+    pub reference_name: String,
+    pub connections: u32,
+    pub measured: Round,
+    pub reference: Round,
+}
+
+impl Comparison {
+    fn new(
+        name: &str,
+        measured_name: &str,
+        reference_name: &str,
+        connections: u32,
+        rounds: &[Round],
+    ) -> Self {
+        Self {
+            name: name.to_owned(),
+            measured_name: measured_name.to_owned(),
+            reference_name: reference_name.to_owned(),
+            connections,
+            measured: rounds[0],
+            reference: rounds[1],
+        }
+    }
+
+    /// Throughput of the measured side over the reference's.
+    pub fn ratio(&self) -> f64 {
+        self.measured.requests_per_second / self.reference.requests_per_second
+    }
+}
+
+/// Movements at one concurrency: host, native and the raw loop.
+pub struct Movements {
+    pub connections: u32,
+    pub host: Round,
+    pub native: Round,
+    pub raw: Round,
+}
+
+/// One catalogue request kind at 100,000 pieces.
+pub struct CatalogueLatency {
+    pub name: String,
+    pub round: Round,
+}
+
+pub struct Discovery {
+    pub removal: Duration,
+    pub removal_max: Duration,
+    pub first_served: Duration,
+    pub first_served_max: Duration,
+    /// `start_instance`: spawn to the host's health (debug build).
+    pub host_start: Duration,
+    pub cycles: usize,
+}
+
+/// One step of the GET ladder: a request that does a little more than the
+/// step before it.
+pub struct Step {
+    pub name: &'static str,
+    /// What this step adds to the one before.
+    pub adds: &'static str,
+    pub round: Round,
+}
+
+/// What a request costs the host beyond the guest's own work.
+pub struct Costs {
+    /// From the host's own route to a whole `GET /api/pieces/{id}/`, one
+    /// connection: each step's latency and CPU over the previous one.
+    pub ladder: Vec<Step>,
+    /// Spawn to health, release build, per component.
+    pub host_start: Vec<(String, Duration)>,
+    /// (process, RSS after start, RSS after the load, peak), MiB.
+    pub memory: Vec<(String, f64, f64, f64)>,
+}
+
+/// Everything one run measured.
+pub struct Results {
+    pub get: Comparison,
+    pub post: Comparison,
+    pub movements: Vec<Movements>,
+    pub catalogue: Vec<CatalogueLatency>,
+    pub import: Vec<Duration>,
+    pub costs: Costs,
+    pub edge: edge::Edge,
+    pub waited: Duration,
+    pub elapsed: Duration,
 }
 
 pub fn run(root: &Path) -> Result<()> {
+    let began = Instant::now();
     cmd::ensure_default_target_dir(root)?;
-    let wrk = ensure_wrk(root)?;
-    components::build_components(root)?;
-    cmd::step(
-        "build the host and the baseline (release)",
-        cmd::cargo(root).args(["build", "--release", "-p", "host", "-p", "bench"]),
-    )?;
     let scratch = tempfile::tempdir()?;
+    let wrk = wrk::ensure(root, scratch.path())?;
+    let font = report::ensure_font()?;
+    if std::env::var_os("DEVSKIP").is_none() {
+        components::build_components(root)?;
+        cmd::step(
+            "build the host, the baseline and the plot (release)",
+            cmd::cargo(root).args(["build", "--release", "-p", "host", "-p", "bench"]),
+        )?;
+        // The stack runs the binaries its tests run (debug, optimised deps).
+        components::build_binaries(root)?;
+    }
+    let tools = tools::ensure(root)?;
     let secrets = Secrets::load_or_create(&scratch.path().join("secrets"))?;
+    let manager = tokens::mint(secrets.jwt_private_key(), "manager")?;
     let log = Log::new(false);
 
-    let host_port = free_port()?;
-    let native_port = free_port()?;
-    let host = start_host(root, scratch.path(), host_port, &secrets, &log)?;
-    let native = start_baseline(root, scratch.path(), native_port, &log)?;
-    let host_url = format!("http://127.0.0.1:{host_port}/api/stock/health/");
-    let native_url = format!("http://127.0.0.1:{native_port}/api/baseline/health/");
-    for url in [&host_url, &native_url] {
-        wait_for(url)?;
-    }
-    let (host_round, native_round) = alternate(&wrk, &host_url, &native_url)?;
-    drop((host, native));
-
-    let scenarios = [Scenario {
-        name: "GET health (SQLite schema check + SELECT 1, JSON)",
-        goal: ">= 0.5",
-        host: host_round,
-        native: native_round,
-    }];
-    write_report(root, &scenarios)
+    let mut waited = Duration::ZERO;
+    let direct = direct(root, scratch.path(), &secrets, &manager, &wrk, &log)?;
+    waited += direct.waited;
+    cmd::announce("the stack (Consul, Traefik, hosts, sidecar) on free ports");
+    waited += servers::wait_until_quiet(QUIET_WAIT);
+    let edge = edge::run(root, tools, &secrets, &manager, &wrk)?;
+    let results = Results {
+        get: direct.get,
+        post: direct.post,
+        movements: direct.movements,
+        catalogue: direct.catalogue,
+        import: direct.import,
+        costs: direct.costs,
+        edge,
+        waited,
+        elapsed: began.elapsed(),
+    };
+    report::write(root, &results, &font)
 }
 
-fn alternate(wrk: &Path, host_url: &str, native_url: &str) -> Result<(Round, Round)> {
-    let mut host = Vec::new();
-    let mut native = Vec::new();
-    // A warm-up round each: caches, pools, CPU frequency.
-    load(wrk, host_url, 2)?;
-    load(wrk, native_url, 2)?;
-    for round in 1..=ROUNDS {
-        cmd::announce(&format!("round {round}/{ROUNDS}"));
-        host.push(load(wrk, host_url, ROUND_SECONDS)?);
-        native.push(load(wrk, native_url, ROUND_SECONDS)?);
+/// What the scenarios on directly reached processes measured.
+struct Direct {
+    get: Comparison,
+    post: Comparison,
+    movements: Vec<Movements>,
+    catalogue: Vec<CatalogueLatency>,
+    import: Vec<Duration>,
+    costs: Costs,
+    waited: Duration,
+}
+
+/// The host (one release process per component, as deployed) and the
+/// native baseline (two processes likewise), on the same SQLite files.
+fn direct(
+    root: &Path,
+    scratch: &Path,
+    secrets: &Secrets,
+    token: &str,
+    wrk: &Wrk,
+    log: &Log,
+) -> Result<Direct> {
+    let mut waited = servers::wait_until_quiet(QUIET_WAIT);
+    let files = Files::new(scratch)?;
+    let (pieces_port, stock_port) = (servers::free_port()?, servers::free_port()?);
+    let (native_pieces_port, native_stock_port) = (servers::free_port()?, servers::free_port()?);
+    let env = |pieces: u16, stock: u16| {
+        let mut env = secrets.env();
+        env.push((
+            "SPIN_VARIABLE_PIECES_URL".into(),
+            format!("127.0.0.1:{pieces}"),
+        ));
+        env.push((
+            "SPIN_VARIABLE_STOCK_URL".into(),
+            format!("127.0.0.1:{stock}"),
+        ));
+        env
+    };
+    cmd::announce("start the hosts (release): pieces, then stock");
+    let host_env = env(pieces_port, stock_port);
+    let pieces = servers::host(root, &files, "pieces", pieces_port, &host_env, log)?;
+    let stock = servers::host(root, &files, "stock", stock_port, &host_env, log)?;
+    for server in [&pieces, &stock] {
         eprintln!(
-            "    host {:.0} req/s, native {:.0} req/s",
-            host[round - 1].requests_per_second,
-            native[round - 1].requests_per_second
+            "    {} answers {:.0?} after spawn",
+            server.name, server.start
         );
     }
-    Ok((median(host), median(native)))
+    let memory_at_start: Vec<(f64, f64)> = [&pieces, &stock]
+        .iter()
+        .map(|s| servers::memory_mib(s.pid()).unwrap_or_default())
+        .collect();
+
+    cmd::announce(&format!(
+        "import {} pieces (CSV, 10,000 rows per file)",
+        catalogue::PIECES
+    ));
+    // Both hosts migrate their database on the first request.
+    http::expect(
+        200,
+        "GET",
+        &format!("{}/api/stock/health/", stock.base),
+        None,
+        None,
+    )?;
+    let import = catalogue::import(&pieces.base, token)?;
+
+    cmd::announce("start the native baseline: pieces, then stock");
+    let native_env = env(native_pieces_port, native_stock_port);
+    let native_pieces = servers::baseline(
+        root,
+        &files,
+        "native:pieces",
+        native_pieces_port,
+        &native_env,
+        log,
+    )?;
+    let native_stock = servers::baseline(
+        root,
+        &files,
+        "native:stock",
+        native_stock_port,
+        &native_env,
+        log,
+    )?;
+
+    let read_path = format!("/api/pieces/{READ_PIECE}/");
+    let read = |server: &Server| Request::get(&server.base, &read_path, Some(token));
+    let move_body = format!(r#"{{"piece_id":{MOVED_PIECE},"type":"OUT","quantity":1}}"#);
+    let movement = |server: &Server| {
+        Request::post_json(&server.base, "/api/stock/movement/", token, &move_body)
+    };
+    check_same_answers(
+        &pieces,
+        &native_pieces,
+        &stock,
+        &native_stock,
+        token,
+        &read_path,
+    )?;
+
+    waited += servers::wait_until_quiet(QUIET_WAIT);
+    let host_read = read(&pieces);
+    let native_read = read(&native_pieces);
+    let rounds = alternate(
+        "host/native: GET /api/pieces/{id}/",
+        ROUND_SECONDS,
+        &mut [
+            &mut |s| measure_cpu(&[&pieces], || wrk.run(&host_read, CONNECTIONS, s)),
+            &mut |s| measure_cpu(&[&native_pieces], || wrk.run(&native_read, CONNECTIONS, s)),
+        ],
+    )?;
+    let get = Comparison::new(
+        "GET /api/pieces/{id}/",
+        "host",
+        "native",
+        CONNECTIONS,
+        &rounds,
+    );
+
+    waited += servers::wait_until_quiet(QUIET_WAIT);
+    let host_move = movement(&stock);
+    let native_move = movement(&native_stock);
+    let rounds = alternate(
+        "host/native: POST /api/stock/movement/",
+        ROUND_SECONDS,
+        &mut [
+            &mut |s| measure_cpu(&[&stock, &pieces], || wrk.run(&host_move, CONNECTIONS, s)),
+            &mut |s| {
+                measure_cpu(&[&native_stock, &native_pieces], || {
+                    wrk.run(&native_move, CONNECTIONS, s)
+                })
+            },
+        ],
+    )?;
+    let post = Comparison::new(
+        "POST /api/stock/movement/",
+        "host",
+        "native",
+        CONNECTIONS,
+        &rounds,
+    );
+
+    let mut movements = Vec::new();
+    for connections in MOVEMENT_CONCURRENCY {
+        waited += servers::wait_until_quiet(QUIET_WAIT);
+        let rounds = alternate(
+            &format!("OUT movements at concurrency {connections}: host, native, raw loop"),
+            SHORT_ROUND_SECONDS,
+            &mut [
+                &mut |s| wrk.run(&host_move, connections, s),
+                &mut |s| wrk.run(&native_move, connections, s),
+                &mut |s| raw_loop(root, &files, connections, s),
+            ],
+        )?;
+        movements.push(Movements {
+            connections,
+            host: rounds[0],
+            native: rounds[1],
+            raw: rounds[2],
+        });
+    }
+
+    let mut catalogue = Vec::new();
+    let searches = catalogue::search_paths();
+    let mut kinds: Vec<(String, Vec<String>)> = catalogue::list_paths()
+        .into_iter()
+        .map(|(name, paths)| (name.to_owned(), paths))
+        .collect();
+    kinds.push((
+        format!("search, {} queries in turn", searches.len()),
+        searches,
+    ));
+    for (name, paths) in kinds {
+        waited += servers::wait_until_quiet(QUIET_WAIT);
+        let mut request = Request::get(&pieces.base, "/", Some(token));
+        request.paths = paths;
+        let rounds = alternate(
+            &format!("catalogue: {name}"),
+            SHORT_ROUND_SECONDS,
+            &mut [&mut |s| wrk.run(&request, CATALOGUE_CONNECTIONS, s)],
+        )?;
+        catalogue.push(CatalogueLatency {
+            name,
+            round: rounds[0],
+        });
+    }
+
+    waited += servers::wait_until_quiet(QUIET_WAIT);
+    let ladder = ladder(&pieces, secrets, token, &read_path, wrk)?;
+    let servers = [&pieces, &stock, &native_pieces, &native_stock];
+    let memory = servers
+        .iter()
+        .enumerate()
+        .map(|(index, server)| {
+            let (now, peak) = servers::memory_mib(server.pid()).unwrap_or_default();
+            let at_start = memory_at_start.get(index).map_or(f64::NAN, |m| m.0);
+            (server.name.clone(), at_start, now, peak)
+        })
+        .collect();
+    let costs = Costs {
+        ladder,
+        host_start: vec![
+            ("pieces".to_owned(), pieces.start),
+            ("stock".to_owned(), stock.start),
+        ],
+        memory,
+    };
+    Ok(Direct {
+        get,
+        post,
+        movements,
+        catalogue,
+        import,
+        costs,
+        waited,
+    })
+}
+
+/// The GET ladder on the pieces host, one connection: the host's own route,
+/// a component route that does nothing, then the token check, the schema
+/// check and the query, then the whole read.
+fn ladder(
+    pieces: &Server,
+    secrets: &Secrets,
+    token: &str,
+    read_path: &str,
+    wrk: &Wrk,
+) -> Result<Vec<Step>> {
+    let foreign = tokens::mint_for(secrets.jwt_private_key(), "manager", "another-api")?;
+    let steps: [(&str, &str, Request); 5] = [
+        (
+            "the host's own health route (no component)",
+            "",
+            Request::get(&pieces.base, "/.well-known/spin/health", None),
+        ),
+        (
+            "a pieces route that does nothing (404)",
+            "instantiation and call",
+            Request::get(&pieces.base, "/api/pieces/bench/no/such/route/", None),
+        ),
+        (
+            "GET a piece with a token for another audience (401)",
+            "token check (JWKS parse, EdDSA verification)",
+            Request::get(&pieces.base, read_path, Some(&foreign)),
+        ),
+        (
+            "GET a piece that does not exist (404)",
+            "schema check and the SELECT",
+            Request::get(&pieces.base, "/api/pieces/999999999/", Some(token)),
+        ),
+        (
+            "GET /api/pieces/{id}/ (200)",
+            "the row as JSON",
+            Request::get(&pieces.base, read_path, Some(token)),
+        ),
+    ];
+    let mut requests: Vec<(&str, &str, Request)> = steps.into_iter().collect();
+    for (_, _, request) in requests.iter_mut().skip(1).take(3) {
+        request.errors_expected = true;
+    }
+    let mut sides: Vec<Box<dyn FnMut(u32) -> Result<Round> + '_>> = requests
+        .iter()
+        .map(|(_, _, request)| {
+            Box::new(move |s| measure_cpu(&[pieces], || wrk.run(request, 1, s)))
+                as Box<dyn FnMut(u32) -> Result<Round>>
+        })
+        .collect();
+    let mut sides: Vec<Side<'_>> = sides.iter_mut().map(|side| side.as_mut() as Side<'_>).collect();
+    let rounds = alternate(
+        "where a GET's time goes: one connection, one step more each time",
+        LADDER_ROUND_SECONDS,
+        &mut sides,
+    )?;
+    Ok(requests
+        .iter()
+        .zip(rounds)
+        .map(|((name, adds, _), round)| Step { name, adds, round })
+        .collect())
+}
+
+/// Seeds the moved piece's level, then checks that host and baseline give
+/// the same answers: the same piece document, and a movement of the same
+/// shape.
+fn check_same_answers(
+    pieces: &Server,
+    native_pieces: &Server,
+    stock: &Server,
+    native_stock: &Server,
+    token: &str,
+    read_path: &str,
+) -> Result<()> {
+    cmd::announce("check that host and baseline answer alike");
+    let adjust = serde_json::json!({
+        "piece_id": MOVED_PIECE, "type": "ADJUST", "quantity": INITIAL_LEVEL, "reason": "inventory",
+    })
+    .to_string();
+    http::expect(
+        201,
+        "POST",
+        &format!("{}/api/stock/movement/", stock.base),
+        Some(token),
+        Some(("application/json", adjust)),
+    )?;
+    let host = http::expect(
+        200,
+        "GET",
+        &format!("{}{read_path}", pieces.base),
+        Some(token),
+        None,
+    )?;
+    let native = http::expect(
+        200,
+        "GET",
+        &format!("{}{read_path}", native_pieces.base),
+        Some(token),
+        None,
+    )?;
+    if host != native || host["reference"] != catalogue::reference(READ_PIECE - 1) {
+        bail!("the baseline's piece differs from the host's:\n{host}\n{native}");
+    }
+    let out = format!(r#"{{"piece_id":{MOVED_PIECE},"type":"OUT","quantity":1}}"#);
+    let mut shapes = Vec::new();
+    for server in [stock, native_stock] {
+        let movement = http::expect(
+            201,
+            "POST",
+            &format!("{}/api/stock/movement/", server.base),
+            Some(token),
+            Some(("application/json", out.clone())),
+        )?;
+        let keys: Vec<String> = movement
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default();
+        shapes.push((
+            keys,
+            movement["type"].clone(),
+            movement["reference"].clone(),
+        ));
+    }
+    if shapes[0] != shapes[1] {
+        bail!("the baseline's movement differs from the host's: {shapes:?}");
+    }
+    Ok(())
+}
+
+/// Runs `load`, adding the CPU time `servers` spent per request to its round.
+fn measure_cpu(servers: &[&Server], load: impl FnOnce() -> Result<Round>) -> Result<Round> {
+    let cpu = || -> Option<f64> { servers.iter().map(|s| servers::cpu_us(s.pid())).sum() };
+    let before = cpu();
+    let mut round = load()?;
+    if let (Some(before), Some(after)) = (before, cpu()) {
+        round.cpu_us_per_request = Some((after - before) / round.requests.max(1) as f64);
+    }
+    Ok(round)
+}
+
+/// `baseline raw-movements`: stock's movement statement in a loop on the
+/// same file, `connections` threads, each its own connection.
+fn raw_loop(root: &Path, files: &Files, connections: u32, seconds: u32) -> Result<Round> {
+    let output = Command::new(components::release_binary(root, "baseline"))
+        .arg("raw-movements")
+        .arg("--db")
+        .arg(&files.stock_db)
+        .args(["--piece", &MOVED_PIECE.to_string()])
+        .args(["--connections", &connections.to_string()])
+        .args(["--seconds", &seconds.to_string()])
+        .output()
+        .context("cannot run the raw movement loop")?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        bail!(
+            "the raw movement loop failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let round = wrk::parse_bench_line(&text)
+        .with_context(|| format!("cannot read the raw loop's report:\n{text}"))?;
+    if round.errors > 0 {
+        bail!("the raw movement loop had {} failed inserts", round.errors);
+    }
+    Ok(round)
+}
+
+type Side<'a> = &'a mut dyn FnMut(u32) -> Result<Round>;
+
+/// Runs each side in turn, `ROUNDS` rounds of `seconds` after a warm-up
+/// round each, and
+/// keeps each side's median round (by throughput). A round pair during
+/// which a build or a test suite started is run again (twice at most).
+fn alternate(title: &str, seconds: u32, sides: &mut [Side<'_>]) -> Result<Vec<Round>> {
+    cmd::announce(title);
+    for side in sides.iter_mut() {
+        side(WARM_UP_SECONDS)?;
+    }
+    let mut kept: Vec<Vec<Round>> = vec![Vec::new(); sides.len()];
+    let mut repeats = 0;
+    while kept[0].len() < ROUNDS {
+        let busy_before = servers::machine_busy();
+        let rounds = sides
+            .iter_mut()
+            .map(|side| side(seconds))
+            .collect::<Result<Vec<_>>>()?;
+        let line: Vec<String> = rounds
+            .iter()
+            .map(|r| {
+                format!(
+                    "{:.0}/s p50 {:.2} p99 {:.2} ms",
+                    r.requests_per_second, r.p50_ms, r.p99_ms
+                )
+            })
+            .collect();
+        if !busy_before && servers::machine_busy() && repeats < 2 {
+            repeats += 1;
+            eprintln!("    a build started during the round: measured again");
+            servers::wait_until_quiet(QUIET_WAIT);
+            continue;
+        }
+        eprintln!("    round {}: {}", kept[0].len() + 1, line.join(" | "));
+        for (side, round) in kept.iter_mut().zip(rounds) {
+            side.push(round);
+        }
+    }
+    Ok(kept.into_iter().map(median).collect())
 }
 
 fn median(mut rounds: Vec<Round>) -> Round {
@@ -93,207 +631,43 @@ fn median(mut rounds: Vec<Round>) -> Round {
     rounds[rounds.len() / 2]
 }
 
-fn load(wrk: &Path, url: &str, seconds: u32) -> Result<Round> {
-    let output = Command::new(wrk)
-        .args(["--latency", "-t1"])
-        .arg(format!("-c{CONNECTIONS}"))
-        .arg(format!("-d{seconds}s"))
-        .arg(url)
-        .output()
-        .context("cannot run wrk")?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() || text.contains("Non-2xx") {
-        bail!("wrk on {url} failed or saw errors:\n{text}");
-    }
-    parse_wrk(&text).with_context(|| format!("cannot read wrk's report:\n{text}"))
+/// A Debian package pinned in `deploy/versions.toml`.
+#[derive(serde::Deserialize)]
+struct DebianPin {
+    debian_package: String,
+    debian_version: String,
 }
 
-fn parse_wrk(text: &str) -> Option<Round> {
-    let field = |prefix: &str| {
-        text.lines().find_map(|l| {
-            l.trim()
-                .strip_prefix(prefix)
-                .map(|rest| rest.trim().to_owned())
-        })
-    };
-    Some(Round {
-        requests_per_second: field("Requests/sec:")?.parse().ok()?,
-        p50_ms: millis(&field("50%")?)?,
-        p99_ms: millis(&field("99%")?)?,
-    })
-}
-
-/// `wrk` prints latencies as `812.00us`, `1.25ms` or `2.01s`.
-fn millis(value: &str) -> Option<f64> {
-    let split = value.find(|c: char| c.is_ascii_alphabetic())?;
-    let number: f64 = value[..split].parse().ok()?;
-    match &value[split..] {
-        "us" => Some(number / 1000.0),
-        "ms" => Some(number),
-        "s" => Some(number * 1000.0),
-        _ => None,
-    }
-}
-
-fn start_host(
-    root: &Path,
-    scratch: &Path,
-    port: u16,
-    secrets: &Secrets,
-    log: &Log,
-) -> Result<Child> {
-    let runtime_config = scratch.join("runtime-config.toml");
-    std::fs::write(
-        &runtime_config,
-        format!(
-            "[sqlite_database.stock]\ntype = \"spin\"\npath = \"{}\"\n",
-            scratch.join("stock.db").display()
-        ),
-    )?;
-    let mut command = Command::new(components::release_binary(root, "host"));
-    command
-        .current_dir(root)
-        .args(["up", "-f", "spin.toml", "--component-id", "stock"])
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .arg("--runtime-config-file")
-        .arg(&runtime_config)
-        .envs(secrets.env());
-    Child::spawn("host", command, log)
-}
-
-fn start_baseline(root: &Path, scratch: &Path, port: u16, log: &Log) -> Result<Child> {
-    let mut command = Command::new(components::release_binary(root, "baseline"));
-    command
-        .arg(format!("127.0.0.1:{port}"))
-        .arg(scratch.join("baseline.db"));
-    Child::spawn("baseline", command, log)
-}
-
-fn wait_for(url: &str) -> Result<()> {
-    for _ in 0..300 {
-        if stack::get(url).is_ok_and(|(status, _)| status == 200) {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    bail!("{url} did not answer 200 within 30 s")
-}
-
-fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-/// `wrk` at the pinned version, from Debian, installed once.
-fn ensure_wrk(root: &Path) -> Result<PathBuf> {
-    #[derive(serde::Deserialize)]
-    struct Versions {
-        wrk: Pin,
-    }
-    #[derive(serde::Deserialize)]
-    struct Pin {
-        debian_package: String,
-        debian_version: String,
-    }
+fn debian_pin(root: &Path, name: &str) -> Result<DebianPin> {
     let path = root.join("deploy/versions.toml");
-    let versions: Versions = toml::from_str(&std::fs::read_to_string(&path)?)
+    let mut versions: toml::Table = toml::from_str(&std::fs::read_to_string(&path)?)
         .with_context(|| format!("cannot parse {}", path.display()))?;
-    let pin = versions.wrk;
-    cmd::announce(&format!("wrk {}", pin.debian_version));
+    let entry = versions
+        .remove(name)
+        .with_context(|| format!("{} has no [{name}]", path.display()))?;
+    entry
+        .try_into()
+        .with_context(|| format!("[{name}] of {}", path.display()))
+}
+
+/// `apt-get install PACKAGE[=VERSION]` unless dpkg has it at that version.
+fn apt_install(package: &str, version: Option<&str>) -> Result<()> {
     let installed = Command::new("dpkg-query")
-        .args(["-W", "-f=${Version}", &pin.debian_package])
+        .args(["-W", "-f=${Version}", package])
         .output()
         .is_ok_and(|o| {
-            o.status.success() && String::from_utf8_lossy(&o.stdout) == pin.debian_version
+            o.status.success() && version.is_none_or(|v| String::from_utf8_lossy(&o.stdout) == v)
         });
-    if !installed {
-        cmd::step(
-            "apt-get update",
-            Command::new("apt-get").args(["-q", "update"]),
-        )?;
-        cmd::step(
-            &format!(
-                "apt-get install {}={}",
-                pin.debian_package, pin.debian_version
-            ),
-            Command::new("apt-get").args([
-                "-q",
-                "-y",
-                "install",
-                &format!("{}={}", pin.debian_package, pin.debian_version),
-            ]),
-        )?;
+    if installed {
+        return Ok(());
     }
-    Ok(PathBuf::from("/usr/bin/wrk"))
-}
-
-fn write_report(root: &Path, scenarios: &[Scenario]) -> Result<()> {
-    let date = today()?;
-    let mut table = String::from(
-        "| scenario | host req/s | native req/s | **host/native** | goal | host p50 / p99 (ms) | native p50 / p99 (ms) |\n|---|---|---|---|---|---|---|\n",
-    );
-    for s in scenarios {
-        table.push_str(&format!(
-            "| {} | {:.0} | {:.0} | **{:.2}** | {} | {:.2} / {:.2} | {:.2} / {:.2} |\n",
-            s.name,
-            s.host.requests_per_second,
-            s.native.requests_per_second,
-            s.host.requests_per_second / s.native.requests_per_second,
-            s.goal,
-            s.host.p50_ms,
-            s.host.p99_ms,
-            s.native.p50_ms,
-            s.native.p99_ms,
-        ));
-    }
-    let headline = scenarios
-        .first()
-        .map(|s| {
-            format!(
-                "host/native = {:.2}",
-                s.host.requests_per_second / s.native.requests_per_second
-            )
-        })
-        .unwrap_or_default();
-    let conditions = format!(
-        "{ROUNDS} alternating rounds of {ROUND_SECONDS} s per side (median kept), `wrk -t1 -c{CONNECTIONS} --latency`, loopback, {} cores; release builds; components from `spin.toml`.",
-        std::thread::available_parallelism().map_or(0, |n| n.get())
-    );
-    let result = format!("# Benchmark run of {date}\n\n{headline}\n\n{table}\n{conditions}\n");
-    let results = root.join("bench/results");
-    std::fs::create_dir_all(&results)?;
-    std::fs::write(results.join(format!("{date}.md")), &result)?;
-
-    let readme_path = root.join("bench/README.md");
-    let readme = std::fs::read_to_string(&readme_path).context("bench/README.md")?;
-    let (begin, end) = ("<!-- results:begin -->", "<!-- results:end -->");
-    let (Some(start), Some(stop)) = (readme.find(begin), readme.find(end)) else {
-        bail!("bench/README.md lacks the {begin} ... {end} markers");
-    };
-    let summary = format!(
-        "{begin}\nLast run: [{date}](results/{date}.md).\n\n{headline}\n\n{table}\n{conditions}\n"
-    );
-    let updated = format!("{}{summary}{}", &readme[..start], &readme[stop..]);
-    std::fs::write(&readme_path, updated)?;
-    println!("{result}");
-    Ok(())
-}
-
-fn today() -> Result<String> {
-    let output = Command::new("date").args(["-u", "+%Y-%m-%d"]).output()?;
-    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_wrks_report() {
-        let report = "Running 5s test @ http://127.0.0.1:1/\n  1 threads and 8 connections\n  Latency Distribution\n     50%  812.00us\n     75%    1.01ms\n     90%    1.50ms\n     99%    3.20ms\n  10000 requests in 5.00s, 1.00MB read\nRequests/sec:   2000.50\nTransfer/sec:    200.00KB\n";
-        let round = parse_wrk(report).unwrap();
-        assert_eq!(round.requests_per_second, 2000.5);
-        assert!((round.p50_ms - 0.812).abs() < 1e-9);
-        assert_eq!(round.p99_ms, 3.2);
-        assert_eq!(millis("2.5s"), Some(2500.0));
-    }
+    let spec = version.map_or(package.to_owned(), |v| format!("{package}={v}"));
+    cmd::step(
+        "apt-get update",
+        Command::new("apt-get").args(["-q", "update"]),
+    )?;
+    cmd::step(
+        &format!("apt-get install {spec}"),
+        Command::new("apt-get").args(["-q", "-y", "install", &spec]),
+    )
 }

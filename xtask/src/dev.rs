@@ -33,6 +33,8 @@ pub fn run(root: &Path, listen: &str) -> Result<()> {
     ] {
         host.env(peer, listen);
     }
+    // Same origin for the UI and the API: no edge in front of this host.
+    host.env("SPIN_VARIABLE_API_BASE", format!("http://{listen}"));
     cmd::announce(&cmd::display(&host));
     match cmd::exec(host)? {}
 }

@@ -90,12 +90,19 @@ impl Child {
         self.child.try_wait().ok().flatten()
     }
 
+    /// SIGTERM, without waiting: processes that drain stop side by side.
+    pub fn terminate(&mut self) {
+        if self.exited().is_none() {
+            signal(self.pid(), libc::SIGTERM);
+        }
+    }
+
     /// SIGTERM, then SIGKILL if it is still there after `grace`.
     pub fn stop(&mut self, grace: Duration) {
         if self.exited().is_some() {
             return;
         }
-        signal(self.pid(), libc::SIGTERM);
+        self.terminate();
         let deadline = Instant::now() + grace;
         while Instant::now() < deadline {
             if self.exited().is_some() {

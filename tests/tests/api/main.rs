@@ -5,6 +5,9 @@
 //! `cargo xtask test` builds before running them.
 
 mod auth;
+mod browser;
+mod faults;
+mod fuzz;
 mod health;
 mod helpers;
 mod pieces;

@@ -616,6 +616,18 @@ fn delete_is_refused_with_503_when_stock_cannot_answer() {
     let after = get(&app, &item, &t.viewer);
     assert_eq!(after.status, 200, "the piece is still there");
     assert_eq!(after.json(), piece, "and unchanged");
+
+    // An edit tells stock once it is written; stock being down changes
+    // nothing of it (stock reads the piece again at its next movement).
+    let edited = send_json(
+        &app,
+        "PATCH",
+        &item,
+        &t.manager,
+        &json!({"name": "Renommée"}),
+    );
+    assert_eq!(edited.status, 200, "{}", edited.body);
+    assert_eq!(get(&app, &item, &t.viewer).json()["name"], "Renommée");
 }
 
 #[test]

@@ -9,13 +9,38 @@ use xtask::stack::{Ports, Stack, StackConfig, get};
 
 /// A stack and its data directory, dropped in that order (fields drop in
 /// declaration order, so Traefik never sees its configuration vanish).
-struct Running {
-    stack: Stack,
-    secrets: xtask::secrets::Secrets,
+pub struct Running {
+    pub stack: Stack,
+    pub secrets: xtask::secrets::Secrets,
     _data: tempfile::TempDir,
 }
 
-fn start(replicas: &[(&str, usize)]) -> Running {
+impl Running {
+    /// A fresh access token of the bootstrap admin, through the edge.
+    pub fn admin_token(&self) -> String {
+        let (status, tokens) = send(
+            "POST",
+            &format!("{}/api/auth/login/", self.stack.web_url()),
+            None,
+            Some(serde_json::json!({
+                "username": self.secrets.admin_username,
+                "password": self.secrets.admin_password,
+            })),
+        );
+        assert_eq!(status, 200, "admin login: {tokens}");
+        tokens["access"]
+            .as_str()
+            .expect("an access token")
+            .to_owned()
+    }
+}
+
+pub fn start(replicas: &[(&str, usize)]) -> Running {
+    start_with(replicas, &[])
+}
+
+/// As [`start`], with extra `SPIN_VARIABLE_*` settings for every host.
+pub fn start_with(replicas: &[(&str, usize)], variables: &[(&str, &str)]) -> Running {
     let root = xtask::project_root().expect("the workspace root");
     let tools = xtask::tools::ensure(&root).expect("consul and traefik install");
     let replicas: BTreeMap<String, usize> =
@@ -29,7 +54,15 @@ fn start(replicas: &[(&str, usize)]) -> Running {
         ports: Ports::free(&replicas).expect("free ports"),
         tools,
         log: Log::new(std::env::var_os("TEST_LOG").is_some()),
-        env: secrets.env(),
+        env: secrets
+            .env()
+            .into_iter()
+            .chain(
+                variables
+                    .iter()
+                    .map(|(name, value)| (name.to_string(), value.to_string())),
+            )
+            .collect(),
     })
     .unwrap_or_else(|e| panic!("the stack starts: {e:#}"));
     Running {
@@ -273,7 +306,7 @@ fn listening_sockets() -> Vec<(String, u16)> {
 }
 
 /// `method url` with a bearer token and a JSON body, through the edge.
-fn send(
+pub fn send(
     method: &str,
     url: &str,
     token: Option<&str>,
@@ -308,17 +341,7 @@ fn send(
 fn threshold_alerts_reach_managers_through_the_edge() {
     let mut running = start(&[]);
     let web = running.stack.web_url();
-    let secrets = &running.secrets;
-    let (status, tokens) = send(
-        "POST",
-        &format!("{web}/api/auth/login/"),
-        None,
-        Some(
-            serde_json::json!({"username": secrets.admin_username, "password": secrets.admin_password}),
-        ),
-    );
-    assert_eq!(status, 200, "{tokens}");
-    let admin = tokens["access"].as_str().expect("a token").to_owned();
+    let admin = running.admin_token();
     let (status, piece) = send(
         "POST",
         &format!("{web}/api/pieces/"),
@@ -374,16 +397,7 @@ fn threshold_alerts_reach_managers_through_the_edge() {
 fn two_stock_replicas_never_oversell_double_count_or_lose_an_alert() {
     let mut running = start(&[("stock", 2)]);
     let web = running.stack.web_url();
-    let secrets = &running.secrets;
-    let (_, tokens) = send(
-        "POST",
-        &format!("{web}/api/auth/login/"),
-        None,
-        Some(
-            serde_json::json!({"username": secrets.admin_username, "password": secrets.admin_password}),
-        ),
-    );
-    let admin = tokens["access"].as_str().expect("a token").to_owned();
+    let admin = running.admin_token();
     let piece = |reference: &str, min_stock: i64| -> i64 {
         let (status, piece) = send(
             "POST",
@@ -528,15 +542,176 @@ fn two_stock_replicas_never_oversell_double_count_or_lose_an_alert() {
             movement(serde_json::json!({"piece_id": belts, "type": kind, "quantity": quantity}));
         assert_eq!(status, 201, "{kind} {quantity}: {body}");
     }
-    std::thread::sleep(Duration::from_secs(3));
+    // Two minutes down: stock's outbox backs off to its 64 s ceiling.
+    std::thread::sleep(Duration::from_secs(120));
     running
         .stack
         .start_instance("notifications", notifications)
         .expect("restart notifications");
-    eventually("the 10 alerts arrive", Duration::from_secs(30), || {
+    let back = Instant::now();
+    eventually("the 10 alerts arrive", Duration::from_secs(90), || {
         count() == Some(12)
     });
+    eprintln!(
+        "after a 2 min outage, the 10 alerts arrived {:.1?} after notifications returned",
+        back.elapsed()
+    );
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(count(), Some(12), "none twice");
     running.stack.stop();
+}
+
+/// Issue 10's edge checks: security headers on every answer, bodies over
+/// the limit refused before any service, and error bodies that name the
+/// problem and never the code behind it.
+#[test]
+fn the_edge_hardens_answers_and_errors_never_leak_internals() {
+    let running = start(&[]);
+    let web = running.stack.web_url();
+    let token = running.admin_token();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let call = |method: &str, path: &str, body: &str| {
+        let request = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{web}{path}"))
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .expect("a request");
+        let mut response = agent.run(request).expect("an answer");
+        let headers = response.headers().clone();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        (response.status().as_u16(), headers, text)
+    };
+
+    assert_eq!(
+        oversized_post(running.stack.ports.web, "/api/pieces/import/"),
+        "HTTP/1.1 413 Request Entity Too Large"
+    );
+
+    let bad_requests = [
+        ("POST", "/api/pieces/", "{"),
+        ("POST", "/api/pieces/", r#"{"reference": 7}"#),
+        (
+            "POST",
+            "/api/pieces/",
+            r#"{"reference": "A'; DROP TABLE pieces;--", "name": "x", "price": "abc"}"#,
+        ),
+        ("GET", "/api/pieces/999999/", ""),
+        ("GET", "/api/pieces/%27%20OR%201=1/", ""),
+        ("GET", "/api/pieces/?ordering=name%3BDELETE", ""),
+        (
+            "POST",
+            "/api/stock/movement/",
+            r#"{"piece_id": 999999, "type": "OUT", "quantity": 1}"#,
+        ),
+        (
+            "POST",
+            "/api/stock/movement/",
+            r#"{"piece_id": 1, "type": "VOL", "quantity": -1}"#,
+        ),
+        ("GET", "/api/stock/movements/?date_from=hier", ""),
+        ("DELETE", "/api/notifications/", ""),
+        (
+            "POST",
+            "/api/notifications/mark-read/",
+            r#"{"ids": "tous"}"#,
+        ),
+        ("PATCH", "/api/auth/users/abc/", "[]"),
+    ];
+    let leaks = [
+        "panicked",
+        "backtrace",
+        "sqlite",
+        "SQL",
+        "SELECT ",
+        "INSERT ",
+        ".rs:",
+        "wasm",
+        "trap",
+    ];
+    for (method, path, body) in bad_requests {
+        let (status, headers, text) = call(method, path, body);
+        assert!(
+            (400..500).contains(&status),
+            "{method} {path}: {status} {text}"
+        );
+        let problem: serde_json::Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {text}"));
+        assert!(problem["detail"].is_string(), "{method} {path}: {text}");
+        for leak in leaks {
+            assert!(
+                !text.contains(leak),
+                "{method} {path} shows {leak:?}: {text}"
+            );
+        }
+        for (header, value) in [
+            ("x-content-type-options", "nosniff"),
+            ("x-frame-options", "DENY"),
+            ("referrer-policy", "no-referrer"),
+            ("cache-control", "no-store"),
+        ] {
+            assert_eq!(
+                headers.get(header).and_then(|v| v.to_str().ok()),
+                Some(value),
+                "{method} {path}: {header}"
+            );
+        }
+    }
+}
+
+/// The status line Traefik answers a body one byte over its 10 MiB limit
+/// with; written by hand because Traefik may answer and close before the
+/// body is all sent, which HTTP clients report as a broken pipe.
+fn oversized_post(port: u16, path: &str) -> String {
+    use std::io::{BufRead, Write};
+    let limit = 10 * 1024 * 1024;
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("the edge accepts");
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/csv\r\nContent-Length: {}\r\n\r\n",
+        limit + 1
+    );
+    stream.write_all(head.as_bytes()).expect("the request head");
+    let chunk = vec![b'x'; 64 * 1024];
+    let mut sent = 0;
+    while sent <= limit {
+        if stream.write_all(&chunk).is_err() {
+            break;
+        }
+        sent += chunk.len();
+    }
+    let mut status = String::new();
+    let _ = std::io::BufReader::new(stream).read_line(&mut status);
+    status.trim_end().to_owned()
+}
+
+/// A client that starts a request and never finishes it is cut at
+/// Traefik's read timeout instead of holding a connection forever.
+#[test]
+fn a_slow_client_is_cut_at_the_read_timeout() {
+    use std::io::{Read, Write};
+    let running = start(&[]);
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", running.stack.ports.web))
+        .expect("the edge accepts");
+    stream
+        .write_all(b"POST /api/pieces/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{")
+        .expect("a partial request");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("a read timeout");
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let waited = started.elapsed();
+    eprintln!(
+        "a stalled request was cut after {waited:.1?}: {:?}",
+        String::from_utf8_lossy(&answer).lines().next()
+    );
+    assert!(
+        waited < Duration::from_secs(45),
+        "the connection stayed open {waited:?}"
+    );
 }

@@ -601,3 +601,138 @@ fn the_retention_purge_keeps_recent_notifications() {
     let without = w.app.post("/api/notifications/internal/purge/");
     assert_eq!(without.status, 401);
 }
+
+/// What stock's list shows follows pieces' changes and nobody's page views:
+/// reading an unseen piece's level stores nothing, a piece renamed, given a
+/// new minimum, archived or deleted in pieces is shown so at once, and the
+/// search folds case and accents as pieces' does.
+#[test]
+fn the_stock_list_follows_pieces_and_nothing_else() {
+    let w = workshop();
+    let listed = |query: &str| -> Vec<Value> {
+        let reply = w
+            .app
+            .call("GET", &format!("/api/stock/{query}"), Some(&w.viewer), None);
+        assert_eq!(reply.status, 200, "{query}: {}", reply.body);
+        reply.json()["results"].as_array().expect("results").clone()
+    };
+    let ids = |query: &str| -> Vec<i64> {
+        listed(query)
+            .iter()
+            .map(|level| level["piece_id"].as_i64().expect("an id"))
+            .collect()
+    };
+
+    // 1. Reading the level of a piece stock has never seen writes nothing.
+    let unseen = w.piece("VU-1", 4);
+    let level = w.level(unseen);
+    assert_eq!(
+        (
+            level["quantity"].as_i64(),
+            level["min_stock"].as_i64(),
+            level["status"].as_str(),
+            level["reference"].as_str(),
+            level["archived"].as_bool(),
+        ),
+        (Some(0), Some(4), Some("out"), Some("VU-1"), Some(false)),
+        "{level}"
+    );
+    assert!(level["updated_at"].is_null(), "{level}");
+    assert_eq!(ids(""), Vec::<i64>::new(), "a page view is not a movement");
+    let unknown = w
+        .app
+        .call("GET", "/api/stock/987654/", Some(&w.viewer), None);
+    assert_eq!(unknown.status, 404, "{}", unknown.body);
+
+    // 3. The search folds case and accents, NFD included.
+    let nut = w.piece("ÉCR-M8", 2);
+    let renamed = w.app.json(
+        "PATCH",
+        &format!("/api/pieces/{nut}/"),
+        Some(&w.admin),
+        &json!({"name": "Écrou à œillet"}),
+    );
+    assert_eq!(renamed.status, 200, "{}", renamed.body);
+    let stocked = w.movement(
+        &w.operator,
+        json!({"piece_id": nut, "type": "IN", "quantity": 5}),
+    );
+    assert_eq!(stocked.status, 201, "{}", stocked.body);
+    for search in [
+        "%C3%A9crou",  // écrou
+        "%C3%89CROU",  // ÉCROU
+        "ecrou",       // no accent
+        "e%CC%81crou", // e + combining acute (NFD)
+        "OEILLET",     // the ligature spelled out
+        "ecr-m",       // the reference, folded too
+    ] {
+        assert_eq!(ids(&format!("?search={search}")), [nut], "search={search}");
+    }
+    assert_eq!(ids("?search=boulon"), Vec::<i64>::new());
+    assert_eq!(ids("?search=%25"), Vec::<i64>::new(), "% is literal");
+
+    // 2. Pieces tells stock of a change: name, minimum...
+    let patched = w.app.json(
+        "PATCH",
+        &format!("/api/pieces/{nut}/"),
+        Some(&w.admin),
+        &json!({"name": "Boulon tête H", "min_stock": 10}),
+    );
+    assert_eq!(patched.status, 200, "{}", patched.body);
+    let level = &listed("")[0];
+    assert_eq!(
+        (
+            level["name"].as_str(),
+            level["min_stock"].as_i64(),
+            level["status"].as_str(),
+        ),
+        (Some("Boulon tête H"), Some(10), Some("low")),
+        "without a movement: {level}"
+    );
+    assert_eq!(ids("?search=TETE"), [nut], "the new name is searchable");
+    assert_eq!(
+        ids("?search=ecrou"),
+        Vec::<i64>::new(),
+        "the old one is not"
+    );
+
+    // ... an archiving (a used piece)...
+    let archived = w.app.call(
+        "DELETE",
+        &format!("/api/pieces/{nut}/"),
+        Some(&w.admin),
+        None,
+    );
+    assert_eq!(archived.status, 200, "{}", archived.body);
+    let level = &listed("")[0];
+    assert_eq!(
+        (level["piece_id"].as_i64(), level["archived"].as_bool()),
+        (Some(nut), Some(true)),
+        "{level}"
+    );
+    assert_eq!(w.level(nut)["archived"], true);
+
+    // ... and a deletion (a piece stock saw, with neither stock nor movement).
+    let tried = w.piece("ESSAI-1", 0);
+    let refused = w.movement(
+        &w.operator,
+        json!({"piece_id": tried, "type": "OUT", "quantity": 1}),
+    );
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert_eq!(ids("?ordering=-quantity"), [nut, tried], "both are listed");
+    let deleted = w.app.call(
+        "DELETE",
+        &format!("/api/pieces/{tried}/"),
+        Some(&w.admin),
+        None,
+    );
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    assert_eq!(ids(""), [nut], "a deleted piece leaves the list");
+    let gone = w.app.call(
+        "GET",
+        &format!("/api/stock/{tried}/"),
+        Some(&w.viewer),
+        None,
+    );
+    assert_eq!(gone.status, 404, "{}", gone.body);
+}

@@ -31,3 +31,36 @@ fn path_traversal_is_refused() {
     let status = app.get("/static/../../Cargo.toml").status;
     assert!(matches!(status, 400 | 404), "got {status}");
 }
+
+#[test]
+fn the_api_base_comes_from_the_spin_variable() {
+    let app = spawn_app();
+    let reply = app.get("/config.js");
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        reply.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    assert!(
+        reply
+            .body
+            .contains(r#"export const API_BASE = "http://127.0.0.1:8090";"#),
+        "{}",
+        reply.body
+    );
+}
+
+#[test]
+fn pages_only_run_their_own_scripts_and_only_call_the_edge() {
+    let app = spawn_app();
+    let policy = app
+        .get("/")
+        .header("content-security-policy")
+        .map(str::to_owned);
+    let policy = policy.expect("the index has a content security policy");
+    assert!(policy.contains("script-src 'self'"), "{policy}");
+    assert!(
+        policy.contains("connect-src http://127.0.0.1:8090"),
+        "{policy}"
+    );
+}

@@ -1,0 +1,106 @@
+//! A service's SQLite file as the host hands it to a component: pooled
+//! connections opened with the host's settings (WAL, `synchronous=FULL`, a
+//! 5 s busy timeout, no ATTACH, a 64-statement cache), and on every open the
+//! schema check `kit::migrate::run` makes (`Service::database`).
+//!
+//! The baseline runs on the very files the host's components created and
+//! migrated, so the schema, its indexes and its triggers are theirs; the
+//! check only confirms that every migration it knows of is recorded.
+
+use std::ops::Deref;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::error::Error;
+
+const CREATE_SCHEMA_VERSION: &str = "CREATE TABLE IF NOT EXISTS schema_version (\
+     version INTEGER PRIMARY KEY, \
+     applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))";
+const SELECT_APPLIED: &str = "SELECT version FROM schema_version";
+const MAX_IDLE: usize = 32;
+
+pub struct Database {
+    path: String,
+    /// The versions the service's migration list holds (`schema.rs`).
+    migrations: i64,
+    idle: Mutex<Vec<rusqlite::Connection>>,
+}
+
+impl Database {
+    pub fn new(path: String, migrations: i64) -> Self {
+        Self {
+            path,
+            migrations,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// `Service::database()`: a connection, then the schema check.
+    pub fn open(&self) -> Result<Connection<'_>, Error> {
+        let connection = Connection {
+            db: self,
+            conn: Some(self.checkout()?),
+        };
+        connection.execute(CREATE_SCHEMA_VERSION, [])?;
+        let applied: Vec<i64> = connection
+            .prepare_cached(SELECT_APPLIED)?
+            .query_map([], |row| row.get(0))?
+            .collect::<Result<_, _>>()?;
+        if (1..=self.migrations).any(|version| !applied.contains(&version)) {
+            eprintln!("{}: schema not migrated by the host", self.path);
+            return Err(Error::Internal);
+        }
+        Ok(connection)
+    }
+
+    /// A raw connection with the host's settings (the movement loop).
+    pub fn connect(path: &str) -> rusqlite::Result<rusqlite::Connection> {
+        let conn = rusqlite::Connection::open(path)?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.set_limit(rusqlite::limits::Limit::SQLITE_LIMIT_ATTACHED, 0)?;
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(conn)
+    }
+
+    fn checkout(&self) -> rusqlite::Result<rusqlite::Connection> {
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        match idle {
+            Some(conn) => Ok(conn),
+            None => Self::connect(&self.path),
+        }
+    }
+
+    fn give_back(&self, conn: rusqlite::Connection) {
+        if !conn.is_autocommit() && conn.execute_batch("ROLLBACK").is_err() {
+            return;
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < MAX_IDLE {
+            idle.push(conn);
+        }
+    }
+}
+
+/// A checked-out connection, back in the pool when dropped.
+pub struct Connection<'a> {
+    db: &'a Database,
+    conn: Option<rusqlite::Connection>,
+}
+
+impl Deref for Connection<'_> {
+    type Target = rusqlite::Connection;
+
+    fn deref(&self) -> &rusqlite::Connection {
+        self.conn.as_ref().expect("present until dropped")
+    }
+}
+
+impl Drop for Connection<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.db.give_back(conn);
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! `kit::Error`'s mapping to HTTP, for the failures the baseline can meet:
+//! problem JSON with a `detail`.
+
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+#[derive(Debug)]
+pub enum Error {
+    BadRequest(String),
+    Validation(serde_json::Map<String, serde_json::Value>),
+    Unauthorized(&'static str),
+    Forbidden(&'static str),
+    NotFound,
+    Conflict(String),
+    UnsupportedMediaType,
+    /// A peer service that cannot answer.
+    Unavailable(String),
+    Database(rusqlite::Error),
+    Internal,
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(error: rusqlite::Error) -> Self {
+        Error::Database(error)
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let (status, detail) = match &self {
+            Error::BadRequest(detail) => (StatusCode::BAD_REQUEST, detail.clone()),
+            Error::Validation(_) => (StatusCode::BAD_REQUEST, "Données invalides.".to_owned()),
+            Error::Unauthorized(detail) => (StatusCode::UNAUTHORIZED, (*detail).to_owned()),
+            Error::Forbidden(detail) => (StatusCode::FORBIDDEN, (*detail).to_owned()),
+            Error::NotFound => (StatusCode::NOT_FOUND, "Not found.".to_owned()),
+            Error::Conflict(detail) => (StatusCode::CONFLICT, detail.clone()),
+            Error::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Le corps de la requête doit être du JSON (Content-Type: application/json)."
+                    .to_owned(),
+            ),
+            Error::Unavailable(detail) => (StatusCode::SERVICE_UNAVAILABLE, detail.clone()),
+            Error::Database(error) => {
+                eprintln!("error: {error}");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The database could not be queried.".to_owned(),
+                )
+            }
+            Error::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal server error.".to_owned(),
+            ),
+        };
+        let mut body = serde_json::json!({ "detail": detail });
+        if let Error::Validation(fields) = self {
+            for (field, messages) in fields {
+                body[field] = messages;
+            }
+        }
+        let mut response = (
+            status,
+            [(header::CONTENT_TYPE, "application/problem+json")],
+            body.to_string(),
+        )
+            .into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer realm=\"api\""),
+            );
+        }
+        response
+    }
+}

@@ -1,0 +1,563 @@
+// Parcours complet de l'interface dans Chromium (playwright-core), contre
+// une pile fraîche : connexion, renouvellement du jeton, session expirée,
+// préférences, pièce, mouvements, alerte à la cloche, notification lue,
+// stock insuffisant, historique, compte lecteur et ses droits, déconnexion,
+// blocage (429), mauvais mot de passe. Tout ce qu'il crée porte un nom unique.
+// Tout passe par la vraie pile : la pile de test signe des jetons d'accès
+// très courts, pour que le renouvellement et l'expiration de session se
+// produisent pendant le parcours ; le blocage final est un vrai blocage.
+//
+// Entrées (variables d'environnement) :
+//   UI_URL          http://127.0.0.1:5500
+//   API_URL         http://127.0.0.1:8090 (vérifications de départ seulement)
+//   ADMIN_USERNAME  admin
+//   ADMIN_PASSWORD  …
+//   SCREENSHOT_DIR  dossier des captures (une par page visitée)
+//   ACCESS_TOKEN_EXPIRY_SECS  au bout de combien de secondes un jeton
+//                   d'accès est refusé (durée de vie + tolérance des services)
+//   CHROMIUM        /usr/bin/chromium par défaut
+//
+// Une ligne par étape ; au premier échec : message clair, capture
+// « echec-… .png » et code de sortie 1.
+
+import { chromium } from "playwright-core";
+import { mkdtemp, mkdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
+const TIMEOUT = 10_000;
+const ALERT_TIMEOUT = 20_000; // boîte d'envoi vidée chaque seconde + cloche
+const WIDE = { width: 1280, height: 900 };
+const NARROW = { width: 360, height: 780 };
+
+const env = (name, fallback) => {
+  const value = process.env[name] ?? fallback;
+  if (value === undefined || value === "") {
+    console.error(`Variable d'environnement manquante : ${name}`);
+    process.exit(2);
+  }
+  return value;
+};
+
+const UI_URL = env("UI_URL").replace(/\/$/, "");
+const API_URL = env("API_URL").replace(/\/$/, "");
+const ADMIN_USERNAME = env("ADMIN_USERNAME");
+const ADMIN_PASSWORD = env("ADMIN_PASSWORD");
+const SCREENSHOT_DIR = env("SCREENSHOT_DIR");
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+const TOKEN_EXPIRY_MS = Number(env("ACCESS_TOKEN_EXPIRY_SECS")) * 1000 + 1000;
+const REFRESH_KEY = "gestion-de-stock.refresh";
+
+const suffix = `${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`.toUpperCase();
+const REFERENCE = `TEST-${suffix}`;
+const PIECE_NAME = `Écrou de test ${suffix}`;
+const VIEWER = `lecteur_${suffix.toLowerCase()}`;
+const VIEWER_PASSWORD = `Lecteur-${suffix}-mdp`;
+
+let page;
+let context;
+let shotCount = 0;
+let stepCount = 0;
+const problems = [];
+
+// --- Outils -----------------------------------------------------------------------
+
+class StepFailure extends Error {}
+
+function fail(message) {
+  throw new StepFailure(message);
+}
+
+async function step(title, body) {
+  stepCount += 1;
+  const started = Date.now();
+  try {
+    await body();
+  } catch (error) {
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    console.log(`ÉCHEC  ${String(stepCount).padStart(2)}. ${title} (${seconds} s)`);
+    console.log(`       ${error instanceof StepFailure ? error.message : error.stack || error}`);
+    if (problems.length) console.log(`       Console du navigateur :\n         ${problems.join("\n         ")}`);
+    if (page) {
+      try {
+        await page.screenshot({ path: path.join(SCREENSHOT_DIR, `echec-${String(stepCount).padStart(2, "0")}.png`), fullPage: true });
+        console.log(`       Adresse : ${page.url()} ; capture : ${path.join(SCREENSHOT_DIR, `echec-${String(stepCount).padStart(2, "0")}.png`)}`);
+      } catch {
+        /* rien */
+      }
+    }
+    error.reported = true;
+    throw error;
+  }
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  console.log(`ok     ${String(stepCount).padStart(2)}. ${title} (${seconds} s)`);
+}
+
+async function shot(name, viewport = WIDE) {
+  const current = page.viewportSize();
+  if (current.width !== viewport.width || current.height !== viewport.height) await page.setViewportSize(viewport);
+  shotCount += 1;
+  const file = path.join(SCREENSHOT_DIR, `${String(shotCount).padStart(2, "0")}-${name}.png`);
+  // Les annonces (toasts) passent ; on attend qu'aucun chargement ne soit en cours.
+  await page.waitForFunction(() => !document.querySelector('[aria-busy="true"], .loading'), null, { timeout: TIMEOUT }).catch(() => {});
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
+
+const byTestId = (id) => page.locator(`[data-testid="${id}"]`);
+
+/** Une requête de l'interface vers l'API (toute origine autre que l'interface). */
+const isApi = (url) => url.origin !== new URL(UI_URL).origin && url.pathname.startsWith("/api/");
+
+
+async function visible(locator, what, timeout = TIMEOUT) {
+  try {
+    await locator.first().waitFor({ state: "visible", timeout });
+  } catch {
+    fail(`${what} : introuvable ou invisible après ${timeout / 1000} s.`);
+  }
+}
+
+async function absent(locator, what) {
+  const count = await locator.count();
+  if (count > 0) fail(`${what} : ne devrait pas être proposé à ce rôle (${count} trouvé${count > 1 ? "s" : ""}).`);
+}
+
+async function textOf(locator) {
+  return ((await locator.first().textContent()) || "").replace(/\s+/g, " ").trim();
+}
+
+/** Attend que le texte de `locator` contienne `expected`. */
+async function waitForText(locator, expected, what, timeout = TIMEOUT) {
+  const deadline = Date.now() + timeout;
+  let last = "";
+  while (Date.now() < deadline) {
+    if ((await locator.count()) > 0) {
+      last = await textOf(locator);
+      if (expected instanceof RegExp ? expected.test(last) : last.includes(expected)) return last;
+    }
+    await page.waitForTimeout(150);
+  }
+  fail(`${what} : attendu « ${expected} », lu « ${last} » après ${timeout / 1000} s.`);
+}
+
+/** Le nombre affiché par la cloche (0 quand la pastille est cachée). */
+async function bellCount() {
+  const raw = await byTestId("bell-count").getAttribute("data-count");
+  return raw === null || raw === "" ? null : Number(raw);
+}
+
+async function waitForBell(predicate, what, timeout) {
+  const deadline = Date.now() + timeout;
+  let last = null;
+  while (Date.now() < deadline) {
+    last = await bellCount();
+    if (last !== null && predicate(last)) return last;
+    await page.waitForTimeout(250);
+  }
+  fail(`${what} : la cloche affiche ${last === null ? "rien" : last} après ${timeout / 1000} s.`);
+}
+
+async function waitForPage(name) {
+  await visible(byTestId(`page-${name}`), `la page « ${name} »`);
+  await page.waitForFunction(() => !document.querySelector('[aria-busy="true"]'), null, { timeout: TIMEOUT }).catch(() => {});
+}
+
+async function goTo(hash, name) {
+  await page.goto(`${UI_URL}/#${hash}`);
+  await waitForPage(name);
+}
+
+async function clickNav(testid, name) {
+  const link = byTestId(testid);
+  if (!(await link.isVisible())) {
+    await page.locator("#menu-bascule").click();
+  }
+  await link.click();
+  await waitForPage(name);
+}
+
+async function login(username, password) {
+  await visible(byTestId("login-form"), "le formulaire de connexion");
+  for (let attempt = 1; attempt <= 2; attempt += 1) {
+    await byTestId("login-username").fill(username);
+    await byTestId("login-password").fill(password);
+    await byTestId("login-submit").click();
+    const outcome = await Promise.race([
+      byTestId("page-tableau-de-bord").waitFor({ state: "visible", timeout: TIMEOUT }).then(() => "ok"),
+      page.waitForFunction(() => /Trop de tentatives/.test(document.querySelector('[data-testid="login-error"]')?.textContent || ""), null, { timeout: TIMEOUT }).then(() => "locked"),
+    ]).catch(() => "timeout");
+    if (outcome === "ok") return;
+    if (outcome === "locked" && attempt === 1) {
+      // Compte ou client bloqué par de précédents essais : attendre le délai annoncé.
+      const message = await textOf(byTestId("login-error"));
+      const seconds = Number(/(\d+) seconde/.exec(message)?.[1] || 0);
+      if (seconds > 0 && seconds <= 120) {
+        console.log(`       (connexion bloquée : « ${message} » ; nouvel essai dans ${seconds} s)`);
+        await page.waitForTimeout((seconds + 1) * 1000);
+        continue;
+      }
+    }
+    const error = (await byTestId("login-error").count()) ? await textOf(byTestId("login-error")) : "";
+    fail(`connexion de « ${username} » refusée ou trop lente${error ? ` : « ${error} »` : ""}.`);
+  }
+}
+
+async function choosePieceInMovementForm(pieceId) {
+  await visible(byTestId("movement-form"), "le formulaire de mouvement");
+  await byTestId("movement-piece-search").fill(REFERENCE);
+  await page.waitForFunction(
+    (id) => Boolean(document.querySelector(`[data-testid="movement-piece"] option[value="${id}"]`)),
+    pieceId,
+    { timeout: TIMEOUT },
+  ).catch(() => fail(`la pièce ${REFERENCE} n'apparaît pas dans la liste du formulaire de mouvement.`));
+  await byTestId("movement-piece").selectOption(String(pieceId));
+}
+
+async function recordMovement(type, quantity) {
+  await byTestId(`movement-type-${type}`).check();
+  await byTestId("movement-quantity").fill(String(quantity));
+  await byTestId("movement-submit").click();
+}
+
+async function levelInTable(pieceId) {
+  const cell = page.locator(`[data-testid="level-row"][data-piece-id="${pieceId}"] [data-testid="level-quantity"]`);
+  await visible(cell, `la ligne de ${REFERENCE} dans le tableau des niveaux`);
+  return textOf(cell);
+}
+
+async function waitForApi() {
+  const services = ["auth", "pieces", "stock", "notifications"];
+  const deadline = Date.now() + 60_000;
+  const down = new Set(services);
+  while (Date.now() < deadline && down.size) {
+    for (const service of [...down]) {
+      try {
+        const response = await fetch(`${API_URL}/api/${service}/health/`);
+        if (response.ok) down.delete(service);
+      } catch {
+        /* pas encore */
+      }
+    }
+    if (down.size) await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  if (down.size) fail(`services injoignables via ${API_URL} : ${[...down].join(", ")}.`);
+  const ui = await fetch(`${UI_URL}/config.js`).catch(() => null);
+  if (!ui?.ok) fail(`l'interface ne répond pas sur ${UI_URL}.`);
+}
+
+// --- Parcours -------------------------------------------------------------------------
+
+async function main() {
+  await mkdir(SCREENSHOT_DIR, { recursive: true });
+  const profile = await mkdtemp(path.join(tmpdir(), "gestion-de-stock-chromium-"));
+  let pieceId = null;
+
+  try {
+    await step(`La pile répond (API ${API_URL}, interface ${UI_URL})`, waitForApi);
+
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--lang=fr-FR"],
+      viewport: WIDE,
+      locale: "fr-FR",
+      timezoneId: "Europe/Paris",
+      acceptDownloads: true,
+    });
+    page = context.pages()[0] || (await context.newPage());
+    page.setDefaultTimeout(TIMEOUT);
+    page.on("pageerror", (error) => problems.push(`erreur JavaScript : ${error.message}`));
+    page.on("console", (message) => {
+      if (message.type() !== "error") return;
+      const text = message.text();
+      // Les réponses 4xx attendues (401, 409...) sont journalisées par Chromium.
+      if (/Failed to load resource/.test(text)) return;
+      problems.push(text);
+    });
+
+    await step("Connexion de l’administrateur par le formulaire", async () => {
+      await page.goto(`${UI_URL}/`);
+      await visible(byTestId("page-connexion"), "la page de connexion (redirection sans session)");
+      await shot("connexion");
+      await login(ADMIN_USERNAME, ADMIN_PASSWORD);
+      const role = await textOf(byTestId("current-role"));
+      if (role !== "Administrateur") fail(`rôle affiché « ${role} » au lieu de « Administrateur ».`);
+      const storage = await page.evaluate(() => ({ local: localStorage.length, session: Object.keys(sessionStorage) }));
+      if (storage.local !== 0) fail(`localStorage devrait rester vide (${storage.local} entrée(s)).`);
+      if (!storage.session.some((key) => key.includes("refresh"))) fail("le jeton de rafraîchissement n’est pas dans sessionStorage.");
+      await waitForText(byTestId("stat-pieces-value"), /^\d[\d\s\u202f\u00a0]*$/, "le compteur de pièces du tableau de bord");
+      await shot("tableau-de-bord");
+    });
+
+    await step("Jeton d’accès expiré : un seul renouvellement pour des requêtes simultanées", async () => {
+      // Le jeton d'accès expire pendant que la page est ouverte ; le tableau
+      // de bord lance alors ses requêtes en parallèle, toutes refusées (401).
+      await goTo("/compte", "compte");
+      await page.waitForTimeout(TOKEN_EXPIRY_MS);
+      let rejected = 0;
+      let refreshes = 0;
+      const countRefresh = (request) => {
+        if (new URL(request.url()).pathname.startsWith("/api/auth/refresh")) refreshes += 1;
+      };
+      const countRejected = (response) => {
+        if (isApi(new URL(response.url())) && response.status() === 401) rejected += 1;
+      };
+      page.on("request", countRefresh);
+      page.on("response", countRejected);
+      try {
+        await clickNav("nav-dashboard", "tableau-de-bord");
+        await waitForText(byTestId("stat-pieces-value"), /^\d[\d\s\u202f\u00a0]*$/, "le compteur de pièces après renouvellement");
+      } finally {
+        page.off("request", countRefresh);
+        page.off("response", countRejected);
+      }
+      if (rejected < 2) fail(`seulement ${rejected} requête(s) refusée(s) avec le jeton expiré : pas de concurrence éprouvée.`);
+      if (refreshes !== 1) fail(`${refreshes} renouvellements pour ${rejected} refus : un seul attendu (rotation des jetons).`);
+    });
+
+    await step("Session expirée : retour à la connexion avec un message, puis reconnexion", async () => {
+      // La session est fermée ailleurs (déconnexion depuis un autre poste) :
+      // à l'expiration du jeton d'accès, le renouvellement est refusé.
+      const refresh = await page.evaluate((key) => sessionStorage.getItem(key), REFRESH_KEY);
+      const closed = await fetch(`${API_URL}/api/auth/logout/`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ refresh }),
+      });
+      if (!closed.ok) fail(`la fermeture de la session a répondu ${closed.status}.`);
+      await page.waitForTimeout(TOKEN_EXPIRY_MS);
+      await page.goto(`${UI_URL}/#/historique`);
+      await visible(byTestId("page-connexion"), "la page de connexion après expiration");
+      await waitForText(byTestId("login-notice"), "Votre session a expiré", "le message d’expiration");
+      await shot("session-expiree");
+      await byTestId("login-username").fill(ADMIN_USERNAME);
+      await byTestId("login-password").fill(ADMIN_PASSWORD);
+      await byTestId("login-submit").click();
+      // Retour à la page demandée avant l'expiration.
+      await waitForPage("historique");
+    });
+
+    await step("Préférences : l’administrateur reçoit les alertes de stock, toutes catégories", async () => {
+      await clickNav("nav-notifications", "notifications");
+      const form = byTestId("prefs-form");
+      await visible(form, "le formulaire des préférences");
+      await byTestId("prefs-stock-alerts").check();
+      for (const box of await form.locator('.check-list input[type="checkbox"]').all()) await box.uncheck();
+      await form.locator('button[type="submit"]').click();
+      await waitForText(byTestId("prefs-message"), "Préférences enregistrées", "la confirmation");
+      await waitForText(byTestId("prefs-receives"), "Vous recevez les alertes de stock", "l’état des alertes");
+    });
+
+    await step(`Création de la pièce ${REFERENCE} (seuil 5) par le formulaire`, async () => {
+      await clickNav("nav-pieces", "pieces");
+      await shot("pieces");
+      await byTestId("new-piece").click();
+      await waitForPage("piece-formulaire");
+      const form = byTestId("piece-form");
+      await form.locator('[name="reference"]').fill(REFERENCE);
+      await form.locator('[name="name"]').fill(PIECE_NAME);
+      await form.locator('[name="category"]').fill("Visserie");
+      await form.locator('[name="price"]').fill("0,35");
+      await form.locator('[name="min_stock"]').fill("5");
+      await form.locator('[name="location"]').fill("Allée A, bac 3");
+      await shot("piece-nouvelle");
+      await byTestId("piece-submit").click();
+      await waitForPage("piece");
+      const match = /#\/pieces\/(\d+)$/.exec(page.url());
+      if (!match) fail(`après la création, l’adresse devrait être celle de la fiche (#/pieces/<id>) : ${page.url()}`);
+      pieceId = Number(match[1]);
+      await waitForText(page.locator("h1"), REFERENCE, "le titre de la fiche");
+      await waitForText(byTestId("piece-level-value"), "0", "le niveau initial sur la fiche");
+      await shot("fiche-piece");
+    });
+
+    await step("Une référence en double est signalée à côté du champ (409)", async () => {
+      await goTo("/pieces/nouvelle", "piece-formulaire");
+      const form = byTestId("piece-form");
+      await form.locator('[name="reference"]').fill(REFERENCE.toLowerCase());
+      await form.locator('[name="name"]').fill("Doublon");
+      await byTestId("piece-submit").click();
+      const error = form.locator('.field__error[data-error-for="reference"]');
+      await waitForText(error, "existe déjà", "l’erreur à côté du champ Référence");
+      await waitForText(byTestId("piece-form-message"), "déjà utilisée", "le message du formulaire");
+      await shot("piece-doublon");
+    });
+
+    await step("La session survit au rechargement de l’onglet (sessionStorage)", async () => {
+      await page.goto(`${UI_URL}/#/pieces/${pieceId}`);
+      await page.reload();
+      await waitForPage("piece");
+      await visible(byTestId("logout"), "l’en-tête connecté après rechargement");
+    });
+
+    let bellBefore = 0;
+    await step("ENTRÉE 10 puis SORTIE 8 : niveau 2 et alerte « stock bas » à la cloche", async () => {
+      await clickNav("nav-stock", "stock");
+      bellBefore = await waitForBell((n) => n >= 0, "le premier compte de la cloche", TIMEOUT);
+      await choosePieceInMovementForm(pieceId);
+      await recordMovement("IN", 10);
+      await waitForText(byTestId("movement-message"), "niveau 10", "la confirmation de l’entrée");
+      await recordMovement("OUT", 8);
+      await waitForText(byTestId("movement-message"), "niveau 2", "la confirmation de la sortie");
+      await waitForText(page.locator(`[data-testid="level-row"][data-piece-id="${pieceId}"] [data-testid="level-quantity"]`), /^2$/, "le niveau dans le tableau");
+      const status = await page.locator(`[data-testid="level-row"][data-piece-id="${pieceId}"]`).getAttribute("data-status");
+      if (status !== "low") fail(`statut « ${status} » au lieu de « low » (bas) pour 2 pièces sous un seuil de 5.`);
+      await waitForBell((n) => n >= bellBefore + 1, "l’alerte de stock bas", ALERT_TIMEOUT);
+      await shot("stock");
+    });
+
+    await step("Notifications : l’alerte est marquée lue et la cloche baisse", async () => {
+      await byTestId("bell").click();
+      await waitForPage("notifications");
+      const item = page.locator(`[data-testid="notification"][data-reference="${REFERENCE}"][data-type="low_stock"]`);
+      await visible(item, `l’alerte « Stock bas : ${REFERENCE} »`);
+      if ((await item.first().getAttribute("data-read")) !== "false") fail("l’alerte devrait être non lue.");
+      await shot("notifications");
+      const before = await bellCount();
+      await item.first().locator('[data-testid="mark-read"]').click();
+      await waitForBell((n) => n === before - 1, `la cloche (de ${before} à ${before - 1})`, TIMEOUT);
+      await page.waitForFunction(
+        (ref) => document.querySelector(`[data-testid="notification"][data-reference="${ref}"][data-type="low_stock"]`)?.dataset.read === "true",
+        REFERENCE,
+        { timeout: TIMEOUT },
+      ).catch(() => fail("l’alerte reste affichée comme non lue."));
+    });
+
+    await step("SORTIE 5 refusée : « Stock insuffisant : 2 disponibles », niveau inchangé", async () => {
+      await clickNav("nav-stock", "stock");
+      await choosePieceInMovementForm(pieceId);
+      await recordMovement("OUT", 5);
+      await waitForText(byTestId("movement-message"), "Stock insuffisant : 2 disponibles", "le message d’erreur");
+      const role = await byTestId("movement-message").getAttribute("role");
+      if (role !== "alert") fail(`le message d’erreur devrait être annoncé (role="alert"), pas role="${role}".`);
+      await waitForText(byTestId("movement-level-value"), /^2\b/, "le niveau affiché dans le formulaire");
+      const level = await levelInTable(pieceId);
+      if (level !== "2") fail(`le niveau devrait rester 2, le tableau affiche ${level}.`);
+      await shot("stock-insuffisant");
+      await shot("stock-360px", NARROW);
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      if (overflow > 0) fail(`à 360 px, la page déborde de ${overflow} px en largeur.`);
+      await page.setViewportSize(WIDE);
+    });
+
+    await step("Historique : les deux mouvements de la pièce, filtrés", async () => {
+      await goTo(`/historique?piece_id=${pieceId}`, "historique");
+      const rows = page.locator('[data-testid="movement-row"]');
+      await visible(rows, "les lignes de l’historique");
+      const count = await rows.count();
+      if (count !== 2) fail(`2 mouvements attendus pour ${REFERENCE}, ${count} affichés.`);
+      await visible(byTestId("reverse-movement"), "le bouton d’annulation (gestionnaire et au-dessus)");
+      await shot("historique");
+    });
+
+    await step(`Utilisateurs : création du lecteur « ${VIEWER} »`, async () => {
+      await clickNav("nav-users", "utilisateurs");
+      await byTestId("user-username").fill(VIEWER);
+      await byTestId("user-password").fill(VIEWER_PASSWORD);
+      await byTestId("user-role").selectOption("viewer");
+      await byTestId("user-submit").click();
+      await waitForText(byTestId("user-form-message"), "créé", "la confirmation de création");
+      await visible(page.locator(`[data-testid="user-row"][data-username="${VIEWER}"]`), "la ligne du nouveau compte");
+      await shot("utilisateurs");
+      await goTo("/compte", "compte");
+      await shot("compte");
+    });
+
+    await step("Déconnexion puis connexion du lecteur : aucune commande de modification", async () => {
+      await byTestId("logout").click();
+      await visible(byTestId("page-connexion"), "la page de connexion après déconnexion");
+      await waitForText(byTestId("login-notice"), "déconnecté", "le message de déconnexion");
+      await login(VIEWER, VIEWER_PASSWORD);
+      const role = await textOf(byTestId("current-role"));
+      if (role !== "Lecteur") fail(`rôle affiché « ${role} » au lieu de « Lecteur ».`);
+      await absent(byTestId("nav-users"), "le menu Utilisateurs");
+      await shot("tableau-de-bord-lecteur");
+
+      await clickNav("nav-pieces", "pieces");
+      await visible(page.locator(`[data-testid="piece-row"][data-reference="${REFERENCE}"]`), "la pièce dans le catalogue (lecture)");
+      await absent(byTestId("new-piece"), "le bouton « Nouvelle pièce »");
+      await absent(byTestId("import-toggle"), "l’import CSV");
+      await shot("pieces-lecteur");
+
+      await clickNav("nav-stock", "stock");
+      await levelInTable(pieceId);
+      await absent(byTestId("movement-form"), "le formulaire de mouvement");
+      await shot("stock-lecteur");
+
+      await goTo(`/pieces/${pieceId}`, "piece");
+      await absent(byTestId("edit-piece"), "le bouton « Modifier »");
+      await absent(byTestId("archive-piece"), "le bouton « Archiver »");
+      await absent(byTestId("movement-form"), "le formulaire de mouvement de la fiche");
+      await shot("fiche-piece-lecteur");
+
+      await goTo("/historique", "historique");
+      await absent(byTestId("reverse-movement"), "l’annulation de mouvement");
+      await shot("historique-lecteur");
+
+      await page.goto(`${UI_URL}/#/utilisateurs`);
+      await waitForText(page.locator("h1"), "Accès refusé", "la page Utilisateurs ouverte par son adresse");
+      await shot("acces-refuse-lecteur");
+    });
+
+    await step("Déconnexion : retour à la page de connexion, session oubliée", async () => {
+      await page.goto(`${UI_URL}/#/`);
+      await waitForPage("tableau-de-bord");
+      await byTestId("logout").click();
+      await visible(byTestId("page-connexion"), "la page de connexion");
+      if (await page.locator("#entete").isVisible()) fail("l’en-tête connecté est encore affiché.");
+      const keys = await page.evaluate(() => Object.keys(sessionStorage).length + localStorage.length);
+      if (keys !== 0) fail(`des jetons restent stockés après la déconnexion (${keys}).`);
+      await page.goto(`${UI_URL}/#/stock`);
+      await visible(byTestId("page-connexion"), "la redirection vers la connexion sans session");
+      await shot("deconnexion");
+    });
+
+    await step("Mauvais mot de passe : message d’erreur en français", async () => {
+      await byTestId("login-username").fill(VIEWER);
+      await byTestId("login-password").fill("pas-le-bon-mot-de-passe");
+      await byTestId("login-submit").click();
+      await waitForText(byTestId("login-error"), "Nom d’utilisateur ou mot de passe incorrect", "le message d’erreur de connexion");
+      if ((await byTestId("page-connexion").count()) !== 1) fail("on devrait rester sur la page de connexion.");
+      await shot("connexion-erreur");
+    });
+
+    await step("Connexion bloquée (429) après des échecs répétés : le délai est affiché et décompté", async () => {
+      // En dernier : le blocage vaut aussi pour ce poste pendant le délai.
+      for (let attempt = 1; attempt <= 6; attempt += 1) {
+        await byTestId("login-username").fill(VIEWER);
+        await byTestId("login-password").fill(`faux-${attempt}`);
+        await byTestId("login-submit").click();
+        await page.waitForFunction(
+          () => document.querySelector('[data-testid="login-submit"]')?.getAttribute("aria-busy") !== "true",
+          null,
+          { timeout: TIMEOUT },
+        ).catch(() => {});
+        await page.waitForTimeout(300);
+        if (/Trop de tentatives/.test(await textOf(byTestId("login-error")))) break;
+      }
+      const first = await waitForText(byTestId("login-error"), /Trop de tentatives de connexion\. Réessayez dans \d+ secondes?\./, "le message de blocage");
+      if (!(await byTestId("login-submit").isDisabled())) fail("le bouton de connexion devrait être désactivé pendant le délai.");
+      await shot("connexion-bloquee");
+      const seconds = (text) => Number(/(\d+) seconde/.exec(text)?.[1]);
+      await page.waitForTimeout(2100);
+      const later = await textOf(byTestId("login-error"));
+      if (!(seconds(later) < seconds(first))) fail(`le délai n’est pas décompté : « ${first} » puis « ${later} ».`);
+    });
+
+    await step("Aucune erreur JavaScript ni violation de la CSP dans la console", async () => {
+      if (problems.length) fail(`${problems.length} message(s) d’erreur :\n         ${problems.join("\n         ")}`);
+    });
+
+    console.log(`Parcours réussi : ${stepCount} étapes, ${shotCount} captures dans ${SCREENSHOT_DIR}`);
+  } finally {
+    await context?.close().catch(() => {});
+    await rm(profile, { recursive: true, force: true }).catch(() => {});
+  }
+}
+
+main().catch((error) => {
+  if (!error?.reported) console.log(`ÉCHEC  ${error?.stack || error}`);
+  process.exitCode = 1;
+});

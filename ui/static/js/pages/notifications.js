@@ -1,0 +1,302 @@
+// Notifications : liste, marquer lu (une / toutes), préférences, message
+// (gestionnaire et au-dessus).
+
+import { api } from "../api.js";
+import { h, icon, replace, field, input, select, button, formatDateTime, plural, loading, emptyState, loadError, messageArea, setBusy } from "../dom.js";
+import { pageHeader, pagination, toast } from "../ui.js";
+import { may } from "../session.js";
+import { refreshBell, onBellChange } from "../bell.js";
+import { NOTIFICATION_TYPES, ROLE_LABELS } from "../labels.js";
+import { ApiError, fieldMessages } from "../errors.js";
+
+export const name = "notifications";
+export const title = () => "Notifications";
+
+const PAGE_SIZE = 20;
+const TYPE_ICONS = { low_stock: "alert", out_of_stock: "out", back_in_stock: "check", manual: "mail" };
+const TYPES = [["", "Tous"], ...Object.entries(NOTIFICATION_TYPES)];
+
+export async function render({ container, query, signal, updateQuery }) {
+  const state = {
+    unread: query.get("filtre") === "non-lues",
+    type: NOTIFICATION_TYPES[query.get("type")] ? query.get("type") : "",
+    page: Math.max(1, Number.parseInt(query.get("page"), 10) || 1),
+  };
+
+  const markAll = button("Tout marquer comme lu", { class: "btn", dataset: { testid: "mark-all-read" } }, "check");
+  container.append(pageHeader("Notifications", { subtitle: "Alertes de stock et messages de l’équipe.", actions: [markAll] }));
+
+  // --- Filtres ----------------------------------------------------------------------
+  const filterName = "filtre-notifications";
+  const allRadio = h("input", { type: "radio", name: filterName, id: "filtre-toutes", value: "toutes", checked: !state.unread });
+  const unreadRadio = h("input", { type: "radio", name: filterName, id: "filtre-non-lues", value: "non-lues", checked: state.unread, dataset: { testid: "filter-unread" } });
+  const type = field({ label: "Type", name: "type", control: select(TYPES, { value: state.type }) });
+  const filters = h(
+    "form",
+    { class: "filters", "aria-label": "Filtrer les notifications", on: { submit: (e) => e.preventDefault() } },
+    h(
+      "fieldset",
+      { class: "field segmented-field" },
+      h("legend", { class: "field__label", text: "Afficher" }),
+      h("div", { class: "segmented" }, h("span", { class: "segmented__option" }, allRadio, h("label", { for: "filtre-toutes", text: "Toutes" })), h("span", { class: "segmented__option" }, unreadRadio, h("label", { for: "filtre-non-lues", text: "Non lues" }))),
+      h("p", { class: "field__error" }),
+    ),
+    type.wrapper,
+  );
+  const list = h("div", { class: "results", dataset: { testid: "notifications-list" } }, loading("Chargement des notifications…"));
+  const live = h("p", { class: "sr-only", "aria-live": "polite" });
+
+  const layout = h("div", { class: "split split--notifications" });
+  layout.append(h("section", { class: "card card--flush split__main", "aria-label": "Liste des notifications" }, h("div", { class: "card__body" }, filters), list, live));
+  const aside = h("div", { class: "split__aside stack" });
+  layout.append(aside);
+  container.append(layout);
+
+  let requestId = 0;
+  async function load() {
+    const mine = ++requestId;
+    updateQuery({ filtre: state.unread ? "non-lues" : "", type: state.type, page: state.page > 1 ? state.page : "" });
+    list.setAttribute("aria-busy", "true");
+    try {
+      const page = await api.get("/api/notifications/", { query: { unread: state.unread ? "true" : undefined, type: state.type, page: state.page, page_size: PAGE_SIZE }, signal });
+      if (mine !== requestId) return;
+      renderList(page);
+    } catch (error) {
+      if (error?.name === "AbortError" || mine !== requestId) return;
+      if (error instanceof ApiError && error.status === 404 && state.page > 1) {
+        state.page = 1;
+        load();
+        return;
+      }
+      replace(list, h("div", { class: "card__body" }, loadError(error instanceof ApiError ? error.french() : "Chargement impossible.", load)));
+    } finally {
+      if (mine === requestId) list.removeAttribute("aria-busy");
+    }
+  }
+
+  function renderList(page) {
+    if (page.results.length === 0) {
+      replace(list, emptyState(state.unread ? "Aucune notification non lue. Tout est à jour !" : "Aucune notification pour l’instant.", { iconName: "bell", testid: "notifications-empty" }));
+      return;
+    }
+    replace(
+      list,
+      h(
+        "ul",
+        { class: "notifications" },
+        page.results.map((n) => {
+          const item = h(
+            "li",
+            { class: ["notification", !n.read && "notification--unread", `notification--${n.type}`], dataset: { testid: "notification", id: n.id, type: n.type, read: n.read, reference: n.piece?.reference || "" } },
+            h("span", { class: "notification__icon" }, icon(TYPE_ICONS[n.type] || "bell")),
+            h(
+              "div",
+              { class: "notification__body" },
+              h("p", { class: "notification__title" }, h("strong", { text: n.title }), !n.read ? h("span", { class: "tag tag--info", text: "Non lue" }) : null),
+              h("p", { class: "notification__message", text: n.message }),
+              h(
+                "p",
+                { class: "notification__meta muted small" },
+                `${NOTIFICATION_TYPES[n.type] || n.type} · ${formatDateTime(n.created_at)}`,
+                n.audience?.role ? ` · pour : ${ROLE_LABELS[n.audience.role]?.toLowerCase() || n.audience.role} et plus` : "",
+                n.piece ? [" · ", h("a", { href: `#/pieces/${n.piece.id}`, text: `Voir ${n.piece.reference}` })] : null,
+              ),
+            ),
+            h(
+              "div",
+              { class: "notification__actions" },
+              n.read ? null : button("Marquer comme lue", { class: "btn btn--small", "aria-label": `Marquer comme lue : ${n.title}`, dataset: { testid: "mark-read" }, on: { click: (event) => markRead([n.id], event.currentTarget) } }, "check"),
+            ),
+          );
+          return item;
+        }),
+      ),
+      pagination({
+        page: state.page,
+        pageSize: PAGE_SIZE,
+        count: page.count,
+        noun: ["notification", "notifications"],
+        onChange: (n) => {
+          state.page = n;
+          load();
+        },
+      }),
+    );
+    live.textContent = `${plural(page.count, "notification", "notifications")}.`;
+  }
+
+  async function markRead(ids, btn) {
+    setBusy(btn, true, "…");
+    try {
+      const { data } = await api.post("/api/notifications/mark-read/", ids ? { ids } : { all: true });
+      if (!ids) toast(data.marked ? `${plural(data.marked, "notification marquée", "notifications marquées")} comme lue${data.marked > 1 ? "s" : ""}.` : "Tout était déjà lu.");
+      else toast("Notification marquée comme lue.");
+      await refreshBell();
+      await load();
+      // Le focus ne se perd pas : il revient sur la liste.
+      if (!btn.isConnected) (list.querySelector('[data-testid="mark-read"]') || markAll).focus();
+    } catch (error) {
+      if (btn.isConnected) setBusy(btn, false);
+      if (!(error instanceof ApiError)) throw error;
+      toast(error.french(), "error");
+    }
+  }
+
+  markAll.addEventListener("click", async () => {
+    await markRead(null, markAll);
+    setBusy(markAll, false);
+  });
+  for (const radio of [allRadio, unreadRadio]) {
+    radio.addEventListener("change", () => {
+      state.unread = unreadRadio.checked;
+      state.page = 1;
+      load();
+    });
+  }
+  type.control.addEventListener("change", () => {
+    state.type = type.control.value;
+    state.page = 1;
+    load();
+  });
+
+  // Une nouvelle alerte arrive pendant qu'on regarde la page.
+  const unsubscribe = onBellChange(() => load());
+
+  aside.append(preferencesCard(signal));
+  if (may.sendMessage()) aside.append(messageCard());
+
+  await load();
+  return unsubscribe;
+}
+
+/** Préférences d'alertes de stock. */
+function preferencesCard(signal) {
+  const body = h("div", { class: "card__body" }, loading());
+  const card = h("section", { class: "card", "aria-labelledby": "prefs-titre" }, h("div", { class: "card__header" }, h("h2", { id: "prefs-titre", text: "Mes préférences" })), body);
+
+  (async () => {
+    let prefs;
+    let categories = [];
+    try {
+      [prefs, categories] = await Promise.all([api.get("/api/notifications/preferences/", { signal }), api.get("/api/pieces/categories/", { signal }).catch(() => [])]);
+    } catch (error) {
+      if (error?.name === "AbortError") return;
+      replace(body, loadError(error instanceof ApiError ? error.french() : "Préférences indisponibles.", null));
+      return;
+    }
+    const names = [...new Set([...categories.map((c) => c.category), ...prefs.categories])].sort((a, b) => a.localeCompare(b, "fr"));
+    const alerts = h("input", { type: "checkbox", id: "prefs-alertes", checked: prefs.stock_alerts, dataset: { testid: "prefs-stock-alerts" } });
+    const boxes = names.map((category, index) => {
+      const id = `prefs-cat-${index}`;
+      const box = h("input", { type: "checkbox", id, value: category, checked: prefs.categories.includes(category) });
+      return { box, row: h("div", { class: "check" }, box, h("label", { for: id, text: category })) };
+    });
+    const message = messageArea("prefs-message");
+    const submit = h("button", { type: "submit", class: "btn btn--primary" }, h("span", { text: "Enregistrer" }));
+    const receives = h("p", { class: "notice notice--info small", dataset: { testid: "prefs-receives" } });
+    const showReceives = (value) => {
+      receives.textContent = value
+        ? "Vous recevez les alertes de stock (stock bas, rupture, retour en stock)."
+        : prefs.stock_alerts || alerts.checked
+          ? "Les alertes de stock sont adressées aux gestionnaires et aux administrateurs : votre rôle ne les reçoit pas. Les messages de l’équipe vous parviennent."
+          : "Vous ne recevez pas les alertes de stock. Les messages de l’équipe vous parviennent toujours.";
+    };
+    showReceives(prefs.receives_stock_alerts);
+    const categoriesFieldset = h(
+      "fieldset",
+      { class: "fieldset fieldset--compact", disabled: !prefs.stock_alerts },
+      h("legend", { text: "Catégories suivies" }),
+      h("p", { class: "field__hint", text: "Aucune cochée : toutes les catégories." }),
+      boxes.length ? h("div", { class: "check-list" }, boxes.map((b) => b.row)) : h("p", { class: "muted small", text: "Aucune catégorie dans le catalogue." }),
+    );
+    alerts.addEventListener("change", () => {
+      categoriesFieldset.disabled = !alerts.checked;
+    });
+    const form = h(
+      "form",
+      { class: "form", novalidate: true, dataset: { testid: "prefs-form" } },
+      receives,
+      h("div", { class: "check" }, alerts, h("label", { for: "prefs-alertes", text: "Recevoir les alertes de stock" })),
+      categoriesFieldset,
+      message,
+      h("div", { class: "form__actions" }, submit),
+    );
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      message.clear();
+      setBusy(submit, true, "Enregistrement…");
+      try {
+        const { data } = await api.put("/api/notifications/preferences/", { stock_alerts: alerts.checked, categories: boxes.filter((b) => b.box.checked).map((b) => b.box.value) });
+        prefs = data;
+        showReceives(data.receives_stock_alerts);
+        message.show("Préférences enregistrées.", "success");
+        refreshBell();
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+        message.show(error.french(), "error");
+      } finally {
+        setBusy(submit, false);
+      }
+    });
+    replace(body, form);
+  })();
+  return card;
+}
+
+/** Message à un rôle (et au-dessus), gestionnaire et au-dessus. */
+function messageCard() {
+  const titleField = field({ label: "Titre", name: "title", required: true, control: input({ maxlength: 200 }) });
+  const text = field({ label: "Message", name: "message", required: true, control: h("textarea", { class: "input", rows: 3, maxlength: 2000 }) });
+  const audience = field({
+    label: "Destinataires",
+    name: "role",
+    control: select([
+      ["viewer", "Tout le monde"],
+      ["operator", "Magasiniers et au-dessus"],
+      ["manager", "Gestionnaires et administrateurs"],
+      ["admin", "Administrateurs"],
+    ]),
+  });
+  const message = messageArea("send-message");
+  const submit = h("button", { type: "submit", class: "btn btn--primary" }, icon("mail"), h("span", { text: "Envoyer" }));
+  const form = h("form", { class: "form", novalidate: true, dataset: { testid: "message-form" } }, titleField.wrapper, text.wrapper, audience.wrapper, message, h("div", { class: "form__actions" }, submit));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    titleField.setError("");
+    text.setError("");
+    audience.setError("");
+    message.clear();
+    const body = { title: titleField.control.value.trim(), message: text.control.value.trim(), role: audience.control.value };
+    let invalid = false;
+    if (!body.title) {
+      titleField.setError("Le titre est obligatoire.");
+      invalid = true;
+    }
+    if (!body.message) {
+      text.setError("Le message est obligatoire.");
+      invalid = true;
+    }
+    if (invalid) {
+      (body.title ? text : titleField).control.focus();
+      return;
+    }
+    setBusy(submit, true, "Envoi…");
+    try {
+      await api.post("/api/notifications/", body);
+      message.show("Message envoyé.", "success");
+      titleField.control.value = "";
+      text.control.value = "";
+      refreshBell();
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      message.show(error.french(), "error");
+      const fields = fieldMessages(error);
+      if (fields.title) titleField.setError(fields.title);
+      if (fields.message) text.setError(fields.message);
+      if (fields.audience) audience.setError(fields.audience);
+    } finally {
+      setBusy(submit, false);
+    }
+  });
+  return h("section", { class: "card", "aria-labelledby": "message-titre" }, h("div", { class: "card__header" }, h("h2", { id: "message-titre", text: "Envoyer un message" })), h("div", { class: "card__body" }, form));
+}

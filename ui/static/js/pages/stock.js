@@ -1,0 +1,193 @@
+// Stock : niveaux (ok / bas / rupture) et formulaire de mouvement.
+
+import { api } from "../api.js";
+import { h, icon, replace, field, input, select, button, formatNumber, formatDateTime, plural, loading, emptyState, loadError, debounce } from "../dom.js";
+import { pageHeader, dataTable, pagination, statusBadge } from "../ui.js";
+import { may } from "../session.js";
+import { movementForm } from "../movement-form.js";
+import { ApiError } from "../errors.js";
+
+export const name = "stock";
+export const title = () => "Stock";
+
+const PAGE_SIZE = 25;
+
+const STATUSES = [
+  ["", "Tous"],
+  ["ok", "OK"],
+  ["low", "Bas"],
+  ["out", "Rupture"],
+];
+
+const ORDERINGS = [
+  ["reference", "Référence"],
+  ["name", "Nom"],
+  ["quantity", "Quantité croissante"],
+  ["-quantity", "Quantité décroissante"],
+  ["-updated_at", "Dernier mouvement"],
+];
+
+export async function render({ container, query, signal, updateQuery }) {
+  const state = {
+    search: query.get("search") || "",
+    status: STATUSES.some(([v]) => v === query.get("status")) ? query.get("status") : "",
+    ordering: ORDERINGS.some(([v]) => v === query.get("ordering")) ? query.get("ordering") : "reference",
+    page: Math.max(1, Number.parseInt(query.get("page"), 10) || 1),
+  };
+  const preselect = Number.parseInt(query.get("piece"), 10) || null;
+
+  container.append(
+    pageHeader("Stock", {
+      subtitle: may.recordMovement() ? "Niveaux de chaque pièce et saisie des mouvements." : "Niveaux de chaque pièce.",
+      actions: [h("a", { class: "btn", href: "#/historique" }, icon("history"), h("span", { text: "Historique" }))],
+    }),
+  );
+
+  const layout = h("div", { class: may.recordMovement() ? "split" : "" });
+  container.append(layout);
+
+  // --- Formulaire de mouvement (magasinier et au-dessus) ----------------------------
+  let form = null;
+  if (may.recordMovement()) {
+    form = movementForm({ signal, onRecorded: () => load() });
+    layout.append(
+      h(
+        "section",
+        { class: "card split__aside", "aria-labelledby": "mouvement-titre" },
+        h("div", { class: "card__header" }, h("h2", { id: "mouvement-titre", text: "Nouveau mouvement" })),
+        h("div", { class: "card__body" }, form.element),
+      ),
+    );
+  }
+
+  // --- Niveaux ----------------------------------------------------------------------
+  const search = field({ label: "Rechercher", name: "search", control: input({ type: "search", value: state.search, placeholder: "Référence ou nom", autocomplete: "off", dataset: { testid: "stock-search" } }) });
+  const status = field({ label: "Statut", name: "status", control: select(STATUSES, { value: state.status, dataset: { testid: "stock-status" } }) });
+  const ordering = field({ label: "Trier par", name: "ordering", control: select(ORDERINGS, { value: state.ordering }) });
+  const results = h("div", { class: "results", dataset: { testid: "levels" } }, loading("Chargement des niveaux…"));
+  const live = h("p", { class: "sr-only", "aria-live": "polite" });
+  layout.append(
+    h(
+      "section",
+      { class: "card card--flush split__main", "aria-labelledby": "niveaux-titre" },
+      h("div", { class: "card__header" }, h("h2", { id: "niveaux-titre", text: "Niveaux de stock" })),
+      h("div", { class: "card__body" }, h("form", { class: "filters", role: "search", "aria-label": "Filtrer les niveaux", on: { submit: (e) => e.preventDefault() } }, search.wrapper, status.wrapper, ordering.wrapper)),
+      results,
+      live,
+    ),
+  );
+
+  let requestId = 0;
+  async function load() {
+    const mine = ++requestId;
+    updateQuery({ search: state.search, status: state.status, ordering: state.ordering === "reference" ? "" : state.ordering, page: state.page > 1 ? state.page : "" });
+    results.setAttribute("aria-busy", "true");
+    try {
+      const page = await api.get("/api/stock/", { query: { search: state.search, status: state.status, ordering: state.ordering, page: state.page, page_size: PAGE_SIZE }, signal });
+      if (mine !== requestId) return;
+      renderLevels(page);
+      live.textContent = `${plural(page.count, "niveau affiché", "niveaux affichés")}.`;
+    } catch (error) {
+      if (error?.name === "AbortError" || mine !== requestId) return;
+      if (error instanceof ApiError && error.status === 404 && state.page > 1) {
+        state.page = 1;
+        load();
+        return;
+      }
+      replace(results, h("div", { class: "card__body" }, loadError(error instanceof ApiError ? error.french() : "Chargement impossible.", load)));
+    } finally {
+      if (mine === requestId) results.removeAttribute("aria-busy");
+    }
+  }
+
+  function renderLevels(page) {
+    if (page.results.length === 0) {
+      const filtered = state.search || state.status;
+      replace(
+        results,
+        emptyState(
+          filtered ? "Aucun niveau ne correspond à ces critères." : "Aucun niveau de stock pour l’instant : une pièce apparaît ici dès son premier mouvement.",
+          { iconName: filtered ? "search" : "box", testid: "levels-empty" },
+        ),
+      );
+      return;
+    }
+    const columns = [
+      {
+        label: "Pièce",
+        wide: true,
+        cell: (l) =>
+          h(
+            "span",
+            { class: "cell-stack" },
+            h("span", { class: "cell-main" }, h("a", { href: `#/pieces/${l.piece_id}`, class: "ref", text: l.reference }), l.archived ? h("span", { class: "tag", text: "Archivée" }) : null),
+            h("span", { class: "muted small", text: l.name }),
+          ),
+      },
+      {
+        label: "Quantité / seuil",
+        numeric: true,
+        cell: (l) => h("span", { class: "nowrap" }, h("strong", { class: "qty", dataset: { testid: "level-quantity" }, text: formatNumber(l.quantity) }), h("span", { class: "muted", text: ` / ${formatNumber(l.min_stock)}` })),
+      },
+      { label: "Statut", cell: (l) => statusBadge(l.status) },
+      { label: "Dernier mouvement", cell: (l) => (l.updated_at ? formatDateTime(l.updated_at) : "Aucun") },
+    ];
+    if (form) {
+      columns.push({
+        label: "Action",
+        className: "actions-cell",
+        cell: (l) =>
+          l.archived
+            ? null
+            : button("Mouvement", {
+                class: "btn btn--small",
+                "aria-label": `Mouvement pour ${l.reference}`,
+                on: { click: () => form.selectPiece(l.piece_id) },
+              }, "plus"),
+      });
+    }
+    replace(
+      results,
+      dataTable({
+        caption: "Niveaux de stock",
+        testid: "levels-table",
+        rows: page.results,
+        rowAttrs: (l) => ({ class: `row--${l.status}`, dataset: { testid: "level-row", pieceId: l.piece_id, reference: l.reference, status: l.status } }),
+        columns,
+      }),
+      pagination({
+        page: state.page,
+        pageSize: PAGE_SIZE,
+        count: page.count,
+        noun: ["niveau", "niveaux"],
+        onChange: (n) => {
+          state.page = n;
+          load();
+        },
+      }),
+    );
+  }
+
+  const reloadFromFirst = () => {
+    state.page = 1;
+    load();
+  };
+  search.control.addEventListener(
+    "input",
+    debounce(() => {
+      state.search = search.control.value.trim();
+      reloadFromFirst();
+    }, 300),
+  );
+  status.control.addEventListener("change", () => {
+    state.status = status.control.value;
+    reloadFromFirst();
+  });
+  ordering.control.addEventListener("change", () => {
+    state.ordering = ordering.control.value;
+    reloadFromFirst();
+  });
+
+  await load();
+  if (form && preselect) form.selectPiece(preselect);
+}
