@@ -467,7 +467,10 @@ fn ladder(
                 as Box<dyn FnMut(u32) -> Result<Round>>
         })
         .collect();
-    let mut sides: Vec<Side<'_>> = sides.iter_mut().map(|side| side.as_mut() as Side<'_>).collect();
+    let mut sides: Vec<Side<'_>> = sides
+        .iter_mut()
+        .map(|side| side.as_mut() as Side<'_>)
+        .collect();
     let rounds = alternate(
         "where a GET's time goes: one connection, one step more each time",
         LADDER_ROUND_SECONDS,

@@ -324,7 +324,10 @@ fn details(r: &Results) -> String {
     for (index, step) in r.costs.ladder.iter().enumerate() {
         let (added, added_cpu) = match index.checked_sub(1).map(|i| &r.costs.ladder[i]) {
             Some(previous) => (
-                format!("{:.0}", (step.round.p50_ms - previous.round.p50_ms) * 1000.0),
+                format!(
+                    "{:.0}",
+                    (step.round.p50_ms - previous.round.p50_ms) * 1000.0
+                ),
                 cpu_difference(&step.round, &previous.round),
             ),
             None => (String::new(), String::new()),
