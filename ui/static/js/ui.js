@@ -1,7 +1,8 @@
 // Composants d'interface partagés : en-tête de page, tableaux adaptatifs,
-// pagination, boîtes de dialogue, annonces.
+// pagination, listes paginées et leurs filtres, boîtes de dialogue, annonces.
 
-import { h, icon, button, formatNumber, plural, messageArea } from "./dom.js";
+import { h, icon, button, replace, formatNumber, plural, messageArea, loadError, debounce } from "./dom.js";
+import { ApiError } from "./errors.js";
 
 /** En-tête de page : titre (reçoit le focus à la navigation) et actions. */
 export function pageHeader(title, { subtitle = null, actions = [], back = null } = {}) {
@@ -72,6 +73,91 @@ export function pagination({ page, pageSize, count, onChange, noun = ["résultat
     h("p", { class: "pagination__info" }, `${plural(count, noun[0], noun[1])} · page ${formatNumber(page)} sur ${formatNumber(pages)}`),
     pages > 1 ? h("div", { class: "pagination__buttons" }, previous, next) : null,
   );
+}
+
+// --- Listes paginées --------------------------------------------------------------
+
+/** Le numéro de page de l'adresse (`?page=3`) ; 1 s'il manque ou ne vaut rien. */
+export function pageFromQuery(query) {
+  return Math.max(1, Number.parseInt(query.get("page"), 10) || 1);
+}
+
+/**
+ * La valeur du paramètre `key` de l'adresse si elle fait partie des `choices`
+ * ([[valeur, libellé]]), sinon `fallback` : une adresse retouchée à la main ne
+ * met pas dans l'état une valeur qu'aucun filtre ne propose.
+ */
+export function choiceFromQuery(query, key, choices, fallback) {
+  const value = query.get(key);
+  return choices.some(([choice]) => choice === value) ? value : fallback;
+}
+
+/**
+ * Le chargement d'une liste paginée dans `results`.
+ * - Seule la dernière requête lancée s'affiche : la réponse tardive d'un
+ *   filtre précédent ne remplace pas la liste.
+ * - `aria-busy` couvre l'attente.
+ * - Un 404 au-delà de la page 1 (la page a disparu après un filtre, un
+ *   archivage...) ramène à la page 1 au lieu d'afficher une erreur.
+ * - Toute autre panne laisse un message et un bouton « Réessayer ».
+ *
+ * `onStart()` passe avant chaque requête (adresse, indicateur) ; `fetchPage()`
+ * rend la page de l'API ; `show(page)` l'affiche ; `errorContext` est passé à
+ * `ApiError.french`. Rend `load()` et `goToPage(n)`, pour la pagination.
+ */
+export function pagedList({ results, state, onStart = () => {}, fetchPage, show, errorContext }) {
+  let requestId = 0;
+  async function load() {
+    const mine = ++requestId;
+    onStart();
+    results.setAttribute("aria-busy", "true");
+    try {
+      const page = await fetchPage();
+      if (mine !== requestId) return;
+      show(page);
+    } catch (error) {
+      if (error?.name === "AbortError" || mine !== requestId) return;
+      if (error instanceof ApiError && error.status === 404 && state.page > 1) {
+        state.page = 1;
+        load();
+        return;
+      }
+      replace(results, h("div", { class: "card__body" }, loadError(error instanceof ApiError ? error.french(errorContext) : "Chargement impossible.", load)));
+    } finally {
+      if (mine === requestId) results.removeAttribute("aria-busy");
+    }
+  }
+  function goToPage(n) {
+    state.page = n;
+    return load();
+  }
+  return { load, goToPage };
+}
+
+/**
+ * Relie les filtres d'une liste à son état : le champ `search` (300 ms après
+ * la dernière frappe, pour ne pas lancer une requête par lettre) et chaque
+ * select de `selects` ({clé de l'état: select}) y recopient leur valeur, puis
+ * la liste repart de la page 1 (l'ancienne page peut ne plus exister).
+ */
+export function bindFilters({ state, reload, search = null, selects = {} }) {
+  const reloadFromFirst = () => {
+    state.page = 1;
+    reload();
+  };
+  search?.addEventListener(
+    "input",
+    debounce(() => {
+      state.search = search.value.trim();
+      reloadFromFirst();
+    }, 300),
+  );
+  for (const [key, control] of Object.entries(selects)) {
+    control.addEventListener("change", () => {
+      state[key] = control.value;
+      reloadFromFirst();
+    });
+  }
 }
 
 // --- Annonces (toasts) -----------------------------------------------------------

@@ -1,8 +1,8 @@
 // Historique des mouvements : filtres, annulation (gestionnaire), export CSV.
 
 import { api, download } from "../api.js";
-import { h, icon, replace, field, input, select, setOptions, button, formatNumber, formatDateTime, formatSigned, plural, loading, emptyState, loadError, setBusy, saveBlob } from "../dom.js";
-import { pageHeader, dataTable, pagination, movementBadge, confirmDialog, toast } from "../ui.js";
+import { h, icon, replace, field, input, select, setOptions, button, formatNumber, formatDateTime, formatSigned, plural, loading, emptyState, setBusy, saveBlob } from "../dom.js";
+import { pageHeader, dataTable, pagination, pagedList, pageFromQuery, choiceFromQuery, movementBadge, confirmDialog, toast } from "../ui.js";
 import { may } from "../session.js";
 import { refreshBellSoon } from "../bell.js";
 import { REASONS } from "../labels.js";
@@ -23,11 +23,11 @@ const DATE = /^\d{4}-\d{2}-\d{2}$/;
 export async function render({ container, query, signal, updateQuery }) {
   const state = {
     piece_id: Number.parseInt(query.get("piece_id"), 10) || "",
-    type: TYPES.some(([v]) => v === query.get("type")) ? query.get("type") : "",
+    type: choiceFromQuery(query, "type", TYPES, ""),
     user: query.get("user") || "",
     date_from: DATE.test(query.get("date_from") || "") ? query.get("date_from") : "",
     date_to: DATE.test(query.get("date_to") || "") ? query.get("date_to") : "",
-    page: Math.max(1, Number.parseInt(query.get("page"), 10) || 1),
+    page: pageFromQuery(query),
   };
 
   const exportBtn = button("Exporter (CSV)", { class: "btn", dataset: { testid: "export-movements" } }, "download");
@@ -81,30 +81,19 @@ export async function render({ container, query, signal, updateQuery }) {
     }
   }
 
-  let requestId = 0;
   let lastPage = null;
-  async function load() {
-    const mine = ++requestId;
-    updateQuery({ piece_id: state.piece_id, type: state.type, user: state.user, date_from: state.date_from, date_to: state.date_to, page: state.page > 1 ? state.page : "" });
-    results.setAttribute("aria-busy", "true");
-    try {
-      const page = await api.get("/api/stock/movements/", { query: { ...filterQuery(), page: state.page, page_size: PAGE_SIZE }, signal });
-      if (mine !== requestId) return;
+  const { load, goToPage } = pagedList({
+    results,
+    state,
+    onStart: () => updateQuery({ ...filterQuery(), page: state.page > 1 ? state.page : "" }),
+    fetchPage: () => api.get("/api/stock/movements/", { query: { ...filterQuery(), page: state.page, page_size: PAGE_SIZE }, signal }),
+    show: (page) => {
       lastPage = page;
       renderRows(page);
       live.textContent = `${plural(page.count, "mouvement trouvé", "mouvements trouvés")}.`;
-    } catch (error) {
-      if (error?.name === "AbortError" || mine !== requestId) return;
-      if (error instanceof ApiError && error.status === 404 && state.page > 1) {
-        state.page = 1;
-        load();
-        return;
-      }
-      replace(results, h("div", { class: "card__body" }, loadError(error instanceof ApiError ? error.french({ badRequest: "Filtres invalides : vérifiez les dates." }) : "Chargement impossible.", load)));
-    } finally {
-      if (mine === requestId) results.removeAttribute("aria-busy");
-    }
-  }
+    },
+    errorContext: { badRequest: "Filtres invalides : vérifiez les dates." },
+  });
 
   function filterQuery() {
     return { piece_id: state.piece_id, type: state.type, user: state.user, date_from: state.date_from, date_to: state.date_to };
@@ -165,10 +154,7 @@ export async function render({ container, query, signal, updateQuery }) {
         pageSize: PAGE_SIZE,
         count: page.count,
         noun: ["mouvement", "mouvements"],
-        onChange: (n) => {
-          state.page = n;
-          load();
-        },
+        onChange: goToPage,
       }),
     );
   }

@@ -3,7 +3,7 @@
 
 import { api } from "../api.js";
 import { h, icon, replace, field, input, select, button, formatDateTime, plural, loading, emptyState, loadError, messageArea, setBusy } from "../dom.js";
-import { pageHeader, pagination, toast } from "../ui.js";
+import { pageHeader, pagination, pagedList, bindFilters, pageFromQuery, toast } from "../ui.js";
 import { may } from "../session.js";
 import { refreshBell, onBellChange } from "../bell.js";
 import { NOTIFICATION_TYPES, ROLE_LABELS } from "../labels.js";
@@ -20,7 +20,7 @@ export async function render({ container, query, signal, updateQuery }) {
   const state = {
     unread: query.get("filtre") === "non-lues",
     type: NOTIFICATION_TYPES[query.get("type")] ? query.get("type") : "",
-    page: Math.max(1, Number.parseInt(query.get("page"), 10) || 1),
+    page: pageFromQuery(query),
   };
 
   const markAll = button("Tout marquer comme lu", { class: "btn", dataset: { testid: "mark-all-read" } }, "check");
@@ -52,27 +52,13 @@ export async function render({ container, query, signal, updateQuery }) {
   layout.append(aside);
   container.append(layout);
 
-  let requestId = 0;
-  async function load() {
-    const mine = ++requestId;
-    updateQuery({ filtre: state.unread ? "non-lues" : "", type: state.type, page: state.page > 1 ? state.page : "" });
-    list.setAttribute("aria-busy", "true");
-    try {
-      const page = await api.get("/api/notifications/", { query: { unread: state.unread ? "true" : undefined, type: state.type, page: state.page, page_size: PAGE_SIZE }, signal });
-      if (mine !== requestId) return;
-      renderList(page);
-    } catch (error) {
-      if (error?.name === "AbortError" || mine !== requestId) return;
-      if (error instanceof ApiError && error.status === 404 && state.page > 1) {
-        state.page = 1;
-        load();
-        return;
-      }
-      replace(list, h("div", { class: "card__body" }, loadError(error instanceof ApiError ? error.french() : "Chargement impossible.", load)));
-    } finally {
-      if (mine === requestId) list.removeAttribute("aria-busy");
-    }
-  }
+  const { load, goToPage } = pagedList({
+    results: list,
+    state,
+    onStart: () => updateQuery({ filtre: state.unread ? "non-lues" : "", type: state.type, page: state.page > 1 ? state.page : "" }),
+    fetchPage: () => api.get("/api/notifications/", { query: { unread: state.unread ? "true" : undefined, type: state.type, page: state.page, page_size: PAGE_SIZE }, signal }),
+    show: renderList,
+  });
 
   function renderList(page) {
     if (page.results.length === 0) {
@@ -116,10 +102,7 @@ export async function render({ container, query, signal, updateQuery }) {
         pageSize: PAGE_SIZE,
         count: page.count,
         noun: ["notification", "notifications"],
-        onChange: (n) => {
-          state.page = n;
-          load();
-        },
+        onChange: goToPage,
       }),
     );
     live.textContent = `${plural(page.count, "notification", "notifications")}.`;
@@ -149,15 +132,10 @@ export async function render({ container, query, signal, updateQuery }) {
   for (const radio of [allRadio, unreadRadio]) {
     radio.addEventListener("change", () => {
       state.unread = unreadRadio.checked;
-      state.page = 1;
-      load();
+      goToPage(1);
     });
   }
-  type.control.addEventListener("change", () => {
-    state.type = type.control.value;
-    state.page = 1;
-    load();
-  });
+  bindFilters({ state, reload: load, selects: { type: type.control } });
 
   // Une nouvelle alerte arrive pendant qu'on regarde la page.
   const unsubscribe = onBellChange(() => load());

@@ -1,8 +1,8 @@
 // Catalogue des pièces : recherche, catégorie, tri, pages ; import et export CSV.
 
 import { api, download } from "../api.js";
-import { h, icon, replace, field, input, select, setOptions, button, formatPrice, formatNumber, plural, loading, emptyState, loadError, messageArea, setBusy, saveBlob, debounce } from "../dom.js";
-import { pageHeader, dataTable, pagination, toast } from "../ui.js";
+import { h, icon, replace, field, input, select, setOptions, button, formatPrice, formatNumber, plural, loading, emptyState, messageArea, setBusy, saveBlob } from "../dom.js";
+import { pageHeader, dataTable, pagination, pagedList, bindFilters, pageFromQuery, choiceFromQuery, toast } from "../ui.js";
 import { may } from "../session.js";
 import { ApiError, labelFieldPrefix, looksFrench } from "../errors.js";
 
@@ -36,9 +36,9 @@ export async function render({ container, query, signal, updateQuery }) {
   const state = {
     search: query.get("search") || "",
     category: query.get("category") || "",
-    etat: STATES.some(([v]) => v === query.get("etat")) ? query.get("etat") : "actives",
-    ordering: ORDERINGS.some(([v]) => v === query.get("ordering")) ? query.get("ordering") : "reference",
-    page: Math.max(1, Number.parseInt(query.get("page"), 10) || 1),
+    etat: choiceFromQuery(query, "etat", STATES, "actives"),
+    ordering: choiceFromQuery(query, "ordering", ORDERINGS, "reference"),
+    page: pageFromQuery(query),
   };
 
   // --- En-tête et actions ---------------------------------------------------------
@@ -88,32 +88,23 @@ export async function render({ container, query, signal, updateQuery }) {
     }
   }
 
-  let requestId = 0;
-  async function load() {
-    const mine = ++requestId;
-    updateQuery({ search: state.search, category: state.category, etat: state.etat === "actives" ? "" : state.etat, ordering: state.ordering === "reference" ? "" : state.ordering, page: state.page > 1 ? state.page : "" });
-    results.setAttribute("aria-busy", "true");
-    if (!results.querySelector("table")) replace(results, loading("Chargement des pièces…"));
-    try {
-      const page = await api.get("/api/pieces/", {
+  const { load, goToPage } = pagedList({
+    results,
+    state,
+    onStart: () => {
+      updateQuery({ search: state.search, category: state.category, etat: state.etat === "actives" ? "" : state.etat, ordering: state.ordering === "reference" ? "" : state.ordering, page: state.page > 1 ? state.page : "" });
+      if (!results.querySelector("table")) replace(results, loading("Chargement des pièces…"));
+    },
+    fetchPage: () =>
+      api.get("/api/pieces/", {
         query: { search: state.search, category: state.category, archived: archivedParam(state.etat), ordering: state.ordering, page: state.page, page_size: PAGE_SIZE },
         signal,
-      });
-      if (mine !== requestId) return;
+      }),
+    show: (page) => {
       renderResults(page);
       live.textContent = `${plural(page.count, "pièce trouvée", "pièces trouvées")}.`;
-    } catch (error) {
-      if (error?.name === "AbortError" || mine !== requestId) return;
-      if (error instanceof ApiError && error.status === 404 && state.page > 1) {
-        state.page = 1;
-        load();
-        return;
-      }
-      replace(results, h("div", { class: "card__body" }, loadError(error instanceof ApiError ? error.french() : "Chargement impossible.", load)));
-    } finally {
-      if (mine === requestId) results.removeAttribute("aria-busy");
-    }
-  }
+    },
+  });
 
   function renderResults(page) {
     if (page.results.length === 0) {
@@ -156,10 +147,7 @@ export async function render({ container, query, signal, updateQuery }) {
         pageSize: PAGE_SIZE,
         count: page.count,
         noun: ["pièce", "pièces"],
-        onChange: (n) => {
-          state.page = n;
-          load().then(() => results.querySelector("table")?.scrollIntoView({ block: "start" }));
-        },
+        onChange: (n) => goToPage(n).then(() => results.querySelector("table")?.scrollIntoView({ block: "start" })),
       }),
     );
   }
@@ -176,29 +164,7 @@ export async function render({ container, query, signal, updateQuery }) {
     search.control.focus();
   }
 
-  const reloadFromFirst = () => {
-    state.page = 1;
-    load();
-  };
-  search.control.addEventListener(
-    "input",
-    debounce(() => {
-      state.search = search.control.value.trim();
-      reloadFromFirst();
-    }, 300),
-  );
-  category.control.addEventListener("change", () => {
-    state.category = category.control.value;
-    reloadFromFirst();
-  });
-  etat.control.addEventListener("change", () => {
-    state.etat = etat.control.value;
-    reloadFromFirst();
-  });
-  ordering.control.addEventListener("change", () => {
-    state.ordering = ordering.control.value;
-    reloadFromFirst();
-  });
+  bindFilters({ state, reload: load, search: search.control, selects: { category: category.control, etat: etat.control, ordering: ordering.control } });
 
   exportBtn.addEventListener("click", async () => {
     setBusy(exportBtn, true, "Export…");

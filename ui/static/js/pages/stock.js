@@ -1,11 +1,10 @@
 // Stock : niveaux (ok / bas / rupture) et formulaire de mouvement.
 
 import { api } from "../api.js";
-import { h, icon, replace, field, input, select, button, formatNumber, formatDateTime, plural, loading, emptyState, loadError, debounce } from "../dom.js";
-import { pageHeader, dataTable, pagination, statusBadge } from "../ui.js";
+import { h, icon, replace, field, input, select, button, formatNumber, formatDateTime, plural, loading, emptyState } from "../dom.js";
+import { pageHeader, dataTable, pagination, pagedList, bindFilters, pageFromQuery, choiceFromQuery, statusBadge } from "../ui.js";
 import { may } from "../session.js";
 import { movementForm } from "../movement-form.js";
-import { ApiError } from "../errors.js";
 
 export const name = "stock";
 export const title = () => "Stock";
@@ -30,9 +29,9 @@ const ORDERINGS = [
 export async function render({ container, query, signal, updateQuery }) {
   const state = {
     search: query.get("search") || "",
-    status: STATUSES.some(([v]) => v === query.get("status")) ? query.get("status") : "",
-    ordering: ORDERINGS.some(([v]) => v === query.get("ordering")) ? query.get("ordering") : "reference",
-    page: Math.max(1, Number.parseInt(query.get("page"), 10) || 1),
+    status: choiceFromQuery(query, "status", STATUSES, ""),
+    ordering: choiceFromQuery(query, "ordering", ORDERINGS, "reference"),
+    page: pageFromQuery(query),
   };
   const preselect = Number.parseInt(query.get("piece"), 10) || null;
 
@@ -77,28 +76,16 @@ export async function render({ container, query, signal, updateQuery }) {
     ),
   );
 
-  let requestId = 0;
-  async function load() {
-    const mine = ++requestId;
-    updateQuery({ search: state.search, status: state.status, ordering: state.ordering === "reference" ? "" : state.ordering, page: state.page > 1 ? state.page : "" });
-    results.setAttribute("aria-busy", "true");
-    try {
-      const page = await api.get("/api/stock/", { query: { search: state.search, status: state.status, ordering: state.ordering, page: state.page, page_size: PAGE_SIZE }, signal });
-      if (mine !== requestId) return;
+  const { load, goToPage } = pagedList({
+    results,
+    state,
+    onStart: () => updateQuery({ search: state.search, status: state.status, ordering: state.ordering === "reference" ? "" : state.ordering, page: state.page > 1 ? state.page : "" }),
+    fetchPage: () => api.get("/api/stock/", { query: { search: state.search, status: state.status, ordering: state.ordering, page: state.page, page_size: PAGE_SIZE }, signal }),
+    show: (page) => {
       renderLevels(page);
       live.textContent = `${plural(page.count, "niveau affiché", "niveaux affichés")}.`;
-    } catch (error) {
-      if (error?.name === "AbortError" || mine !== requestId) return;
-      if (error instanceof ApiError && error.status === 404 && state.page > 1) {
-        state.page = 1;
-        load();
-        return;
-      }
-      replace(results, h("div", { class: "card__body" }, loadError(error instanceof ApiError ? error.french() : "Chargement impossible.", load)));
-    } finally {
-      if (mine === requestId) results.removeAttribute("aria-busy");
-    }
-  }
+    },
+  });
 
   function renderLevels(page) {
     if (page.results.length === 0) {
@@ -160,33 +147,12 @@ export async function render({ container, query, signal, updateQuery }) {
         pageSize: PAGE_SIZE,
         count: page.count,
         noun: ["niveau", "niveaux"],
-        onChange: (n) => {
-          state.page = n;
-          load();
-        },
+        onChange: goToPage,
       }),
     );
   }
 
-  const reloadFromFirst = () => {
-    state.page = 1;
-    load();
-  };
-  search.control.addEventListener(
-    "input",
-    debounce(() => {
-      state.search = search.control.value.trim();
-      reloadFromFirst();
-    }, 300),
-  );
-  status.control.addEventListener("change", () => {
-    state.status = status.control.value;
-    reloadFromFirst();
-  });
-  ordering.control.addEventListener("change", () => {
-    state.ordering = ordering.control.value;
-    reloadFromFirst();
-  });
+  bindFilters({ state, reload: load, search: search.control, selects: { status: status.control, ordering: ordering.control } });
 
   await load();
   if (form && preselect) form.selectPiece(preselect);

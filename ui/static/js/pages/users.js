@@ -2,8 +2,8 @@
 // réactiver, nouveau mot de passe.
 
 import { api } from "../api.js";
-import { h, icon, replace, field, input, select, button, formatDateTime, loading, emptyState, loadError, messageArea, setBusy, debounce } from "../dom.js";
-import { pageHeader, dataTable, pagination, confirmDialog, formDialog, toast } from "../ui.js";
+import { h, icon, replace, field, input, select, button, formatDateTime, loading, emptyState, messageArea, setBusy } from "../dom.js";
+import { pageHeader, dataTable, pagination, pagedList, bindFilters, confirmDialog, formDialog, toast } from "../ui.js";
 import { session } from "../session.js";
 import { ROLES, ROLE_LABELS, ROLE_DESCRIPTIONS } from "../labels.js";
 import { ApiError, fieldMessages } from "../errors.js";
@@ -116,26 +116,12 @@ export async function render({ container, signal }) {
     ),
   );
 
-  let requestId = 0;
-  async function load() {
-    const mine = ++requestId;
-    results.setAttribute("aria-busy", "true");
-    try {
-      const page = await api.get("/api/auth/users/", { query: { search: state.search, role: state.role, is_active: state.active, ordering: "username", page: state.page, page_size: PAGE_SIZE }, signal });
-      if (mine !== requestId) return;
-      renderUsers(page);
-    } catch (error) {
-      if (error?.name === "AbortError" || mine !== requestId) return;
-      if (error instanceof ApiError && error.status === 404 && state.page > 1) {
-        state.page = 1;
-        load();
-        return;
-      }
-      replace(results, h("div", { class: "card__body" }, loadError(error instanceof ApiError ? error.french() : "Chargement impossible.", load)));
-    } finally {
-      if (mine === requestId) results.removeAttribute("aria-busy");
-    }
-  }
+  const { load, goToPage } = pagedList({
+    results,
+    state,
+    fetchPage: () => api.get("/api/auth/users/", { query: { search: state.search, role: state.role, is_active: state.active, ordering: "username", page: state.page, page_size: PAGE_SIZE }, signal }),
+    show: renderUsers,
+  });
 
   function renderUsers(page) {
     if (page.results.length === 0) {
@@ -162,10 +148,7 @@ export async function render({ container, signal }) {
         pageSize: PAGE_SIZE,
         count: page.count,
         noun: ["compte", "comptes"],
-        onChange: (n) => {
-          state.page = n;
-          load();
-        },
+        onChange: goToPage,
       }),
     );
   }
@@ -283,25 +266,7 @@ export async function render({ container, signal }) {
     });
   }
 
-  const reloadFromFirst = () => {
-    state.page = 1;
-    load();
-  };
-  search.control.addEventListener(
-    "input",
-    debounce(() => {
-      state.search = search.control.value.trim();
-      reloadFromFirst();
-    }, 300),
-  );
-  roleFilter.control.addEventListener("change", () => {
-    state.role = roleFilter.control.value;
-    reloadFromFirst();
-  });
-  activeFilter.control.addEventListener("change", () => {
-    state.active = activeFilter.control.value;
-    reloadFromFirst();
-  });
+  bindFilters({ state, reload: load, search: search.control, selects: { role: roleFilter.control, active: activeFilter.control } });
 
   await load();
 }
