@@ -41,6 +41,8 @@ struct Latency {
 const WIDTH: u32 = 1600;
 const ROW_HEIGHT: u32 = 96;
 const LABEL_WIDTH: u32 = 430;
+/// Pixels kept right of the longest bar for its figures.
+const TEXT_ROOM: u32 = 270;
 const MEASURED: (RGBColor, RGBColor) = (RGBColor(31, 78, 154), RGBColor(155, 185, 232));
 const REFERENCE: (RGBColor, RGBColor) = (RGBColor(192, 88, 13), RGBColor(245, 192, 138));
 
@@ -74,10 +76,12 @@ fn draw(plot: &Plot, output: &str) -> Result<(), Box<dyn std::error::Error>> {
         .filter(|v| *v > 0.0)
         .fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
     let (low, high) = if low <= high {
-        (
-            10f64.powf(low.log10().floor()),
-            10f64.powf((high * 1.8).log10().ceil()),
-        )
+        // Room right of the longest bar for its figures: it ends
+        // `TEXT_ROOM` pixels before the axis does.
+        let low = 10f64.powf(low.log10().floor());
+        let width = f64::from(WIDTH - LABEL_WIDTH - 40);
+        let decades = (high / low).log10() * width / (width - f64::from(TEXT_ROOM));
+        (low, low * 10f64.powf(decades))
     } else {
         (0.01, 100.0)
     };
@@ -146,13 +150,23 @@ fn draw(plot: &Plot, output: &str) -> Result<(), Box<dyn std::error::Error>> {
                 Rectangle::new([(low, lower), (p50, upper)], dark.filled()),
             ])?;
             let (x, y) = chart.backend_coord(&(p99, (upper + lower) / 2.0));
+            let text = format!("{name}  {:.2} / {:.2} ms", latency.p50, latency.p99);
+            let (width, _) =
+                root.estimate_text_size(&text, &small.clone().into_text_style(&root))?;
+            let (right, _) = chart.backend_coord(&(high, 0.0));
+            // Past the end of the bar if it fits, else inside it.
+            let (at, anchor) = if x + 8 + width as i32 <= right {
+                (x + 8, HPos::Left)
+            } else {
+                (x - 8, HPos::Right)
+            };
             root.draw(&Text::new(
-                format!("{name}  {:.2} / {:.2} ms", latency.p50, latency.p99),
-                (x + 8, y),
+                text,
+                (at, y),
                 small
                     .clone()
                     .into_text_style(&root)
-                    .pos(Pos::new(HPos::Left, VPos::Center)),
+                    .pos(Pos::new(anchor, VPos::Center)),
             ))?;
         }
         let (_, y) = chart.backend_coord(&(low, top - 0.38));
@@ -167,6 +181,27 @@ fn draw(plot: &Plot, output: &str) -> Result<(), Box<dyn std::error::Error>> {
                     .pos(Pos::new(HPos::Left, VPos::Center)),
             ))?;
         }
+    }
+    // The legend, bottom left, under the row labels.
+    let legend = [
+        (MEASURED, "measured: our host, or the path through Traefik"),
+        (
+            REFERENCE,
+            "reference: native, raw loop, direct, 1 conn., host only",
+        ),
+    ];
+    for (index, ((dark, light), text)) in legend.into_iter().enumerate() {
+        let y = height as i32 - 64 + index as i32 * 26;
+        root.draw(&Rectangle::new([(20, y - 8), (34, y + 8)], dark.filled()))?;
+        root.draw(&Rectangle::new([(34, y - 8), (48, y + 8)], light.filled()))?;
+        root.draw(&Text::new(
+            text,
+            (56, y),
+            small
+                .clone()
+                .into_text_style(&root)
+                .pos(Pos::new(HPos::Left, VPos::Center)),
+        ))?;
     }
     root.present()?;
     Ok(())

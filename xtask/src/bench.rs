@@ -114,7 +114,10 @@ pub struct Movements {
 /// One catalogue request kind at 100,000 pieces.
 pub struct CatalogueLatency {
     pub name: String,
-    pub round: Round,
+    /// One connection: what one user waits.
+    pub alone: Round,
+    /// `CATALOGUE_CONNECTIONS` connections: a few users at once.
+    pub shared: Round,
 }
 
 pub struct Discovery {
@@ -153,6 +156,8 @@ pub struct Results {
     pub post: Comparison,
     pub movements: Vec<Movements>,
     pub catalogue: Vec<CatalogueLatency>,
+    /// Each catalogue request alone, one after the other.
+    pub single: Vec<catalogue::Single>,
     pub import: Vec<Duration>,
     pub costs: Costs,
     pub edge: edge::Edge,
@@ -165,16 +170,14 @@ pub fn run(root: &Path) -> Result<()> {
     cmd::ensure_default_target_dir(root)?;
     let scratch = tempfile::tempdir()?;
     let wrk = wrk::ensure(root, scratch.path())?;
-    let font = report::ensure_font()?;
-    if std::env::var_os("DEVSKIP").is_none() {
-        components::build_components(root)?;
-        cmd::step(
-            "build the host, the baseline and the plot (release)",
-            cmd::cargo(root).args(["build", "--release", "-p", "host", "-p", "bench"]),
-        )?;
-        // The stack runs the binaries its tests run (debug, optimised deps).
-        components::build_binaries(root)?;
-    }
+    let font = report::ensure_font(root)?;
+    components::build_components(root)?;
+    cmd::step(
+        "build the host, the baseline and the plot (release)",
+        cmd::cargo(root).args(["build", "--release", "-p", "host", "-p", "bench"]),
+    )?;
+    // The stack runs the binaries its tests run (debug, optimised deps).
+    components::build_binaries(root)?;
     let tools = tools::ensure(root)?;
     let secrets = Secrets::load_or_create(&scratch.path().join("secrets"))?;
     let manager = tokens::mint(secrets.jwt_private_key(), "manager")?;
@@ -191,6 +194,7 @@ pub fn run(root: &Path) -> Result<()> {
         post: direct.post,
         movements: direct.movements,
         catalogue: direct.catalogue,
+        single: direct.single,
         import: direct.import,
         costs: direct.costs,
         edge,
@@ -206,6 +210,7 @@ struct Direct {
     post: Comparison,
     movements: Vec<Movements>,
     catalogue: Vec<CatalogueLatency>,
+    single: Vec<catalogue::Single>,
     import: Vec<Duration>,
     costs: Costs,
     waited: Duration,
@@ -377,15 +382,24 @@ fn direct(
         let mut request = Request::get(&pieces.base, "/", Some(token));
         request.paths = paths;
         let rounds = alternate(
-            &format!("catalogue: {name}"),
+            &format!("catalogue: {name}, 1 then {CATALOGUE_CONNECTIONS} connections"),
             SHORT_ROUND_SECONDS,
-            &mut [&mut |s| wrk.run(&request, CATALOGUE_CONNECTIONS, s)],
+            &mut [&mut |s| wrk.run(&request, 1, s), &mut |s| {
+                wrk.run(&request, CATALOGUE_CONNECTIONS, s)
+            }],
         )?;
         catalogue.push(CatalogueLatency {
             name,
-            round: rounds[0],
+            alone: rounds[0],
+            shared: rounds[1],
         });
     }
+    let mut alone: Vec<String> = catalogue::list_paths()
+        .into_iter()
+        .flat_map(|(_, paths)| paths)
+        .collect();
+    alone.extend(catalogue::search_paths());
+    let single = catalogue::single(&pieces.base, token, &alone)?;
 
     waited += servers::wait_until_quiet(QUIET_WAIT);
     let ladder = ladder(&pieces, secrets, token, &read_path, wrk)?;
@@ -412,6 +426,7 @@ fn direct(
         post,
         movements,
         catalogue,
+        single,
         import,
         costs,
         waited,
@@ -641,7 +656,8 @@ struct DebianPin {
     debian_version: String,
 }
 
-fn debian_pin(root: &Path, name: &str) -> Result<DebianPin> {
+/// The `[name]` table of `deploy/versions.toml`.
+fn pin<T: serde::de::DeserializeOwned>(root: &Path, name: &str) -> Result<T> {
     let path = root.join("deploy/versions.toml");
     let mut versions: toml::Table = toml::from_str(&std::fs::read_to_string(&path)?)
         .with_context(|| format!("cannot parse {}", path.display()))?;

@@ -143,6 +143,55 @@ pub fn search_paths() -> Vec<String> {
         .collect()
 }
 
+/// One catalogue request timed alone, `SINGLE_TIMES` times in a row.
+pub struct Single {
+    pub path: String,
+    /// The `count` the page reports: how many pieces match.
+    pub matches: u64,
+    pub median: Duration,
+    pub max: Duration,
+}
+
+pub const SINGLE_TIMES: usize = 15;
+
+/// Each of `paths` requested alone, one after the other, on one kept-alive
+/// connection: which query costs what.
+pub fn single(base: &str, token: &str, paths: &[String]) -> Result<Vec<Single>> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    let mut out = Vec::new();
+    for path in paths {
+        let url = format!("{base}{path}");
+        let mut times = Vec::with_capacity(SINGLE_TIMES);
+        let mut matches = 0;
+        for _ in 0..SINGLE_TIMES {
+            let started = Instant::now();
+            let mut response = agent
+                .get(&url)
+                .header("authorization", format!("Bearer {token}"))
+                .call()?;
+            let body = response.body_mut().read_to_string()?;
+            times.push(started.elapsed());
+            if response.status() != 200 {
+                bail!("GET {url}: {}: {body}", response.status());
+            }
+            let page: serde_json::Value = serde_json::from_str(&body)?;
+            matches = page["count"].as_u64().unwrap_or_default();
+        }
+        times.sort();
+        out.push(Single {
+            path: path.clone(),
+            matches,
+            median: times[times.len() / 2],
+            max: times[times.len() - 1],
+        });
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

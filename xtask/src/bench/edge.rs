@@ -17,13 +17,18 @@ use xtask::stack::{self, Ports, Stack, StackConfig};
 use xtask::tools::Tools;
 
 use super::wrk::{Request, Wrk};
-use super::{CONNECTIONS, Comparison, Discovery, ROUND_SECONDS, alternate, http};
+use super::{
+    CONNECTIONS, Comparison, Discovery, ROUND_SECONDS, SHORT_ROUND_SECONDS, alternate, http,
+};
 
 /// Start/kill cycles whose median is reported.
 const DISCOVERY_CYCLES: usize = 3;
 
 pub struct Edge {
+    /// Throughput, `CONNECTIONS` connections.
     pub comparison: Comparison,
+    /// Latency, one connection.
+    pub latency: Comparison,
     pub discovery: Discovery,
     /// How long `Stack::start` took (Consul, Traefik, five hosts, sidecar).
     pub stack_start: Duration,
@@ -72,9 +77,26 @@ pub fn run(root: &Path, tools: Tools, secrets: &Secrets, token: &str, wrk: &Wrk)
         CONNECTIONS,
         &rounds,
     );
+    // What the hop adds to one request, without queueing: one connection.
+    let rounds = alternate(
+        "GET a piece, one connection: through Traefik, then straight to the host",
+        SHORT_ROUND_SECONDS,
+        &mut [
+            &mut |seconds| wrk.run(&through, 1, seconds),
+            &mut |seconds| wrk.run(&straight, 1, seconds),
+        ],
+    )?;
+    let latency = Comparison::new(
+        "GET /api/pieces/{id}/, through Traefik vs direct",
+        "Traefik",
+        "direct",
+        1,
+        &rounds,
+    );
     let discovery = discovery(&mut stack, port)?;
     Ok(Edge {
         comparison,
+        latency,
         discovery,
         stack_start,
     })

@@ -16,16 +16,24 @@ use super::{
     CATALOGUE_CONNECTIONS, CONNECTIONS, Comparison, INITIAL_LEVEL, Results, Round, apt_install,
 };
 
-const FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
-const FONT_PACKAGE: &str = "fonts-dejavu-core";
-
-/// The plot's font, from Debian, installed once.
-pub fn ensure_font() -> Result<PathBuf> {
-    cmd::announce(&format!("font for the plot ({FONT_PACKAGE})"));
-    if !Path::new(FONT).exists() {
-        apt_install(FONT_PACKAGE, None)?;
+/// The plot's font, pinned in `deploy/versions.toml` (`[plot-font]`),
+/// installed from Debian when its file is missing.
+pub fn ensure_font(root: &Path) -> Result<PathBuf> {
+    #[derive(serde::Deserialize)]
+    struct FontPin {
+        debian_package: String,
+        debian_version: String,
+        file: PathBuf,
     }
-    Ok(PathBuf::from(FONT))
+    let pin: FontPin = super::pin(root, "plot-font")?;
+    cmd::announce(&format!(
+        "font of the plot ({} {})",
+        pin.debian_package, pin.debian_version
+    ));
+    if !pin.file.exists() {
+        apt_install(&pin.debian_package, Some(&pin.debian_version))?;
+    }
+    Ok(pin.file)
 }
 
 /// A goal and whether a figure meets it.
@@ -74,13 +82,16 @@ fn checks(r: &Results) -> Vec<Check> {
     ));
     let edge = &r.edge.comparison;
     checks.push(ratio_row("traefik/direct, GET a piece", Some(0.6), edge));
-    let added = edge.measured.p50_ms - edge.reference.p50_ms;
+    let one = &r.edge.latency;
+    let added = one.measured.p50_ms - one.reference.p50_ms;
     checks.push(Check::new(
-        "p50 added by Traefik",
+        "p50 added by Traefik (1 connection)",
         "<= 0.5 ms",
         format!(
-            "**{added:.2} ms** ({:.2} vs {:.2} ms)",
-            edge.measured.p50_ms, edge.reference.p50_ms
+            "**{added:.2} ms** ({:.2} vs {:.2} ms; at {CONNECTIONS} connections {:.2} ms)",
+            one.measured.p50_ms,
+            one.reference.p50_ms,
+            edge.measured.p50_ms - edge.reference.p50_ms
         ),
         Some(added <= 0.5),
     ));
@@ -111,8 +122,11 @@ fn checks(r: &Results) -> Vec<Check> {
         checks.push(Check::new(
             &format!("catalogue of 100,000 pieces, {}: p95", c.name),
             "< 50 ms",
-            format!("**{:.1} ms**", c.round.p95_ms),
-            Some(c.round.p95_ms < 50.0),
+            format!(
+                "**{:.1} ms** alone ({:.1} ms with {CATALOGUE_CONNECTIONS} connections)",
+                c.alone.p95_ms, c.shared.p95_ms
+            ),
+            Some(c.alone.p95_ms < 50.0),
         ));
     }
     let d = &r.edge.discovery;
@@ -216,7 +230,7 @@ fn latencies(round: &Round) -> String {
 fn cpu(round: &Round) -> String {
     round
         .cpu_us_per_request
-        .map_or("?".to_owned(), |us| format!("{us:.0}"))
+        .map_or("–".to_owned(), |us| format!("{us:.0}"))
 }
 
 fn comparison_table(comparisons: &[&Comparison]) -> String {
@@ -276,12 +290,12 @@ fn details(r: &Results) -> String {
     let _ = writeln!(
         out,
         "\n## Traefik and direct\n\n{}\nThe stack of `xtask::stack` on free ports (Consul, Traefik, one host per component, sidecar), started in {:.1} s; its hosts are the debug builds the stack runs (`target/debug/host`, dependencies optimised), since `Stack::start` takes no binary path.\n",
-        comparison_table(&[&r.edge.comparison]),
+        comparison_table(&[&r.edge.comparison, &r.edge.latency]),
         r.edge.stack_start.as_secs_f64()
     );
     let _ = writeln!(
         out,
-        "## Catalogue at 100,000 pieces\n\nImported as 10 CSV files of 10,000 rows (`POST /api/pieces/import/`): {}, {:.1} s in all. Then, on the host, {CATALOGUE_CONNECTIONS} connections:\n\n| request | req/s | p50 (ms) | **p95 (ms)** | p99 (ms) |\n|---|---|---|---|---|",
+        "## Catalogue at 100,000 pieces\n\nImported as 10 CSV files of 10,000 rows (`POST /api/pieces/import/`): {}, {:.1} s in all. Then, on the host, one connection (a user alone) and {CATALOGUE_CONNECTIONS} (a few at once):\n\n| request | connections | req/s | p50 (ms) | **p95 (ms)** | p99 (ms) |\n|---|---|---|---|---|---|",
         r.import
             .iter()
             .map(|d| format!("{:.1}", d.as_secs_f64()))
@@ -291,21 +305,30 @@ fn details(r: &Results) -> String {
         r.import.iter().sum::<Duration>().as_secs_f64()
     );
     for c in &r.catalogue {
-        let _ = writeln!(
-            out,
-            "| {} | {:.0} | {:.2} | **{:.2}** | {:.2} |",
-            c.name, c.round.requests_per_second, c.round.p50_ms, c.round.p95_ms, c.round.p99_ms
-        );
+        for (connections, round) in [(1, &c.alone), (CATALOGUE_CONNECTIONS, &c.shared)] {
+            let _ = writeln!(
+                out,
+                "| {} | {connections} | {:.0} | {:.2} | **{:.2}** | {:.2} |",
+                c.name, round.requests_per_second, round.p50_ms, round.p95_ms, round.p99_ms
+            );
+        }
     }
     let _ = writeln!(
         out,
-        "\nSearches, in turn: {}.\n",
-        super::catalogue::SEARCHES
-            .iter()
-            .map(|s| format!("`{s}`"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        "\nEach request alone, {} times in a row on one connection:\n\n| request | matching pieces | median (ms) | max (ms) |\n|---|---|---|---|",
+        super::catalogue::SINGLE_TIMES
     );
+    for single in &r.single {
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {:.1} | {:.1} |",
+            single.path,
+            single.matches,
+            single.median.as_secs_f64() * 1000.0,
+            single.max.as_secs_f64() * 1000.0
+        );
+    }
+    let _ = writeln!(out);
     let d = &r.edge.discovery;
     let _ = writeln!(
         out,
@@ -376,10 +399,11 @@ fn conditions(r: &Results) -> String {
         .and_then(|l| l.split_whitespace().next().map(str::to_owned))
         .unwrap_or_default();
     format!(
-        "{rounds} alternating rounds per side after a warm-up (median kept; {secs} s each, movements and catalogue {short} s), `wrk -t1`, {CONNECTIONS} connections unless said, loopback, {cores} cores (load average {load} at the end); release builds of the host and the baseline; components from `spin.toml` (wasm32-wasip1). The run took {total:.0} s, {waited:.0} s of it waiting for other builds to end.",
+        "{rounds} alternating rounds per side after a warm-up (median kept; {secs} s each, movements, catalogue and Traefik at one connection {short} s, the GET ladder {ladder} s), `wrk -t1`, {CONNECTIONS} connections unless said, loopback, {cores} cores (load average {load} at the end); release builds of the host and the baseline; components from `spin.toml` (wasm32-wasip1). The run took {total:.0} s, {waited:.0} s of it waiting for other builds to end.",
         rounds = super::ROUNDS,
         secs = super::ROUND_SECONDS,
         short = super::SHORT_ROUND_SECONDS,
+        ladder = super::LADDER_ROUND_SECONDS,
         total = r.elapsed.as_secs_f64(),
         waited = r.waited.as_secs_f64(),
     )
@@ -394,10 +418,10 @@ fn plot_data(r: &Results, date: &str) -> serde_json::Value {
     for m in &r.movements {
         rows.push(json!({"label": format!("OUT movements, {} conn.", m.connections), "measured_name": "host", "measured": latency(&m.host), "reference_name": "raw rusqlite loop", "reference": latency(&m.raw)}));
     }
-    let e = &r.edge.comparison;
-    rows.push(json!({"label": "GET a piece, Traefik vs direct (debug host)", "measured_name": "through Traefik", "measured": latency(&e.measured), "reference_name": "direct", "reference": latency(&e.reference)}));
+    let e = &r.edge.latency;
+    rows.push(json!({"label": "GET a piece, Traefik vs direct (debug host, 1 conn.)", "measured_name": "through Traefik", "measured": latency(&e.measured), "reference_name": "direct", "reference": latency(&e.reference)}));
     for c in &r.catalogue {
-        rows.push(json!({"label": format!("catalogue, 100,000 pieces: {}", c.name), "measured_name": "host", "measured": latency(&c.round), "reference_name": "no baseline", "reference": null}));
+        rows.push(json!({"label": format!("catalogue, 100,000 pieces: {}", c.name), "measured_name": format!("{CATALOGUE_CONNECTIONS} conn."), "measured": latency(&c.shared), "reference_name": "1 conn.", "reference": latency(&c.alone)}));
     }
     if let [host_only, nothing, ..] = r.costs.ladder.as_slice() {
         rows.push(json!({"label": "a do-nothing component route vs the host's own health route (1 conn.)", "measured_name": "component", "measured": latency(&nothing.round), "reference_name": "host only", "reference": latency(&host_only.round)}));

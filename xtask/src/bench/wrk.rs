@@ -186,7 +186,7 @@ pub fn parse_bench_line(text: &str) -> Option<Round> {
 /// `wrk` at the pinned version, from Debian, installed once; scripts go
 /// under `scratch`.
 pub fn ensure(root: &Path, scratch: &Path) -> Result<Wrk> {
-    let pin = super::debian_pin(root, "wrk")?;
+    let pin: super::DebianPin = super::pin(root, "wrk")?;
     cmd::announce(&format!("wrk {}", pin.debian_version));
     super::apt_install(&pin.debian_package, Some(&pin.debian_version))?;
     let scripts = scratch.join("wrk");
