@@ -25,7 +25,7 @@ commands:
   dev [--listen ADDR]   build the components and the host, then serve spin.toml (default 127.0.0.1:3000)
   up [--replicas C=N]   install Consul and Traefik, build, start the whole stack (Ctrl-C stops it)
   test                  run every check CI runs: fmt, builds, registry, clippy, tests
-  bench                 measure the host against a native baseline, write bench/results/ (release build, ~1 min of load)
+  bench                 measure the host against a native baseline, write bench/results/ (release build, about 7 min)
   registry [--check]    write service-registry.json from spin.toml, or fail if it is stale";
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
