@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use kit::openapi::shape;
 use serde_json::Value;
 
 const PREFIX: &str = "/api/auth";
@@ -10,27 +11,6 @@ const ROLES_TABLE: &str = include_str!("../../docs/ROLES.md");
 
 fn document() -> Value {
     serde_json::from_str(crate::OPENAPI).expect("openapi.json is JSON")
-}
-
-/// `{anything}` becomes `{}`: `{user}` in the table is `{id}` in the document.
-fn shape(path: &str) -> String {
-    let mut out = String::with_capacity(path.len());
-    let mut in_param = false;
-    for c in path.chars() {
-        match c {
-            '{' => {
-                in_param = true;
-                out.push('{');
-            }
-            '}' => {
-                in_param = false;
-                out.push('}');
-            }
-            _ if in_param => {}
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// The table's auth rows: (lowercase method, path shape, minimum role).

@@ -30,8 +30,8 @@ fn parse(openapi: &str) -> Value {
     serde_json::from_str(openapi).expect("openapi.json is JSON")
 }
 
-/// `{anything}` becomes `{}`.
-fn shape(path: &str) -> String {
+/// `{anything}` becomes `{}`: `{user}` and `{id}` name the same segment.
+pub fn shape(path: &str) -> String {
     let mut out = String::with_capacity(path.len());
     let mut in_param = false;
     for c in path.chars() {
