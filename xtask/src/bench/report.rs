@@ -130,27 +130,30 @@ fn checks(r: &Results) -> Vec<Check> {
         ));
     }
     let d = &r.edge.discovery;
-    checks.push(Check::new(
+    let discovery = |name: &str, goal_secs: u64, median: Duration, max: Duration| {
+        Check::new(
+            name,
+            &format!("< {goal_secs} s"),
+            format!(
+                "**{:.1} s** (median of {}, max {:.1} s)",
+                median.as_secs_f64(),
+                d.cycles,
+                max.as_secs_f64()
+            ),
+            Some(max < Duration::from_secs(goal_secs)),
+        )
+    };
+    checks.push(discovery(
         "discovery: host start to its first request served through Traefik",
-        "< 5 s",
-        format!(
-            "**{:.1} s** (median of {}, max {:.1} s)",
-            d.first_served.as_secs_f64(),
-            d.cycles,
-            d.first_served_max.as_secs_f64()
-        ),
-        Some(d.first_served_max < Duration::from_secs(5)),
+        5,
+        d.first_served,
+        d.first_served_max,
     ));
-    checks.push(Check::new(
+    checks.push(discovery(
         "discovery: kill to removal from Traefik's pool",
-        "< 10 s",
-        format!(
-            "**{:.1} s** (median of {}, max {:.1} s)",
-            d.removal.as_secs_f64(),
-            d.cycles,
-            d.removal_max.as_secs_f64()
-        ),
-        Some(d.removal_max < Duration::from_secs(10)),
+        10,
+        d.removal,
+        d.removal_max,
     ));
     let adds: Vec<String> = r
         .costs
