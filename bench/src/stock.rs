@@ -11,12 +11,13 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use kit::auth::{Caller, Role};
 use rusqlite::types::Value as Sql;
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
 use crate::App;
-use crate::auth::{self, Role};
+use crate::auth;
 use crate::error::Error;
 
 /// `schema::NOW_SQL`.
@@ -202,7 +203,7 @@ impl Order {
 }
 
 /// What stock keeps of a piece (`pieces.rs` of stock).
-#[derive(Deserialize)]
+#[derive(PartialEq, Eq, Deserialize)]
 struct Piece {
     id: i64,
     reference: String,
@@ -249,16 +250,22 @@ pub async fn record(
 ) -> Result<Response, Error> {
     let authorization = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
     let caller = auth::authenticate(authorization, &app.jwt_public_keys)?;
-    caller.require(Role::Operator)?;
+    auth::require(&caller, Role::Operator)?;
     let order = body_json(&headers, &body)?.validate()?;
     if order.kind == Kind::Adjust {
-        caller.require(Role::Manager)?;
+        auth::require(&caller, Role::Manager)?;
     }
     let _fingerprint = order.fingerprint();
     let db = tokio::task::block_in_place(|| app.stock.open())?;
-    // `movable`: the piece fresh from pieces, remembered, not archived.
+    // `movable`: the piece fresh from pieces, remembered if it changed, not
+    // archived.
     let piece = fetch(&app, order.piece_id).await?;
-    tokio::task::block_in_place(|| remember(&db, &piece))?;
+    tokio::task::block_in_place(|| -> Result<(), Error> {
+        if cached(&db, order.piece_id)?.as_ref() != Some(&piece) {
+            remember(&db, &piece)?;
+        }
+        Ok(())
+    })?;
     if piece.archived {
         return Err(Error::Conflict(format!(
             "La pièce {} est archivée : aucun mouvement possible.",
@@ -302,13 +309,34 @@ async fn fetch(app: &App, piece_id: i64) -> Result<Piece, Error> {
     }
 }
 
+/// `pieces::cached` of stock.
+fn cached(db: &rusqlite::Connection, piece_id: i64) -> Result<Option<Piece>, Error> {
+    let mut statement = db.prepare_cached(
+        "SELECT piece_id, reference, name, category, min_stock, archived FROM pieces WHERE piece_id = ?",
+    )?;
+    let mut rows = statement.query([piece_id])?;
+    let Some(row) = rows.next()? else {
+        return Ok(None);
+    };
+    Ok(Some(Piece {
+        id: row.get("piece_id")?,
+        reference: row.get("reference")?,
+        name: row.get("name")?,
+        category: row.get("category")?,
+        min_stock: row.get("min_stock")?,
+        archived: row.get::<_, i64>("archived")? != 0,
+    }))
+}
+
 /// `pieces::remember` of stock.
 fn remember(db: &rusqlite::Connection, piece: &Piece) -> Result<(), Error> {
     db.prepare_cached(&format!(
         "INSERT INTO pieces (piece_id, reference, name, category, min_stock, archived, refreshed_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, {NOW_SQL}) \
          ON CONFLICT (piece_id) DO UPDATE SET reference = excluded.reference, name = excluded.name, \
-         category = excluded.category, min_stock = excluded.min_stock, archived = excluded.archived, refreshed_at = excluded.refreshed_at"
+         category = excluded.category, min_stock = excluded.min_stock, archived = excluded.archived, refreshed_at = excluded.refreshed_at \
+         WHERE (pieces.reference, pieces.name, pieces.category, pieces.min_stock, pieces.archived) \
+         IS NOT (excluded.reference, excluded.name, excluded.category, excluded.min_stock, excluded.archived)"
     ))?
     .execute(rusqlite::params![
         piece.id,
@@ -321,16 +349,24 @@ fn remember(db: &rusqlite::Connection, piece: &Piece) -> Result<(), Error> {
     Ok(())
 }
 
-/// `movement::record`: the level row, then the one `INSERT ... SELECT`.
-fn insert(
-    db: &rusqlite::Connection,
-    order: &Order,
-    caller: &auth::Caller,
-) -> Result<Option<i64>, Error> {
+/// `movement::record`: the one `INSERT ... SELECT`, and only when it finds
+/// no row, the level row and the statement again.
+fn insert(db: &rusqlite::Connection, order: &Order, caller: &Caller) -> Result<Option<i64>, Error> {
+    if let Some(id) = insert_movement(db, order, caller)? {
+        return Ok(Some(id));
+    }
     db.prepare_cached(&format!(
         "INSERT OR IGNORE INTO levels (piece_id, quantity, updated_at) VALUES (?1, 0, {NOW_SQL})"
     ))?
     .execute([order.piece_id])?;
+    insert_movement(db, order, caller)
+}
+
+fn insert_movement(
+    db: &rusqlite::Connection,
+    order: &Order,
+    caller: &Caller,
+) -> Result<Option<i64>, Error> {
     let params = [
         Sql::Integer(order.piece_id),
         Sql::Text(order.kind.as_str().to_owned()),

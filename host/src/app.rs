@@ -13,6 +13,7 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 use crate::allowed_hosts::AllowedHosts;
 use crate::bindings::fermyon::spin::{sqlite as wit_sqlite, variables as wit_variables};
+use crate::outbound_http::Pool;
 use crate::router::Router;
 use crate::runtime_config::RuntimeConfig;
 use crate::sqlite::{Database, Grants};
@@ -54,6 +55,8 @@ pub struct LoadedComponent {
     pub variables: HashMap<String, String>,
     /// Shared by every request's outbound policy: checked, never copied.
     pub outbound: Arc<AllowedHosts>,
+    /// The kept-alive connections of its outbound requests.
+    pub connections: Pool,
     pub memory_limit: usize,
 }
 
@@ -273,6 +276,7 @@ fn load_component(
         sqlite,
         variables,
         outbound: Arc::new(outbound),
+        connections: Pool::new(),
         memory_limit: options.memory_limit,
     })
 }

@@ -11,6 +11,15 @@
 //! share one database file. Statements run inside `block_in_place`: a busy
 //! wait hands this worker's other requests to another thread instead of
 //! stalling them, without a thread hop per statement.
+//!
+//! Writers of one process take turns: a statement that writes in autocommit
+//! mode first waits (asynchronously, in arrival order) for its database's
+//! writer turn. SQLite's own busy handler polls with sleeps of up to 100 ms,
+//! so under contention writers that arrive later overtake the ones asleep and
+//! the tail latency reaches seconds; a queue hands the lock on at once.
+//! Statements inside a guest's own transaction skip the queue, so a turn is
+//! never awaited while holding SQLite's write lock (no lock-order deadlock);
+//! other processes sharing the file still meet the busy timeout.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -29,11 +38,13 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Idle connections kept per database; more are closed when returned.
 const MAX_IDLE: usize = 32;
 
-/// One configured label: where it lives and its idle connections.
+/// One configured label: where it lives, its idle connections and the turn
+/// its writers wait for.
 pub struct Database {
     label: String,
     location: Location,
     idle: Mutex<Vec<rusqlite::Connection>>,
+    writer: tokio::sync::Mutex<()>,
 }
 
 enum Location {
@@ -70,6 +81,7 @@ impl Database {
             label: label.to_owned(),
             location,
             idle: Mutex::new(Vec::new()),
+            writer: tokio::sync::Mutex::new(()),
         });
         let first = db
             .connect()
@@ -121,6 +133,16 @@ impl Database {
         if idle.len() < MAX_IDLE {
             idle.push(conn);
         }
+    }
+
+    /// This process's writer turn, awaited at most the busy timeout: past
+    /// it the statement runs anyway and SQLite's busy handler decides, so a
+    /// queue never fails a statement that the handler alone would have let
+    /// through.
+    async fn writer_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        tokio::time::timeout(BUSY_TIMEOUT, self.writer.lock())
+            .await
+            .ok()
     }
 
     /// Runs a batch of SQL (`--sqlite` at start).
@@ -177,6 +199,28 @@ impl sqlite::HostConnection for State {
         statement: String,
         parameters: Vec<Value>,
     ) -> wasmtime::Result<Result<QueryResult, Error>> {
+        // Reads run at once; a write in autocommit mode comes back `None`
+        // to wait for its turn first. The connection is not `Sync`: no
+        // reference to it may live across the wait.
+        let (db, unqueued) = {
+            let guest = self.table.get(&this)?;
+            let Some(conn) = &guest.conn else {
+                return Ok(Err(Error::InvalidConnection));
+            };
+            let unqueued = tokio::task::block_in_place(|| {
+                if writes_in_autocommit(conn, &statement)? {
+                    return Ok(None);
+                }
+                run(conn, &statement, &parameters).map(Some)
+            });
+            (guest.db.clone(), unqueued)
+        };
+        match unqueued {
+            Ok(Some(result)) => return Ok(Ok(result)),
+            Ok(None) => {}
+            Err(e) => return Ok(Err(to_wit_error(e))),
+        }
+        let _turn = db.writer_turn().await;
         let Some(conn) = &self.table.get(&this)?.conn else {
             return Ok(Err(Error::InvalidConnection));
         };
@@ -189,6 +233,13 @@ impl sqlite::HostConnection for State {
         self.table.delete(this)?;
         Ok(())
     }
+}
+
+/// Whether `sql` would take the write lock for a transaction of its own,
+/// and so must wait for its writer turn. Prepared through the statement
+/// cache, so `run` then finds it there.
+fn writes_in_autocommit(conn: &rusqlite::Connection, sql: &str) -> rusqlite::Result<bool> {
+    Ok(conn.is_autocommit() && !conn.prepare_cached(sql)?.readonly())
 }
 
 fn run(
@@ -283,6 +334,33 @@ mod tests {
             .unwrap();
         assert_eq!(n, 0);
         assert!(conn.is_autocommit());
+    }
+
+    #[test]
+    fn only_writes_outside_a_transaction_wait_for_a_turn() {
+        let db = Database::open("mem-writes", None).unwrap();
+        db.execute_batch("CREATE TABLE t (x INTEGER)").unwrap();
+        let conn = db.checkout().unwrap();
+        let writes = |sql| writes_in_autocommit(&conn, sql).unwrap();
+        assert!(writes("INSERT INTO t VALUES (1)"));
+        assert!(writes("UPDATE t SET x = 2"));
+        assert!(!writes("SELECT x FROM t"));
+        assert!(!writes("BEGIN"));
+        conn.execute_batch("BEGIN").unwrap();
+        assert!(!writes("INSERT INTO t VALUES (1)"));
+        conn.execute_batch("COMMIT").unwrap();
+        assert!(writes_in_autocommit(&conn, "SELECT nope FROM t").is_err());
+        db.give_back(conn);
+    }
+
+    #[tokio::test]
+    async fn writer_turns_are_taken_one_at_a_time() {
+        let db = Database::open("mem-turns", None).unwrap();
+        let first = db.writer_turn().await;
+        assert!(first.is_some());
+        assert!(db.writer.try_lock().is_err());
+        drop(first);
+        assert!(db.writer_turn().await.is_some());
     }
 
     #[test]

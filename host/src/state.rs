@@ -32,7 +32,11 @@ impl State {
         for mount in &component.files {
             wasi.preopened_dir(&mount.host, &mount.guest, wasmtime_wasi::FsPerms::ReadOnly)?;
         }
-        let outbound = OutboundPolicy::new(component.outbound.clone(), self_addr);
+        let outbound = OutboundPolicy::new(
+            component.outbound.clone(),
+            self_addr,
+            component.connections.clone(),
+        );
         let limits = StoreLimitsBuilder::new()
             .memory_size(component.memory_limit)
             .build();

@@ -10,6 +10,12 @@
 //! itself an `INSERT OR IGNORE`. A step is recorded only after all of its
 //! statements succeeded, so a step cut short is simply re-run.
 //!
+//! Every request opens the database afresh (a new instance remembers
+//! nothing), so the check that nothing is pending must be cheap: once every
+//! step is recorded, the runner stores their count in the header's
+//! `user_version`, and one `PRAGMA user_version` then answers. A list that
+//! grew since finds a smaller count and takes the full path again.
+//!
 //! Each statement string holds exactly one SQL statement (hosts prepare one at
 //! a time) and starts with its keyword, no comment before it. SQLite has no
 //! idempotent `ALTER TABLE ... ADD COLUMN`: a step that needs one needs a guard
@@ -48,6 +54,7 @@ const CREATE_SCHEMA_VERSION: &str = "CREATE TABLE IF NOT EXISTS schema_version (
      applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))";
 const SELECT_APPLIED: &str = "SELECT version FROM schema_version";
 const RECORD_APPLIED: &str = "INSERT OR IGNORE INTO schema_version (version) VALUES (?)";
+const READ_COMPLETE: &str = "PRAGMA user_version";
 
 /// Statement openings that can run any number of times with one effect.
 const IDEMPOTENT_OPENINGS: &[&[&str]] = &[
@@ -66,6 +73,15 @@ const IDEMPOTENT_OPENINGS: &[&[&str]] = &[
 
 /// Applies the steps of `migrations` that `connection`'s database lacks.
 pub fn run(connection: &Connection, migrations: &[Migration]) -> Result<(), Error> {
+    let complete = connection
+        .execute(READ_COMPLETE, &[])?
+        .rows
+        .first()
+        .and_then(|row| row.get::<i64>(0))
+        .unwrap_or(0);
+    if up_to_date(complete, migrations) {
+        return Ok(());
+    }
     validate(migrations).map_err(|invalid| Error::Internal(invalid.into()))?;
     connection.execute(CREATE_SCHEMA_VERSION, &[])?;
     let applied: Vec<i64> = connection
@@ -80,7 +96,15 @@ pub fn run(connection: &Connection, migrations: &[Migration]) -> Result<(), Erro
         }
         connection.execute(RECORD_APPLIED, &[Value::Integer(migration.version)])?;
     }
+    // A pragma takes no parameter; the count is an integer we computed.
+    connection.execute(&format!("PRAGMA user_version = {}", migrations.len()), &[])?;
     Ok(())
+}
+
+/// Whether a database whose header records `complete` steps has every one
+/// of `migrations` (versions count from 1, so the last is their count).
+fn up_to_date(complete: i64, migrations: &[Migration]) -> bool {
+    i64::try_from(migrations.len()).is_ok_and(|count| complete >= count)
 }
 
 /// Checks that versions run 1, 2, 3... and that every statement is idempotent.
@@ -219,6 +243,18 @@ mod tests {
         let versions: Vec<i64> = pending(TWO_STEPS, &[]).map(|m| m.version).collect();
         assert_eq!(versions, [1, 2]);
         assert_eq!(pending(TWO_STEPS, &[2, 1]).count(), 0);
+    }
+
+    #[test]
+    fn only_a_header_counting_every_step_skips_the_runner() {
+        assert!(up_to_date(2, TWO_STEPS));
+        assert!(up_to_date(3, TWO_STEPS), "a newer list ran here before");
+        assert!(!up_to_date(1, TWO_STEPS), "the list grew since");
+        assert!(
+            !up_to_date(0, TWO_STEPS),
+            "a database this runner never completed"
+        );
+        assert!(up_to_date(0, &[]));
     }
 
     #[test]

@@ -204,6 +204,11 @@ pub const COLUMNS: &str = "m.id, m.piece_id, p.reference, p.name, m.type, m.quan
      m.reason, m.note, m.user_id, m.username, m.created_at, m.reverses";
 
 /// Records `order`; `Ok(None)` when an OUT exceeds the level.
+///
+/// The movement is tried first: a piece that has moved before has its level
+/// row, and then the movement is the only write. Finding no row (a first
+/// movement, or an OUT beyond the level) creates the level row if it is
+/// missing and tries once more; the movement stays one statement either way.
 pub fn record(
     db: &Connection,
     order: &Order,
@@ -211,10 +216,25 @@ pub fn record(
     idempotency: Option<(&str, &str)>,
     reverses: Option<i64>,
 ) -> Result<Option<i64>, spin_sdk::sqlite::Error> {
+    if let Some(id) = insert(db, order, author, idempotency, reverses)? {
+        return Ok(Some(id));
+    }
     db.execute(
         &format!("INSERT OR IGNORE INTO levels (piece_id, quantity, updated_at) VALUES (?1, 0, {NOW_SQL})"),
         &[Value::Integer(order.piece_id)],
     )?;
+    insert(db, order, author, idempotency, reverses)
+}
+
+/// The movement's one `INSERT ... SELECT`, which reads the level it changes;
+/// `Ok(None)` when there is no level row or an OUT exceeds it.
+fn insert(
+    db: &Connection,
+    order: &Order,
+    author: &Author<'_>,
+    idempotency: Option<(&str, &str)>,
+    reverses: Option<i64>,
+) -> Result<Option<i64>, spin_sdk::sqlite::Error> {
     let (key, fingerprint) = idempotency.map_or((Value::Null, Value::Null), |(k, f)| {
         (Value::Text(k.to_owned()), Value::Text(f.to_owned()))
     });

@@ -17,7 +17,7 @@ use spin_sdk::sqlite::{Connection, Value};
 use crate::error::StockError;
 use crate::schema::NOW_SQL;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Piece {
     pub id: i64,
     pub reference: String,
@@ -34,7 +34,11 @@ pub struct Piece {
 pub async fn refresh(db: &Connection, piece_id: i64) -> Result<Piece, StockError> {
     match fetch(piece_id).await {
         Ok(Some(piece)) => {
-            remember(db, &piece)?;
+            // Comparing is a read: most movements name a piece whose copy
+            // is current, and then write nothing here.
+            if cached(db, piece_id)?.as_ref() != Some(&piece) {
+                remember(db, &piece)?;
+            }
             Ok(piece)
         }
         Ok(None) => Err(StockError::UnknownPiece),
@@ -84,14 +88,18 @@ async fn fetch(piece_id: i64) -> Result<Option<Piece>, String> {
     }
 }
 
-/// Stores `piece`, known or not (a movement is about to name it).
+/// Stores `piece`, known or not (a movement is about to name it). An
+/// unchanged copy is left alone: the statement then changes no page, so the
+/// movement that follows is the only commit that waits for a disk sync.
 fn remember(db: &Connection, piece: &Piece) -> Result<(), StockError> {
     db.execute(
         &format!(
             "INSERT INTO pieces (piece_id, reference, name, category, min_stock, archived, refreshed_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, {NOW_SQL}) \
              ON CONFLICT (piece_id) DO UPDATE SET reference = excluded.reference, name = excluded.name, \
-             category = excluded.category, min_stock = excluded.min_stock, archived = excluded.archived, refreshed_at = excluded.refreshed_at"
+             category = excluded.category, min_stock = excluded.min_stock, archived = excluded.archived, refreshed_at = excluded.refreshed_at \
+             WHERE (pieces.reference, pieces.name, pieces.category, pieces.min_stock, pieces.archived) \
+             IS NOT (excluded.reference, excluded.name, excluded.category, excluded.min_stock, excluded.archived)"
         ),
         &piece_params(piece),
     )?;

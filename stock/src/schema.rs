@@ -23,8 +23,10 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 2,
         statements: &[
-            // What stock knows of each piece, refreshed from the pieces
-            // service on every movement and kept to serve while it is down.
+            // What stock knows of each piece, read from the pieces service
+            // on every movement and kept to serve while it is down; a row
+            // is rewritten only when the piece changed, so `refreshed_at`
+            // is when the copy last changed.
             "CREATE TABLE IF NOT EXISTS pieces (\
                 piece_id INTEGER PRIMARY KEY, \
                 reference TEXT NOT NULL, \

@@ -125,7 +125,7 @@ pub struct Discovery {
     pub removal_max: Duration,
     pub first_served: Duration,
     pub first_served_max: Duration,
-    /// `start_instance`: spawn to the host's health (debug build).
+    /// `start_instance`: spawn to the host's health (release build).
     pub host_start: Duration,
     pub cycles: usize,
 }
@@ -176,7 +176,7 @@ pub fn run(root: &Path) -> Result<()> {
         "build the host, the baseline and the plot (release)",
         cmd::cargo(root).args(["build", "--release", "-p", "host", "-p", "bench"]),
     )?;
-    // The stack runs the binaries its tests run (debug, optimised deps).
+    // The stack's sidecar is the debug build its tests run.
     components::build_binaries(root)?;
     let tools = tools::ensure(root)?;
     let secrets = Secrets::load_or_create(&scratch.path().join("secrets"))?;

@@ -111,6 +111,9 @@ pub struct StackConfig {
     /// Extra environment of every host: the `SPIN_VARIABLE_*` secrets
     /// (`Secrets::env`).
     pub env: Vec<(String, String)>,
+    /// The host binary every instance runs: the debug build
+    /// (`components::binary`), or the release one for measurements.
+    pub host: PathBuf,
 }
 
 /// A running stack; dropping it stops every process, newest first.
@@ -139,6 +142,7 @@ impl Stack {
             tools,
             log,
             env,
+            host,
         } = config;
         for port in ports.all() {
             if TcpListener::bind(("127.0.0.1", port)).is_err() {
@@ -150,6 +154,7 @@ impl Stack {
             .with_context(|| format!("cannot create {}", rendered.display()))?;
         let runtime_config = relocate_runtime_config(&root, &data_dir, &rendered)?;
         let hosts_launch = HostLaunch {
+            binary: host,
             root: root.clone(),
             runtime_config,
             env: port_variables(&ports)
@@ -475,6 +480,7 @@ const DRAIN: Duration = Duration::from_secs(3);
 
 /// The command line and environment of a host instance.
 struct HostLaunch {
+    binary: PathBuf,
     root: PathBuf,
     runtime_config: PathBuf,
     /// Peer addresses and secrets (`SPIN_VARIABLE_*`).
@@ -483,7 +489,7 @@ struct HostLaunch {
 
 impl HostLaunch {
     fn spawn(&self, component: &str, port: u16, log: &Log) -> Result<Child> {
-        let mut command = Command::new(components::binary(&self.root, "host"));
+        let mut command = Command::new(&self.binary);
         command
             .current_dir(&self.root)
             .args(["up", "-f", "spin.toml", "--component-id", component])

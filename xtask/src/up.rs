@@ -38,6 +38,7 @@ pub fn run(root: &Path, options: &[String]) -> Result<()> {
         tools,
         log: Log::new(true),
         env: secrets.env(),
+        host: components::binary(root, "host"),
     })?;
     print_urls(&stack, &secrets);
     while !stop.load(Ordering::Relaxed) {

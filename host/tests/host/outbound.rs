@@ -92,3 +92,33 @@ fn allowed_hosts_may_be_templates_over_application_variables() {
     let reply = host.get(&format!("/outbound?http://{}/who", target.address));
     assert!(reply.body.starts_with("200 "), "{}", reply.body);
 }
+
+#[test]
+fn consecutive_requests_reuse_one_kept_alive_connection() {
+    let target = setup(TARGET).start();
+    let port = target.address.rsplit(':').next().unwrap();
+    let host = setup(&caller(&format!("\"http://127.0.0.1:{port}\""))).start();
+    let client_address = || {
+        let reply = host.get(&format!("/outbound?http://{}/who", target.address));
+        assert!(reply.body.starts_with("200 "), "{}", reply.body);
+        let who: serde_json::Value =
+            serde_json::from_str(reply.body.trim_start_matches("200 ")).unwrap();
+        who["headers"]["spin-client-addr"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let first = client_address();
+    assert_eq!(client_address(), first, "a second connection was opened");
+}
+
+#[test]
+fn a_pooled_request_to_a_closed_port_fails_as_a_connection_error() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let host = setup(&caller(&format!("\"http://127.0.0.1:{port}\""))).start();
+    let reply = host.get(&format!("/outbound?http://127.0.0.1:{port}/who"));
+    assert_eq!(reply.status, 502, "{}", reply.body);
+    assert!(reply.body.contains("ConnectionRefused"), "{}", reply.body);
+}

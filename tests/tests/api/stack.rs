@@ -49,7 +49,7 @@ pub fn start_with(replicas: &[(&str, usize)], variables: &[(&str, &str)]) -> Run
     let secrets = xtask::secrets::Secrets::load_or_create(&data.path().join("secrets"))
         .unwrap_or_else(|e| panic!("the secrets: {e:#}"));
     let stack = Stack::start(StackConfig {
-        root,
+        root: root.clone(),
         data_dir: data.path().to_owned(),
         ports: Ports::free(&replicas).expect("free ports"),
         tools,
@@ -63,6 +63,7 @@ pub fn start_with(replicas: &[(&str, usize)], variables: &[(&str, &str)]) -> Run
                     .map(|(name, value)| (name.to_string(), value.to_string())),
             )
             .collect(),
+        host: xtask::components::binary(&root, "host"),
     })
     .unwrap_or_else(|e| panic!("the stack starts: {e:#}"));
     Running {

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, database_file, spawn_app};
 
 struct Workshop {
     app: TestApp,
@@ -566,6 +566,44 @@ fn a_changed_minimum_applies_from_the_next_movement() {
         (level["min_stock"].as_i64(), level["status"].as_str()),
         (Some(20), Some("low"))
     );
+}
+
+#[test]
+fn a_movement_rewrites_stock_copy_of_its_piece_only_when_it_changed() {
+    let w = workshop();
+    let piece = w.piece("JOINT-7", 2);
+    let stock_db = rusqlite::Connection::open(database_file(w.app.data_dir.path(), "stock"))
+        .expect("stock's database");
+    let copy = || -> (String, String) {
+        stock_db
+            .query_row(
+                "SELECT name, refreshed_at FROM pieces WHERE piece_id = ?1",
+                [piece],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .expect("stock's copy of the piece")
+    };
+    let move_one = || {
+        let reply = w.movement(
+            &w.operator,
+            json!({"piece_id": piece, "type": "IN", "quantity": 1}),
+        );
+        assert_eq!(reply.status, 201, "{}", reply.body);
+    };
+    move_one();
+    let first = copy();
+    move_one();
+    assert_eq!(copy(), first, "an unchanged piece was rewritten");
+    stock_db
+        .execute(
+            "UPDATE pieces SET name = 'copie périmée' WHERE piece_id = ?1",
+            [piece],
+        )
+        .expect("a stale copy");
+    move_one();
+    let (name, refreshed_at) = copy();
+    assert_eq!(name, "Pièce JOINT-7");
+    assert!(refreshed_at > first.1, "{refreshed_at} after {}", first.1);
 }
 
 #[test]

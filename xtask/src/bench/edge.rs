@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 
+use xtask::components;
 use xtask::process::Log;
 use xtask::secrets::Secrets;
 use xtask::stack::{self, Ports, Stack, StackConfig};
@@ -44,6 +45,7 @@ pub fn run(root: &Path, tools: Tools, secrets: &Secrets, token: &str, wrk: &Wrk)
         tools,
         log: Log::new(false),
         env: secrets.env(),
+        host: components::release_binary(root, "host"),
     })?;
     let stack_start = started.elapsed();
     let port = stack.ports.instances["pieces"][0];

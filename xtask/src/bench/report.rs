@@ -292,7 +292,7 @@ fn details(r: &Results) -> String {
     }
     let _ = writeln!(
         out,
-        "\n## Traefik and direct\n\n{}\nThe stack of `xtask::stack` on free ports (Consul, Traefik, one host per component, sidecar), started in {:.1} s; its hosts are the debug builds the stack runs (`target/debug/host`, dependencies optimised), since `Stack::start` takes no binary path.\n",
+        "\n## Traefik and direct\n\n{}\nThe stack of `xtask::stack` on free ports (Consul, Traefik, one host per component, sidecar), started in {:.1} s; its hosts are the release build (`target/release/host`), the sidecar the debug one.\n",
         comparison_table(&[&r.edge.comparison, &r.edge.latency]),
         r.edge.stack_start.as_secs_f64()
     );
@@ -335,7 +335,7 @@ fn details(r: &Results) -> String {
     let d = &r.edge.discovery;
     let _ = writeln!(
         out,
-        "## Discovery\n\nThe pieces host of the stack killed (SIGKILL) then started again, {} times; Traefik's API polled every 20 ms for its pool, its entry point every 20 ms for the first answer.\n\n| | median | max | goal |\n|---|---|---|---|\n| start to first request served through Traefik | {:.2} s | {:.2} s | < 5 s |\n| kill to removal from the pool | {:.2} s | {:.2} s | < 10 s |\n| start to the host's health (debug build) | {:.2} s | | |\n",
+        "## Discovery\n\nThe pieces host of the stack killed (SIGKILL) then started again, {} times; Traefik's API polled every 20 ms for its pool, its entry point every 20 ms for the first answer.\n\n| | median | max | goal |\n|---|---|---|---|\n| start to first request served through Traefik | {:.2} s | {:.2} s | < 5 s |\n| kill to removal from the pool | {:.2} s | {:.2} s | < 10 s |\n| start to the host's health (release build) | {:.2} s | | |\n",
         d.cycles,
         d.first_served.as_secs_f64(),
         d.first_served_max.as_secs_f64(),
@@ -422,7 +422,7 @@ fn plot_data(r: &Results, date: &str) -> serde_json::Value {
         rows.push(json!({"label": format!("OUT movements, {} conn.", m.connections), "measured_name": "host", "measured": latency(&m.host), "reference_name": "raw rusqlite loop", "reference": latency(&m.raw)}));
     }
     let e = &r.edge.latency;
-    rows.push(json!({"label": "GET a piece, Traefik vs direct (debug host, 1 conn.)", "measured_name": "through Traefik", "measured": latency(&e.measured), "reference_name": "direct", "reference": latency(&e.reference)}));
+    rows.push(json!({"label": "GET a piece, Traefik vs direct (1 conn.)", "measured_name": "through Traefik", "measured": latency(&e.measured), "reference_name": "direct", "reference": latency(&e.reference)}));
     for c in &r.catalogue {
         rows.push(json!({"label": format!("catalogue, 100,000 pieces: {}", c.name), "measured_name": format!("{CATALOGUE_CONNECTIONS} conn."), "measured": latency(&c.shared), "reference_name": "1 conn.", "reference": latency(&c.alone)}));
     }
