@@ -1,6 +1,7 @@
 //! A service's SQLite file as the host hands it to a component: pooled
 //! connections opened with the host's settings (WAL, `synchronous=FULL`, a
-//! 5 s busy timeout, no ATTACH, a 64-statement cache), and on every open the
+//! 5 s busy timeout, no ATTACH, a 64-statement cache), writes that take
+//! turns as the host's do, and on every open the
 //! schema check `kit::migrate::run` makes (`Service::database`).
 //!
 //! The baseline runs on the very files the host's components created and
@@ -22,6 +23,8 @@ pub struct Database {
     /// The versions the service's migration list holds (`schema.rs`).
     migrations: i64,
     idle: Mutex<Vec<rusqlite::Connection>>,
+    /// The host's writer turn (`host/src/sqlite.rs`).
+    writer: Mutex<()>,
 }
 
 impl Database {
@@ -30,6 +33,7 @@ impl Database {
             path,
             migrations,
             idle: Mutex::new(Vec::new()),
+            writer: Mutex::new(()),
         }
     }
 
@@ -83,6 +87,15 @@ impl Database {
 pub struct Connection<'a> {
     db: &'a Database,
     conn: Option<rusqlite::Connection>,
+}
+
+impl Connection<'_> {
+    /// Runs `write`, a statement that writes in autocommit mode, in this
+    /// process's writer turn, as the host runs a component's writes.
+    pub fn write<T>(&self, write: impl FnOnce(&rusqlite::Connection) -> T) -> T {
+        let _turn = self.db.writer.lock().unwrap_or_else(|e| e.into_inner());
+        write(self)
+    }
 }
 
 impl Deref for Connection<'_> {

@@ -18,6 +18,7 @@ use serde_json::{Value as Json, json};
 
 use crate::App;
 use crate::auth;
+use crate::database::Connection;
 use crate::error::Error;
 
 /// `schema::NOW_SQL`.
@@ -262,7 +263,7 @@ pub async fn record(
     let piece = fetch(&app, order.piece_id).await?;
     tokio::task::block_in_place(|| -> Result<(), Error> {
         if cached(&db, order.piece_id)?.as_ref() != Some(&piece) {
-            remember(&db, &piece)?;
+            db.write(|db| remember(db, &piece))?;
         }
         Ok(())
     })?;
@@ -351,15 +352,17 @@ fn remember(db: &rusqlite::Connection, piece: &Piece) -> Result<(), Error> {
 
 /// `movement::record`: the one `INSERT ... SELECT`, and only when it finds
 /// no row, the level row and the statement again.
-fn insert(db: &rusqlite::Connection, order: &Order, caller: &Caller) -> Result<Option<i64>, Error> {
-    if let Some(id) = insert_movement(db, order, caller)? {
+fn insert(db: &Connection<'_>, order: &Order, caller: &Caller) -> Result<Option<i64>, Error> {
+    if let Some(id) = db.write(|db| insert_movement(db, order, caller))? {
         return Ok(Some(id));
     }
-    db.prepare_cached(&format!(
-        "INSERT OR IGNORE INTO levels (piece_id, quantity, updated_at) VALUES (?1, 0, {NOW_SQL})"
-    ))?
-    .execute([order.piece_id])?;
-    insert_movement(db, order, caller)
+    db.write(|db| {
+        db.prepare_cached(&format!(
+            "INSERT OR IGNORE INTO levels (piece_id, quantity, updated_at) VALUES (?1, 0, {NOW_SQL})"
+        ))?
+        .execute([order.piece_id])
+    })?;
+    db.write(|db| insert_movement(db, order, caller))
 }
 
 fn insert_movement(
