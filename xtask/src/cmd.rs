@@ -42,7 +42,7 @@ pub fn target_dir(root: &Path) -> PathBuf {
 
 /// Refuses a `CARGO_TARGET_DIR` other than `<root>/target`.
 ///
-/// `spin.toml` names `target/wasm32-wasip1/release/*.wasm` relative to
+/// `spin.toml` names `target/wasm32-wasip2/release/*.wasm` relative to
 /// itself and the tests run `target/debug/host`, so building elsewhere would
 /// silently serve stale files. A symlinked `target/` is fine.
 pub fn ensure_default_target_dir(root: &Path) -> Result<()> {

@@ -50,7 +50,7 @@ pub const SERVICES: &[Service] = &[
 ];
 
 /// The target Spin's Rust template builds components for.
-pub const COMPONENT_TARGET: &str = "wasm32-wasip1";
+pub const COMPONENT_TARGET: &str = "wasm32-wasip2";
 
 /// Builds every component, in one cargo invocation so they build in parallel.
 /// Same flags as each `[component.*.build] command` of `spin.toml`.
@@ -60,7 +60,10 @@ pub fn build_components(root: &Path) -> anyhow::Result<()> {
     for service in SERVICES {
         command.args(["-p", service.name]);
     }
-    cmd::step("build the components (wasm32-wasip1)", &mut command)
+    cmd::step(
+        &format!("build the components ({COMPONENT_TARGET})"),
+        &mut command,
+    )
 }
 
 /// Builds the native programs the tests, `dev` and `up` run (debug
@@ -101,7 +104,7 @@ pub fn host_up(root: &Path, listen: &str) -> Command {
     command
 }
 
-/// Targets the components (wasip1) and the host's probe (both) need.
+/// Targets the components (wasip2) and the host's probe (both) need.
 const WASM_TARGETS: [&str; 2] = ["wasm32-wasip1", "wasm32-wasip2"];
 
 /// Adds the wasm targets that rustup lacks; without rustup (a distribution

@@ -402,7 +402,7 @@ fn conditions(r: &Results) -> String {
         .and_then(|l| l.split_whitespace().next().map(str::to_owned))
         .unwrap_or_default();
     format!(
-        "{rounds} alternating rounds per side after a warm-up (median kept; {secs} s each, movements, catalogue and Traefik at one connection {short} s, the GET ladder {ladder} s), `wrk -t1`, {CONNECTIONS} connections unless said, loopback, {cores} cores (load average {load} at the end); release builds of the host and the baseline; components from `spin.toml` (wasm32-wasip1). The run took {total:.0} s, {waited:.0} s of it waiting for other builds to end.",
+        "{rounds} alternating rounds per side after a warm-up (median kept; {secs} s each, movements, catalogue and Traefik at one connection {short} s, the GET ladder {ladder} s), `wrk -t1`, {CONNECTIONS} connections unless said, loopback, {cores} cores (load average {load} at the end); release builds of the host and the baseline; components from `spin.toml` (wasm32-wasip2). The run took {total:.0} s, {waited:.0} s of it waiting for other builds to end.",
         rounds = super::ROUNDS,
         secs = super::ROUND_SECONDS,
         short = super::SHORT_ROUND_SECONDS,
