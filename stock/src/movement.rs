@@ -205,30 +205,12 @@ pub const COLUMNS: &str = "m.id, m.piece_id, p.reference, p.name, m.type, m.quan
 
 /// Records `order`; `Ok(None)` when an OUT exceeds the level.
 ///
-/// The movement is tried first: a piece that has moved before has its level
-/// row, and then the movement is the only write. Finding no row (a first
-/// movement, or an OUT beyond the level) creates the level row if it is
-/// missing and tries once more; the movement stays one statement either way.
+/// The movement is one `INSERT ... SELECT` that reads the level it changes.
+/// It is tried first: a piece that has moved before has its level row, and
+/// then the movement is the only write. Finding no row (a first movement, or
+/// an OUT beyond the level) creates the level row if it is missing and tries
+/// once more.
 pub fn record(
-    db: &Connection,
-    order: &Order,
-    author: &Author<'_>,
-    idempotency: Option<(&str, &str)>,
-    reverses: Option<i64>,
-) -> Result<Option<i64>, spin_sdk::sqlite::Error> {
-    if let Some(id) = insert(db, order, author, idempotency, reverses)? {
-        return Ok(Some(id));
-    }
-    db.execute(
-        &format!("INSERT OR IGNORE INTO levels (piece_id, quantity, updated_at) VALUES (?1, 0, {NOW_SQL})"),
-        &[Value::Integer(order.piece_id)],
-    )?;
-    insert(db, order, author, idempotency, reverses)
-}
-
-/// The movement's one `INSERT ... SELECT`, which reads the level it changes;
-/// `Ok(None)` when there is no level row or an OUT exceeds it.
-fn insert(
     db: &Connection,
     order: &Order,
     author: &Author<'_>,
@@ -238,31 +220,40 @@ fn insert(
     let (key, fingerprint) = idempotency.map_or((Value::Null, Value::Null), |(k, f)| {
         (Value::Text(k.to_owned()), Value::Text(f.to_owned()))
     });
-    let inserted = db.execute(
-        &format!(
-            "INSERT INTO movements (piece_id, type, quantity, delta, level_after, reason, note, \
-                user_id, username, created_at, idempotency_key, request_hash, reverses) \
-             SELECT ?1, ?2, ?3, \
-                CASE ?2 WHEN 'IN' THEN ?3 WHEN 'OUT' THEN -?3 ELSE ?3 - quantity END, \
-                CASE ?2 WHEN 'IN' THEN quantity + ?3 WHEN 'OUT' THEN quantity - ?3 ELSE ?3 END, \
-                ?4, ?5, ?6, ?7, {NOW_SQL}, ?8, ?9, ?10 \
-             FROM levels WHERE piece_id = ?1 AND (?2 <> 'OUT' OR quantity >= ?3) \
-             RETURNING id"
-        ),
-        &[
-            Value::Integer(order.piece_id),
-            Value::Text(order.kind.as_str().to_owned()),
-            Value::Integer(order.quantity),
-            order.reason.clone().map_or(Value::Null, Value::Text),
-            Value::Text(order.note.clone()),
-            Value::Integer(author.user_id),
-            Value::Text(author.username.to_owned()),
-            key,
-            fingerprint,
-            reverses.map_or(Value::Null, Value::Integer),
-        ],
+    let statement = format!(
+        "INSERT INTO movements (piece_id, type, quantity, delta, level_after, reason, note, \
+            user_id, username, created_at, idempotency_key, request_hash, reverses) \
+         SELECT ?1, ?2, ?3, \
+            CASE ?2 WHEN 'IN' THEN ?3 WHEN 'OUT' THEN -?3 ELSE ?3 - quantity END, \
+            CASE ?2 WHEN 'IN' THEN quantity + ?3 WHEN 'OUT' THEN quantity - ?3 ELSE ?3 END, \
+            ?4, ?5, ?6, ?7, {NOW_SQL}, ?8, ?9, ?10 \
+         FROM levels WHERE piece_id = ?1 AND (?2 <> 'OUT' OR quantity >= ?3) \
+         RETURNING id"
+    );
+    let parameters = [
+        Value::Integer(order.piece_id),
+        Value::Text(order.kind.as_str().to_owned()),
+        Value::Integer(order.quantity),
+        order.reason.clone().map_or(Value::Null, Value::Text),
+        Value::Text(order.note.clone()),
+        Value::Integer(author.user_id),
+        Value::Text(author.username.to_owned()),
+        key,
+        fingerprint,
+        reverses.map_or(Value::Null, Value::Integer),
+    ];
+    let insert = || {
+        let inserted = db.execute(&statement, &parameters)?;
+        Ok(inserted.rows().next().and_then(|row| row.get::<i64>("id")))
+    };
+    if let Some(id) = insert()? {
+        return Ok(Some(id));
+    }
+    db.execute(
+        &format!("INSERT OR IGNORE INTO levels (piece_id, quantity, updated_at) VALUES (?1, 0, {NOW_SQL})"),
+        &[Value::Integer(order.piece_id)],
     )?;
-    Ok(inserted.rows().next().and_then(|row| row.get::<i64>("id")))
+    insert()
 }
 
 /// The movement `id` as the API shows it.
