@@ -14,12 +14,12 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use crate::allowed_hosts::AllowedHosts;
 use crate::bindings::fermyon::spin::{sqlite as wit_sqlite, variables as wit_variables};
 use crate::outbound_http::Pool;
-use crate::router::Router;
+use crate::router::{Router, Target};
 use crate::runtime_config::RuntimeConfig;
 use crate::sqlite::{Database, Grants};
 use crate::state::State;
 use crate::variables;
-use manifest::{FilesMount, Manifest, Route, Source};
+use manifest::{FilesMount, Manifest, Route, Source, StaticResponse};
 
 /// What `up` was asked to run.
 pub struct AppOptions {
@@ -42,6 +42,8 @@ pub struct App {
     pub name: String,
     pub router: Router,
     pub components: HashMap<String, Arc<LoadedComponent>>,
+    /// The `static_response` triggers, which `Target::Static` indexes.
+    pub static_responses: Vec<StaticResponse>,
 }
 
 /// A component compiled and pre-instantiated once, with everything a
@@ -75,10 +77,25 @@ impl App {
             None => RuntimeConfig::default(),
         };
         let selected = select_components(&manifest, &options.component_ids)?;
+        // As Spin's environment provider: the process environment first,
+        // then the dotenv files (the provider's own, then `.env` here).
+        let dotenv = [
+            runtime_config.variables_dotenv.clone(),
+            Some(cwd.join(".env")),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|path| variables::dotenv(&path))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!("variables: {e}"))?;
         let app_variables = variables::resolve_application(
             &manifest.variables,
             runtime_config.variables_env_prefix.as_deref(),
-            |name| std::env::var(name).ok(),
+            |name| {
+                std::env::var(name)
+                    .ok()
+                    .or_else(|| dotenv.iter().find_map(|values| values.get(name).cloned()))
+            },
         )
         .map_err(|e| anyhow::anyhow!("{}: {e}", manifest.path.display()))?;
         let databases = open_databases(&manifest, &runtime_config, &selected, options)?;
@@ -99,21 +116,33 @@ impl App {
             components.insert(id.clone(), Arc::new(loaded));
         }
 
-        let routes = manifest
-            .http_triggers
-            .iter()
-            .filter_map(|t| match &t.route {
-                Route::Path(route) if selected.contains(&t.component) => {
-                    Some((t.component.as_str(), route.as_str()))
+        // As in Spin, selective deployment keeps the triggers of the
+        // selected components only: static responses belong to none.
+        let whole_app = options.component_ids.is_empty();
+        let mut static_responses = Vec::new();
+        let mut routes = Vec::new();
+        for trigger in &manifest.http_triggers {
+            let Route::Path(route) = &trigger.route else {
+                continue;
+            };
+            match (&trigger.component, &trigger.static_response) {
+                (Some(id), _) if selected.contains(id) => {
+                    routes.push((Target::Component(id.clone()), route.as_str()));
                 }
-                _ => None,
-            });
+                (None, Some(answer)) if whole_app => {
+                    routes.push((Target::Static(static_responses.len()), route.as_str()));
+                    static_responses.push(answer.clone());
+                }
+                _ => {}
+            }
+        }
         let router = Router::build(&manifest.application.trigger.http.base, routes)
             .map_err(|e| anyhow::anyhow!("{}: {e}", manifest.path.display()))?;
         Ok(Self {
             name: manifest.application.name,
             router,
             components,
+            static_responses,
         })
     }
 }
@@ -132,7 +161,37 @@ fn select_components(manifest: &Manifest, requested: &[String]) -> anyhow::Resul
             );
         }
     }
+    check_chaining_targets(manifest, requested)?;
     Ok(requested.to_vec())
+}
+
+/// Spin refuses a selection in which a component may chain to one left out
+/// (a literal `http://<id>.spin.internal` entry; templated entries are only
+/// known later and not checked, as in Spin).
+fn check_chaining_targets(manifest: &Manifest, selected: &[String]) -> anyhow::Result<()> {
+    for id in selected {
+        for entry in &manifest.components[id].allowed_outbound_hosts {
+            if entry.contains("{{") {
+                continue;
+            }
+            if let Some(target) = chaining_target(entry)
+                && !selected.iter().any(|s| s == target)
+            {
+                bail!(
+                    "selected component `{id}` cannot chain to unselected component `{target}`: allowed_outbound_hosts = [\"{entry}\"]"
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `pieces` for `http://pieces.spin.internal` (any scheme, port or path).
+pub fn chaining_target(url: &str) -> Option<&str> {
+    let authority = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let host = authority.split(['/', ':']).next()?;
+    host.strip_suffix(".spin.internal")
+        .filter(|id| !id.is_empty() && !id.contains('.'))
 }
 
 /// Opens every database a selected component is granted. As in Spin, a

@@ -19,7 +19,11 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// rather than released to the kernel between two instances.
 const KEEP_RESIDENT: usize = 4 << 20;
 
-pub fn new_engine(max_instances: u32, memory_limit: usize) -> anyhow::Result<Engine> {
+pub fn new_engine(max_requests: u32, memory_limit: usize) -> anyhow::Result<Engine> {
+    // `max_requests` bounds the requests from outside; each may hold a second
+    // instance, for a service-chaining call or for the work its guest does
+    // after answering, which take no request slot.
+    let max_instances = max_requests * 2;
     let mut pooling = PoolingAllocationConfig::default();
     pooling
         .total_component_instances(max_instances)

@@ -57,10 +57,10 @@ fn insert(headers: &mut HeaderMap, name: String, value: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::router::Router;
+    use crate::router::{Router, Target};
 
     fn headers_for(route: &str, uri: &str, host: &str) -> HeaderMap {
-        let router = Router::build("/", [("c", route)]).unwrap();
+        let router = Router::build("/", [(Target::Component("c".into()), route)]).unwrap();
         let uri: Uri = uri.parse().unwrap();
         let m = router.route(uri.path()).unwrap();
         let mut headers = HeaderMap::new();

@@ -1,6 +1,8 @@
 //! Outgoing `wasi:http` requests: checked against the component's
 //! `allowed_outbound_hosts` before they leave, as Spin does. `self.alt` (and
-//! an allowed `self`) addresses this host's own listener.
+//! an allowed `self`) addresses this host's own listener; `<id>.spin.internal`
+//! (service chaining) runs component `id` in this process, through [`Chain`],
+//! without the network or the route table.
 //!
 //! Plain-HTTP requests with the default limits go through a [`Pool`] of
 //! kept-alive connections shared by all of a component's requests, since a
@@ -48,19 +50,50 @@ const DEFAULT_BETWEEN_BYTES_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long an unused kept-alive connection stays open.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Serves a service-chaining request in this host: the server, which knows
+/// every loaded component.
+pub trait Chain: Send + Sync {
+    fn call(self: Arc<Self>, component: String, request: http::Request<WasiBody>) -> ChainFuture;
+}
+
+pub type ChainFuture =
+    Pin<Box<dyn Future<Output = Result<http::Response<WasiBody>, Error>> + Send>>;
+
+const SERVICE_CHAINING_SUFFIX: &str = ".spin.internal";
+
 pub struct OutboundPolicy {
     allowed: Arc<AllowedHosts>,
     self_addr: SocketAddr,
     pool: Pool,
+    chain: Arc<dyn Chain>,
 }
 
 impl OutboundPolicy {
-    pub fn new(allowed: Arc<AllowedHosts>, self_addr: SocketAddr, pool: Pool) -> Self {
+    pub fn new(
+        allowed: Arc<AllowedHosts>,
+        self_addr: SocketAddr,
+        pool: Pool,
+        chain: Arc<dyn Chain>,
+    ) -> Self {
         Self {
             allowed,
             self_addr,
             pool,
+            chain,
         }
+    }
+
+    /// The component a `http://<id>.spin.internal` request is for, if it is
+    /// one and it is allowed (`None` for any other request).
+    fn chained_component(&self, uri: &http::Uri) -> Option<Result<String, Error>> {
+        let host = uri.host()?;
+        let id = host.strip_suffix(SERVICE_CHAINING_SUFFIX)?;
+        let scheme = uri.scheme_str().unwrap_or("https");
+        Some(if self.allowed.allows(scheme, host, uri.port_u16()) {
+            Ok(id.to_owned())
+        } else {
+            Err(Error::HttpRequestDenied)
+        })
     }
 
     /// Where the request may go, or `None` if it is denied.
@@ -89,6 +122,23 @@ impl WasiHttpHooks for OutboundPolicy {
         options: Option<RequestOptions>,
         _response_errors: Box<dyn Future<Output = Result<(), Error>> + Send>,
     ) -> ResponseFuture {
+        match self.chained_component(request.uri()) {
+            None => {}
+            Some(Err(denied)) => return Box::new(async { Err(denied) }),
+            Some(Ok(component)) => {
+                // As Spin does, the callee sees no `*.spin.internal` Host.
+                request.headers_mut().remove(http::header::HOST);
+                let chain = self.chain.clone();
+                return Box::new(async move {
+                    let response = chain.call(component, request).await?;
+                    Ok((
+                        response,
+                        Box::new(async { Ok(()) })
+                            as Box<dyn Future<Output = Result<(), Error>> + Send>,
+                    ))
+                });
+            }
+        }
         let Some(destination) = self.destination(request.uri()) else {
             return Box::new(async { Err(Error::HttpRequestDenied) });
         };

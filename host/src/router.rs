@@ -6,10 +6,18 @@
 use std::collections::HashMap;
 use std::fmt;
 
+/// What a route leads to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    Component(String),
+    /// A `static_response`, by its index in the app's list.
+    Static(usize),
+}
+
 /// What a request path resolved to.
 #[derive(Debug, PartialEq)]
 pub struct RouteMatch {
-    pub component: String,
+    pub target: Target,
     /// The route with the application base, as written (`/api/x/...`).
     pub based_route: String,
     /// The route without the base, as written in the trigger.
@@ -22,6 +30,19 @@ pub struct RouteMatch {
 }
 
 impl RouteMatch {
+    /// A service-chaining request to `component` (`http://<id>.spin.internal`):
+    /// as Spin does, it skips the route table and reads as a match of `/...`
+    /// whose path info is the whole path.
+    pub fn synthetic(component: &str, path: &str) -> Self {
+        Self {
+            target: Target::Component(component.to_owned()),
+            based_route: "/...".to_owned(),
+            raw_route: "/...".to_owned(),
+            captures: HashMap::new(),
+            path_info: path.to_owned(),
+        }
+    }
+
     /// The raw route without its trailing wildcard: `spin-component-route`.
     pub fn component_route(&self) -> &str {
         self.raw_route
@@ -32,7 +53,7 @@ impl RouteMatch {
 
 #[derive(Debug)]
 struct Entry {
-    component: String,
+    target: Target,
     based_route: String,
     raw_route: String,
     wildcard: bool,
@@ -44,19 +65,19 @@ pub struct Router {
 }
 
 impl Router {
-    /// Builds the router from `(component, route)` pairs in manifest order.
+    /// Builds the router from `(target, route)` pairs in manifest order.
     pub fn build<'a>(
         base: &str,
-        routes: impl IntoIterator<Item = (&'a str, &'a str)>,
+        routes: impl IntoIterator<Item = (Target, &'a str)>,
     ) -> Result<Self, String> {
         // Spin keys duplicates by the raw route; the last one stays, at the
         // position of the first (an `IndexMap` there, a Vec here).
         let mut entries: Vec<Entry> = Vec::new();
-        for (component, raw_route) in routes {
+        for (target, raw_route) in routes {
             let based_route = with_base(base, raw_route);
             let wildcard = based_route.ends_with("/...") || based_route.ends_with("/*");
             let entry = Entry {
-                component: component.to_owned(),
+                target,
                 based_route,
                 raw_route: raw_route.to_owned(),
                 wildcard,
@@ -73,10 +94,9 @@ impl Router {
                 None => entry.based_route.clone(),
             };
             let based = entry.based_route.clone();
-            let component = entry.component.clone();
-            inner.add(spec.as_str(), entry).map_err(|e| {
-                format!("route `{based}` of component `{component}` cannot be parsed: {e}")
-            })?;
+            inner
+                .add(spec.as_str(), entry)
+                .map_err(|e| format!("route `{based}` cannot be parsed: {e}"))?;
         }
         Ok(Self { inner })
     }
@@ -95,7 +115,7 @@ impl Router {
             },
         };
         Some(RouteMatch {
-            component: entry.component.clone(),
+            target: entry.target.clone(),
             based_route: entry.based_route.clone(),
             raw_route: entry.raw_route.clone(),
             captures: captures
@@ -106,12 +126,15 @@ impl Router {
         })
     }
 
-    /// The routes as `spin up` lists them, sorted for stable output.
+    /// The component routes as `spin up` lists them, sorted for stable output.
     pub fn routes(&self) -> Vec<(String, DisplayRoute)> {
         let mut routes: Vec<_> = self
             .inner
             .iter()
-            .map(|(_, e)| (e.component.clone(), DisplayRoute::of(e)))
+            .filter_map(|(_, e)| match &e.target {
+                Target::Component(id) => Some((id.clone(), DisplayRoute::of(e))),
+                Target::Static(_) => None,
+            })
             .collect();
         routes.sort_by(|a, b| a.1.0.cmp(&b.1.0));
         routes
@@ -161,11 +184,18 @@ mod tests {
     use super::*;
 
     fn router(routes: &[(&'static str, &'static str)]) -> Router {
-        Router::build("/", routes.iter().copied()).unwrap()
+        Router::build("/", routes.iter().map(|&(c, r)| (component_target(c), r))).unwrap()
+    }
+
+    fn component_target(id: &str) -> Target {
+        Target::Component(id.to_owned())
     }
 
     fn component(r: &Router, path: &str) -> Option<String> {
-        r.route(path).map(|m| m.component)
+        match r.route(path)?.target {
+            Target::Component(id) => Some(id),
+            Target::Static(index) => Some(format!("static {index}")),
+        }
     }
 
     #[test]
@@ -222,7 +252,7 @@ mod tests {
 
     #[test]
     fn base_is_prefixed() {
-        let r = Router::build("/base/", [("c", "/x/...")]).unwrap();
+        let r = Router::build("/base/", [(component_target("c"), "/x/...")]).unwrap();
         let m = r.route("/base/x/y").unwrap();
         assert_eq!(m.based_route, "/base/x/...");
         assert_eq!(m.raw_route, "/x/...");
@@ -233,6 +263,24 @@ mod tests {
     fn no_match_is_none() {
         let r = router(&[("a", "/a")]);
         assert_eq!(component(&r, "/b"), None);
+    }
+
+    #[test]
+    fn a_static_response_takes_its_longer_prefix_from_the_component() {
+        let r = Router::build(
+            "/",
+            [
+                (component_target("api"), "/api/..."),
+                (Target::Static(0), "/api/internal/..."),
+            ],
+        )
+        .unwrap();
+        assert_eq!(component(&r, "/api/x").as_deref(), Some("api"));
+        assert_eq!(
+            component(&r, "/api/internal/x").as_deref(),
+            Some("static 0")
+        );
+        assert_eq!(r.routes().len(), 1, "static responses are not listed");
     }
 
     #[test]

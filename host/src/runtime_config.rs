@@ -16,6 +16,8 @@ pub struct RuntimeConfig {
     /// Prefix of the environment variables that provide application
     /// variables (`SPIN_VARIABLE` unless a provider says otherwise).
     pub variables_env_prefix: Option<String>,
+    /// A dotenv file that provider reads too (besides `.env`).
+    pub variables_dotenv: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -43,6 +45,7 @@ struct RawVariablesProvider {
     #[serde(rename = "type")]
     kind: String,
     prefix: Option<String>,
+    dotenv_path: Option<PathBuf>,
 }
 
 impl RuntimeConfig {
@@ -94,6 +97,7 @@ impl RuntimeConfig {
                 ));
             }
             config.variables_env_prefix = provider.prefix;
+            config.variables_dotenv = provider.dotenv_path.map(|p| cwd.join(p));
         }
         Ok(config)
     }

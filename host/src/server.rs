@@ -1,12 +1,14 @@
 //! The HTTP/1.1 listener: routes each request, enforces the body and time
-//! limits, and runs the matched component in a fresh instance.
+//! limits, and runs the matched component in a fresh instance, or answers a
+//! `static_response` itself. Service-chaining requests from a component
+//! (`http://<id>.spin.internal`) run here too, without the route table.
 //!
 //! Failures stay inside one request: a trap, a time-out or an instance limit
 //! answers that request (500, 504, 503) and the host keeps serving.
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -22,13 +24,18 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use wasmtime::Store;
-use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use wasmtime_wasi_http::{WasiBody, WasiHttpView};
 
 use crate::app::{App, LoadedComponent};
 use crate::headers::add_spin_headers;
+use crate::outbound_http::{Chain, ChainFuture};
+use crate::router::{RouteMatch, Target};
 use crate::state::State;
+
+/// The client address a chained request shows, as in Spin.
+const CHAINED_CLIENT: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
 
 pub struct Limits {
     pub max_body_bytes: usize,
@@ -97,7 +104,7 @@ pub async fn serve(
         let shared = shared.clone();
         let service = service_fn(move |req| {
             let shared = shared.clone();
-            async move { Ok::<_, Infallible>(handle(&shared, req, client).await) }
+            async move { Ok::<_, Infallible>(handle(shared, req, client).await) }
         });
         let connection = http1::Builder::new()
             .keep_alive(true)
@@ -119,8 +126,8 @@ pub async fn serve(
 }
 
 async fn handle(
-    shared: &Shared,
-    req: Request<Incoming>,
+    shared: Arc<Shared>,
+    mut req: Request<Incoming>,
     client: SocketAddr,
 ) -> Response<HyperOutgoingBody> {
     match req.uri().path() {
@@ -134,10 +141,14 @@ async fn handle(
         }
         _ => {}
     }
+    strip_chaining_host(req.headers_mut());
     let Some(route) = shared.app.router.route(req.uri().path()) else {
         return text(StatusCode::NOT_FOUND, "");
     };
-    let component = shared.app.components[&route.component].clone();
+    let component = match &route.target {
+        Target::Component(id) => shared.app.components[id].clone(),
+        Target::Static(index) => return static_response(&shared.app.static_responses[*index]),
+    };
 
     let (mut parts, body) = req.into_parts();
     let body = match read_body(body, &parts.headers, shared.limits.max_body_bytes).await {
@@ -150,8 +161,18 @@ async fn handle(
     let Ok(_slot) = shared.slots.acquire().await else {
         return text(StatusCode::SERVICE_UNAVAILABLE, "host is shutting down");
     };
+    respond(&shared, component, req).await
+}
+
+/// Runs `req` in a fresh instance of `component` and maps its failure to
+/// the answer Spin gives (500), or 504 past the time limit.
+async fn respond(
+    shared: &Arc<Shared>,
+    component: Arc<LoadedComponent>,
+    req: Request<Full<Bytes>>,
+) -> Response<HyperOutgoingBody> {
     let deadline = tokio::time::Instant::now() + shared.limits.request_timeout;
-    match run(component.clone(), shared.self_addr, req, deadline).await {
+    match run(shared, component.clone(), req, deadline).await {
         Ok(response) => response,
         Err(Failure::TimedOut) => {
             eprintln!(
@@ -165,6 +186,61 @@ async fn handle(
             text(StatusCode::INTERNAL_SERVER_ERROR, "")
         }
     }
+}
+
+/// A chained request takes no instance slot: its caller holds one and waits
+/// for it, so a full host would otherwise wait on itself. The pool has room
+/// for both (`engine::new_engine`).
+impl Chain for Shared {
+    fn call(self: Arc<Self>, component: String, request: http::Request<WasiBody>) -> ChainFuture {
+        Box::pin(async move {
+            let Some(loaded) = self.app.components.get(&component).cloned() else {
+                return Err(wasmtime_wasi_http::Error::InternalError(Some(format!(
+                    "service chaining: no component `{component}` in this host"
+                ))));
+            };
+            let (mut parts, body) = request.into_parts();
+            let body = Limited::new(body, self.limits.max_body_bytes)
+                .collect()
+                .await
+                .map_err(|_| wasmtime_wasi_http::Error::HttpRequestBodySize(None))?
+                .to_bytes();
+            let route = RouteMatch::synthetic(&component, parts.uri.path());
+            add_spin_headers(&mut parts.headers, &parts.uri, &route, CHAINED_CLIENT);
+            let response =
+                respond(&self, loaded, Request::from_parts(parts, Full::new(body))).await;
+            Ok(response)
+        })
+    }
+}
+
+/// Spin drops a `*.spin.internal` Host from outside: only a component's own
+/// outbound request may name one.
+fn strip_chaining_host(headers: &mut http::HeaderMap) {
+    let chaining = headers
+        .get(http::header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .and_then(|host| host.parse::<http::uri::Authority>().ok())
+        .is_some_and(|authority| authority.host().ends_with(".spin.internal"));
+    if chaining {
+        headers.remove(http::header::HOST);
+    }
+}
+
+fn static_response(answer: &manifest::StaticResponse) -> Response<HyperOutgoingBody> {
+    let mut response = text(
+        StatusCode::from_u16(answer.status_code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        answer.body.clone().unwrap_or_default(),
+    );
+    for (name, value) in &answer.headers {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::try_from(name.as_str()),
+            http::HeaderValue::from_str(value),
+        ) {
+            response.headers_mut().append(name, value);
+        }
+    }
+    response
 }
 
 enum Failure {
@@ -212,12 +288,12 @@ async fn read_body(
 /// body after it has set the response, so it runs in its own task, which
 /// the deadline ends wherever it is (dropping the store drops the instance).
 async fn run(
+    shared: &Arc<Shared>,
     component: Arc<LoadedComponent>,
-    self_addr: SocketAddr,
     req: Request<Full<Bytes>>,
     deadline: tokio::time::Instant,
 ) -> Result<Response<HyperOutgoingBody>, Failure> {
-    let state = State::new(component.clone(), self_addr)?;
+    let state = State::new(component.clone(), shared.self_addr, shared.clone())?;
     let mut store = Store::new(component.pre.engine(), state);
     store.limiter(|state| state.limiter());
     store.epoch_deadline_async_yield_and_update(1);

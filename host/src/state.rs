@@ -11,7 +11,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::app::LoadedComponent;
-use crate::outbound_http::OutboundPolicy;
+use crate::outbound_http::{Chain, OutboundPolicy};
 
 pub struct State {
     pub component: Arc<LoadedComponent>,
@@ -23,7 +23,11 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(component: Arc<LoadedComponent>, self_addr: SocketAddr) -> anyhow::Result<Self> {
+    pub fn new(
+        component: Arc<LoadedComponent>,
+        self_addr: SocketAddr,
+        chain: Arc<dyn Chain>,
+    ) -> anyhow::Result<Self> {
         let mut wasi = WasiCtx::builder();
         wasi.inherit_stdout().inherit_stderr();
         for (key, value) in &component.environment {
@@ -36,6 +40,7 @@ impl State {
             component.outbound.clone(),
             self_addr,
             component.connections.clone(),
+            chain,
         );
         let limits = StoreLimitsBuilder::new()
             .memory_size(component.memory_limit)

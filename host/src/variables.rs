@@ -1,16 +1,31 @@
 //! Spin variables: application `[variables]` get their values from the
-//! environment (`SPIN_VARIABLE_<NAME>`) or their default; each component sees
+//! environment (`SPIN_VARIABLE_<NAME>`), then from the `.env` file of the
+//! working directory (Spin's environment provider reads both), or their
+//! default; each component sees
 //! only its own `variables` map, whose values are templates over them.
 //! Everything resolves at start, so a missing required value stops the host
 //! instead of failing a request later.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 
 use crate::bindings::fermyon::spin::variables::{self, Error};
 use crate::state::State;
 use manifest::{Manifest, VariableDecl, is_lower_snake};
 
 const DEFAULT_ENV_PREFIX: &str = "SPIN_VARIABLE";
+
+/// The `NAME=value` pairs of a dotenv file, parsed as Spin parses it
+/// (`dotenvy`); a missing file has none.
+pub fn dotenv(path: &Path) -> Result<HashMap<String, String>, String> {
+    match dotenvy::from_path_iter(path) {
+        Ok(pairs) => pairs
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("{}: {e}", path.display())),
+        Err(e) if e.not_found() => Ok(HashMap::new()),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
 
 /// Resolves the application variables from `lookup` (the environment).
 pub fn resolve_application(
@@ -134,6 +149,21 @@ mod tests {
         assert_eq!(values["api_base"], "env");
         let values = resolve_application(&declared, None, |_| None).unwrap();
         assert_eq!(values["api_base"], "d");
+    }
+
+    #[test]
+    fn a_dotenv_file_reads_as_spin_reads_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".env");
+        assert!(dotenv(&path).unwrap().is_empty(), "no file, no values");
+        std::fs::write(
+            &path,
+            "# comment\nSPIN_VARIABLE_A=\"{\\\"k\\\":1}\"\nSPIN_VARIABLE_B='x y'\n",
+        )
+        .unwrap();
+        let values = dotenv(&path).unwrap();
+        assert_eq!(values["SPIN_VARIABLE_A"], r#"{"k":1}"#);
+        assert_eq!(values["SPIN_VARIABLE_B"], "x y");
     }
 
     #[test]

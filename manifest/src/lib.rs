@@ -102,16 +102,41 @@ struct Triggers {
     http: Vec<HttpTrigger>,
 }
 
-/// One `[[trigger.http]]` entry.
+/// One `[[trigger.http]]` entry: a component to run, or a response the
+/// host answers itself without instantiating anything.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpTrigger {
     #[serde(default, rename = "id")]
     _id: IgnoredAny,
-    pub component: String,
+    pub component: Option<String>,
+    pub static_response: Option<StaticResponse>,
     pub route: Route,
     #[serde(default)]
     pub executor: Option<Executor>,
+}
+
+impl HttpTrigger {
+    /// Whether this trigger runs `component`.
+    pub fn runs(&self, component: &str) -> bool {
+        self.component.as_deref() == Some(component)
+    }
+}
+
+/// `static_response = { status_code, headers, body }`, as Spin 3.6 serves it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticResponse {
+    #[serde(default = "ok_status")]
+    pub status_code: u16,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub body: Option<String>,
+}
+
+fn ok_status() -> u16 {
+    200
 }
 
 #[derive(Debug, Deserialize)]
@@ -231,18 +256,39 @@ impl Manifest {
             validate_component(id, component).map_err(|e| at(format!("component `{id}`: {e}")))?;
         }
         for trigger in &raw.trigger.http {
-            if !raw.component.contains_key(&trigger.component) {
-                return Err(at(format!(
-                    "[[trigger.http]] `component = \"{}\"` names no [component.{}]",
-                    trigger.component, trigger.component
-                )));
-            }
+            let target = match (&trigger.component, &trigger.static_response) {
+                (Some(component), None) if raw.component.contains_key(component) => component,
+                (Some(component), None) => {
+                    return Err(at(format!(
+                        "[[trigger.http]] `component = \"{component}\"` names no [component.{component}]"
+                    )));
+                }
+                (None, Some(answer)) if (100..=599).contains(&answer.status_code) => {
+                    "static_response"
+                }
+                (None, Some(answer)) => {
+                    return Err(at(format!(
+                        "[[trigger.http]] `static_response` status {} is not an HTTP status",
+                        answer.status_code
+                    )));
+                }
+                _ => {
+                    return Err(at(
+                        "[[trigger.http]] needs either `component` or `static_response`, not both"
+                            .into(),
+                    ));
+                }
+            };
             match &trigger.route {
                 Route::Private { private: false } => {
                     return Err(at(format!(
-                        "[[trigger.http]] for `{}`: `route` must be a path or `{{ private = true }}`",
-                        trigger.component
+                        "[[trigger.http]] for `{target}`: `route` must be a path or `{{ private = true }}`"
                     )));
+                }
+                Route::Private { .. } if trigger.static_response.is_some() => {
+                    return Err(at(
+                        "[[trigger.http]] with a `static_response` needs a route path".into(),
+                    ));
                 }
                 Route::Path(route) if route.contains("//") => {
                     return Err(at(format!("route `{route}` contains an empty segment")));
@@ -253,8 +299,8 @@ impl Manifest {
                 && !matches!(executor.kind.as_str(), "http" | "spin")
             {
                 return Err(at(format!(
-                    "[[trigger.http]] for `{}`: executor `{}` is not supported by this host (only `http`)",
-                    trigger.component, executor.kind
+                    "[[trigger.http]] for `{target}`: executor `{}` is not supported by this host (only `http`)",
+                    executor.kind
                 )));
             }
         }
@@ -372,6 +418,31 @@ source = "web.wasm"
         let err =
             parse(&MINIMAL.replace("component = \"web\"", "component = \"api\"")).unwrap_err();
         assert!(err.contains("api"), "{err}");
+    }
+
+    #[test]
+    fn a_static_response_trigger_needs_no_component() {
+        let m = parse(&format!(
+            "{MINIMAL}[[trigger.http]]\nroute = \"/api/internal/...\"\nstatic_response = {{ status_code = 404, headers = {{ content-type = \"text/plain\" }}, body = \"no\" }}\n"
+        ))
+        .unwrap();
+        let answer = m.http_triggers[1].static_response.as_ref().unwrap();
+        assert_eq!(answer.status_code, 404);
+        assert_eq!(answer.headers["content-type"], "text/plain");
+        assert_eq!(answer.body.as_deref(), Some("no"));
+        assert!(m.http_triggers[0].runs("web") && !m.http_triggers[1].runs("web"));
+    }
+
+    #[test]
+    fn a_trigger_has_a_component_or_a_static_response_not_both() {
+        let both = parse(&MINIMAL.replace(
+            "component = \"web\"",
+            "component = \"web\"\nstatic_response = { status_code = 204 }",
+        ))
+        .unwrap_err();
+        assert!(both.contains("not both"), "{both}");
+        let neither = parse(&MINIMAL.replace("component = \"web\"", "")).unwrap_err();
+        assert!(neither.contains("static_response"), "{neither}");
     }
 
     #[test]

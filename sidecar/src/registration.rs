@@ -61,7 +61,7 @@ impl Registration {
         let routes: Vec<&str> = manifest
             .http_triggers
             .iter()
-            .filter(|t| &t.component == component)
+            .filter(|t| t.runs(component))
             .filter_map(|t| match &t.route {
                 Route::Path(route) => Some(route.as_str()),
                 Route::Private { .. } => None,

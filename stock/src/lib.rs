@@ -16,7 +16,7 @@ mod schema;
 use kit::auth::{Caller, Role};
 use kit::{Error, Service, routing};
 use serde_json::Value as Json;
-use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http::{Method, OutgoingResponse, Request, Response, ResponseOutparam};
 use spin_sdk::http_component;
 use spin_sdk::sqlite::{Connection, Value};
 
@@ -40,8 +40,44 @@ const OPENAPI: &str = include_str!("openapi.json");
 mod openapi;
 
 #[http_component]
-async fn handle(request: Request) -> Response {
-    route(&request).await.unwrap_or_else(Error::into_response)
+async fn handle(request: Request, response_out: ResponseOutparam) {
+    let response = route(&request).await.unwrap_or_else(Error::into_response);
+    let recorded = *response.status() == 201 && records_a_movement(&request);
+    send(response_out, response).await;
+    // The caller has its answer; this invocation goes on to deliver the
+    // alert the movement may have written, so that it reaches
+    // notifications with no scheduler running (Spin keeps the instance
+    // until the handler returns).
+    if recorded {
+        let delivered = match SERVICE.database() {
+            Ok(db) => outbox::deliver_due(&db).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = delivered {
+            eprintln!("outbox delivery after a movement: {e}");
+        }
+    }
+}
+
+fn records_a_movement(request: &Request) -> bool {
+    matches!(
+        routing::segments(request.path(), "/api/stock").as_slice(),
+        ["movement"] | ["movements", _, "reverse"]
+    )
+}
+
+/// Sends `response` whole, as `#[http_component]` does for a handler that
+/// returns one.
+async fn send(response_out: ResponseOutparam, mut response: Response) {
+    let body = std::mem::take(response.body_mut());
+    match OutgoingResponse::try_from(response) {
+        Ok(outgoing) => {
+            if let Err(e) = response_out.set_with_body(outgoing, body).await {
+                eprintln!("cannot send the response: {e}");
+            }
+        }
+        Err(e) => eprintln!("cannot convert the response: {e}"),
+    }
 }
 
 async fn route(request: &Request) -> Result<Response, Error> {

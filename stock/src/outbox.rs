@@ -1,6 +1,12 @@
 //! Delivering threshold events to the notifications service: each event
 //! was written with the movement that caused it, and is posted, with its
 //! `event_id` as idempotency key, until notifications acknowledges it.
+//!
+//! Two paths deliver: the movement's own invocation, right after its
+//! response is sent ([`deliver_due`]: no scheduler needed, so it works on
+//! plain `spin up`; an event that failed is retried by the next movement's),
+//! and the flush route the sidecar calls every second in the stack
+//! ([`flush`]), the safety net for a quiet shop.
 //! Nothing is lost while notifications is down (events wait, with a
 //! growing delay between attempts) and nothing is doubled (notifications
 //! dedups on the key, so two hosts flushing at once is harmless).
@@ -15,6 +21,13 @@ const BATCH: i64 = 50;
 
 /// Posts the due events; returns (delivered, still pending).
 pub async fn flush(db: &Connection) -> Result<(i64, i64), kit::Error> {
+    let delivered = deliver_due(db).await?;
+    let pending = kit::page::count(db, "FROM outbox WHERE delivered_at IS NULL", &[])?;
+    Ok((delivered, pending))
+}
+
+/// Posts the due events, oldest first, until one fails; how many went.
+pub async fn deliver_due(db: &Connection) -> Result<i64, kit::Error> {
     let due = db.execute(
         &format!(
             "SELECT id, event_id, payload, attempts FROM outbox \
@@ -59,8 +72,7 @@ pub async fn flush(db: &Connection) -> Result<(i64, i64), kit::Error> {
             }
         }
     }
-    let pending = kit::page::count(db, "FROM outbox WHERE delivered_at IS NULL", &[])?;
-    Ok((delivered, pending))
+    Ok(delivered)
 }
 
 /// 1, 2, 4... seconds, capped at 64: an outage of any length is caught up

@@ -4,7 +4,9 @@
 //! routes every path no API component claims (`/...`) here; `files` maps the
 //! request path to a file of that mount. One file is not on disk:
 //! `/config.js`, the edge address the scripts call, from the `api_base`
-//! variable, so the same files work behind any host name.
+//! variable (empty: the page's own origin, where one listener serves the UI
+//! and the API, as `spin up` does), so the same files work behind any host
+//! name.
 
 mod files;
 
@@ -16,6 +18,11 @@ use spin_sdk::http_component;
 /// edge only: an injected `<script>` or a stray URL can neither run nor
 /// send the session anywhere else.
 fn content_security_policy(api_base: &str) -> String {
+    let api_base = if api_base.is_empty() {
+        "'self'"
+    } else {
+        api_base
+    };
     format!(
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
          connect-src {api_base}; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
@@ -60,12 +67,16 @@ fn serve(request: &Request) -> Result<Response, Error> {
     Ok(response.body(body).build())
 }
 
-/// The edge address, checked to be a bare `http(s)://host[:port]` origin: it
-/// ends up in a script and in the page's CSP.
+/// The edge address, checked to be empty (the page's origin) or a bare
+/// `http(s)://host[:port]` origin: it ends up in a script and in the page's
+/// CSP.
 fn api_base() -> Result<String, Error> {
     let value = spin_sdk::variables::get("api_base")
         .map_err(|error| Error::Internal(format!("variable api_base: {error}").into()))?;
     let value = value.trim_end_matches('/');
+    if value.is_empty() {
+        return Ok(String::new());
+    }
     let rest = value
         .strip_prefix("http://")
         .or_else(|| value.strip_prefix("https://"));
@@ -84,12 +95,17 @@ fn api_base() -> Result<String, Error> {
 }
 
 fn config_script(api_base: &str) -> Response {
+    let value = if api_base.is_empty() {
+        "self.location.origin".to_owned()
+    } else {
+        format!("\"{api_base}\"")
+    };
     Response::builder()
         .status(200)
         .header("content-type", "text/javascript; charset=utf-8")
         .header("cache-control", "no-cache")
         .body(format!(
-            "// Adresse de l'API (variable Spin `api_base`).\nexport const API_BASE = \"{api_base}\";\n"
+            "// Adresse de l'API (variable Spin `api_base` ; vide : l'origine de la page).\nexport const API_BASE = {value};\n"
         ))
         .build()
 }

@@ -23,18 +23,11 @@ pub fn run(root: &Path, listen: &str) -> Result<()> {
             secrets.admin_username, secrets.admin_password
         );
     }
+    // One host serves every component: services chain to each other in it
+    // and the UI calls its own origin (`spin.toml`'s defaults), as on
+    // `spin up`.
     let mut host = components::host_up(root, listen);
     host.envs(secrets.env());
-    // One host serves every component: services call each other on it.
-    for peer in [
-        "SPIN_VARIABLE_STOCK_URL",
-        "SPIN_VARIABLE_PIECES_URL",
-        "SPIN_VARIABLE_NOTIFICATIONS_URL",
-    ] {
-        host.env(peer, listen);
-    }
-    // Same origin for the UI and the API: no edge in front of this host.
-    host.env("SPIN_VARIABLE_API_BASE", format!("http://{listen}"));
     cmd::announce(&cmd::display(&host));
     match cmd::exec(host)? {}
 }

@@ -7,6 +7,7 @@ pub mod components;
 pub mod process;
 pub mod registry;
 pub mod secrets;
+pub mod spin;
 pub mod stack;
 pub mod tools;
 

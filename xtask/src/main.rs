@@ -6,6 +6,7 @@
 //! cargo xtask test                             every check CI runs, in order
 //! cargo xtask bench                            ratios host/native, written to bench/
 //! cargo xtask registry [--check]               write or verify service-registry.json
+//! cargo xtask secrets                          .env for `spin up`, from .data/secrets/
 //! ```
 
 mod bench;
@@ -16,6 +17,7 @@ mod up;
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
+use xtask::secrets::Secrets;
 use xtask::{project_root, registry};
 
 const USAGE: &str = "\
@@ -26,7 +28,8 @@ commands:
   up [--replicas C=N]   install Consul and Traefik, build, start the whole stack (Ctrl-C stops it)
   test                  run every check CI runs: fmt, builds, registry, clippy, tests
   bench                 measure the host against a native baseline, write bench/results/ (release build, about 7 min)
-  registry [--check]    write service-registry.json from spin.toml, or fail if it is stale";
+  registry [--check]    write service-registry.json from spin.toml, or fail if it is stale
+  secrets               make the secrets if missing and write them to .env, where `spin up` reads them";
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
 
@@ -56,6 +59,10 @@ fn run(args: Vec<String>) -> Result<()> {
             no_options(command, options)?;
             test::run(&root)
         }
+        "secrets" => {
+            no_options(command, options)?;
+            secrets(&root)
+        }
         "registry" => match options {
             [] => registry::write(&root),
             [flag] if flag == "--check" => registry::check(&root),
@@ -67,6 +74,25 @@ fn run(args: Vec<String>) -> Result<()> {
         }
         other => bail!("unknown command `{other}`\n\n{USAGE}"),
     }
+}
+
+/// The secrets `up` and `dev` use, written to `.env` for `spin up` (Spin's
+/// environment provider reads `.env` in the directory it starts in).
+fn secrets(root: &std::path::Path) -> Result<()> {
+    let secrets = Secrets::load_or_create(&root.join(".data").join("secrets"))?;
+    let dotenv = root.join(".env");
+    secrets.write_dotenv(&dotenv)?;
+    eprintln!(
+        "wrote {} (0600): spin up --runtime-config-file runtime-config.toml now finds the secrets",
+        dotenv.display()
+    );
+    if secrets.admin_password_generated {
+        eprintln!(
+            "admin login: {} / {} (generated; kept in .data/secrets/admin-password)",
+            secrets.admin_username, secrets.admin_password
+        );
+    }
+    Ok(())
 }
 
 /// `--listen ADDR` or `--listen=ADDR`, else the Spin default.

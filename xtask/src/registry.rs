@@ -92,7 +92,7 @@ fn build(manifest: &Manifest) -> Result<Registry> {
         let routes: Vec<String> = manifest
             .http_triggers
             .iter()
-            .filter(|trigger| trigger.component == service.name)
+            .filter(|trigger| trigger.runs(service.name))
             .filter_map(|trigger| match &trigger.route {
                 Route::Path(route) => Some(route.clone()),
                 Route::Private { .. } => None,

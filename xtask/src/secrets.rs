@@ -94,6 +94,32 @@ impl Secrets {
         .collect()
     }
 
+    /// Writes the `SPIN_VARIABLE_*` pairs to `path` (0600) in the dotenv
+    /// format Spin's environment provider reads from `.env` in the
+    /// directory `spin up` runs in, so that `spin up` needs nothing typed.
+    /// Written beside, then renamed: a reader never sees half a file.
+    pub fn write_dotenv(&self, path: &Path) -> Result<()> {
+        let mut text = String::from(
+            "# Spin variables of this checkout (cargo xtask secrets), read by `spin up`\n\
+             # and by our host from the directory they start in. Secret: never commit.\n",
+        );
+        for (name, value) in self.env() {
+            text.push_str(&format!("{name}={}\n", dotenv_quoted(&value)));
+        }
+        let partial = path.with_extension("partial");
+        let _ = std::fs::remove_file(&partial);
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&partial)
+            .with_context(|| format!("cannot create {}", partial.display()))?;
+        file.write_all(text.as_bytes())
+            .and_then(|()| file.sync_all())
+            .with_context(|| format!("cannot write {}", partial.display()))?;
+        std::fs::rename(&partial, path).with_context(|| format!("cannot write {}", path.display()))
+    }
+
     /// The value of `jwt_private_key`, for tests that sign their own tokens.
     pub fn jwt_private_key(&self) -> &str {
         &self.jwt_private_key
@@ -126,6 +152,25 @@ fn read_or_create(path: &Path, make: impl FnOnce() -> Result<String>) -> Result<
         .with_context(|| format!("cannot create {}", path.display()))?;
     writeln!(file, "{value}").with_context(|| format!("cannot write {}", path.display()))?;
     Ok((value, true))
+}
+
+/// A double-quoted dotenv value: `\\`, `"` and `$` (which would expand
+/// another variable) escaped, so JSON and any password read back as written.
+fn dotenv_quoted(value: &str) -> String {
+    let mut quoted = String::with_capacity(value.len() + 2);
+    quoted.push('"');
+    for c in value.chars() {
+        match c {
+            '\\' | '"' | '$' => {
+                quoted.push('\\');
+                quoted.push(c);
+            }
+            '\n' => quoted.push_str("\\n"),
+            c => quoted.push(c),
+        }
+    }
+    quoted.push('"');
+    quoted
 }
 
 /// `n` random bytes, base64url: URL-, header- and shell-safe.
@@ -218,6 +263,25 @@ mod tests {
         };
         assert_eq!(kids, [kid_of(&new), kid_of(&old)]);
         assert_eq!(jwks["keys"][0], public_jwk(new.jwt_private_key()).unwrap());
+    }
+
+    /// Read back by `dotenvy`, the parser Spin's `.env` provider uses.
+    #[test]
+    fn the_dotenv_file_reads_back_as_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let secrets = Secrets {
+            admin_password: r#"pa"ss$HOME\word'"#.to_owned(),
+            ..Secrets::load_or_create(&dir.path().join("secrets")).unwrap()
+        };
+        let path = dir.path().join(".env");
+        secrets.write_dotenv(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let read: std::collections::BTreeMap<String, String> = dotenvy::from_path_iter(&path)
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(read, env(&secrets));
     }
 
     #[test]

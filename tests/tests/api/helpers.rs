@@ -220,11 +220,30 @@ pub fn spawn_app() -> TestApp {
 /// As [`spawn_app`], with extra environment variables for the host (they
 /// win over the defaults below), e.g. a peer URL that nothing answers.
 pub fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
+    spawn(env, &[])
+}
+
+/// As [`spawn_app`], with every component selected by `-c`, as the hosts of
+/// the split stack select theirs: selective deployment drops the
+/// `static_response` triggers, so the internal routes answer (to the
+/// service secret) as they do on each service's own host.
+pub fn spawn_app_selecting_each_component() -> TestApp {
+    spawn(&[], &["auth", "pieces", "stock", "notifications", "ui"])
+}
+
+/// Our host, built by `cargo xtask test`.
+pub fn host_binary() -> PathBuf {
     let root = project_root();
     let host = root
         .join("target/debug")
         .join(format!("host{}", std::env::consts::EXE_SUFFIX));
     require_artifacts(&root, &host);
+    host
+}
+
+fn spawn(env: &[(&str, &str)], components: &[&str]) -> TestApp {
+    let root = project_root();
+    let host = host_binary();
 
     let data_dir = tempfile::tempdir().expect("create a temp dir");
     let secrets = Secrets::load_or_create(&data_dir.path().join("secrets"))
@@ -233,33 +252,47 @@ pub fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
     std::fs::write(&runtime_config, runtime_config_toml(data_dir.path()))
         .expect("write the runtime config");
 
-    // Ask the OS for a free port, then hand it to the host. Another process
-    // could take it in between; on a test machine that is rare enough.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("find a free port")
-        .port();
-    let listen = format!("127.0.0.1:{port}");
+    let listen = free_address();
 
-    let mut child = Command::new(&host)
+    let mut command = Command::new(&host);
+    command
         .arg("up")
         .arg("-f")
         .arg(root.join("spin.toml"))
         .args(["--listen", &listen, "--runtime-config-file"])
         .arg(&runtime_config)
-        // One host serves every component: services call each other on it.
+        .args(components.iter().flat_map(|id| ["-c", id]))
+        // One host serves every component: services chain to each other in
+        // it (`spin.toml`'s defaults).
         .envs(secrets.env())
-        .env("SPIN_VARIABLE_STOCK_URL", &listen)
-        .env("SPIN_VARIABLE_PIECES_URL", &listen)
-        .env("SPIN_VARIABLE_NOTIFICATIONS_URL", &listen)
-        .envs(env.iter().copied())
-        // Anything the host writes relative to its working directory stays
-        // in the temp dir, not in the repository.
+        .envs(env.iter().copied());
+    start(command, &listen, data_dir, secrets)
+}
+
+/// A free port on 127.0.0.1, as `127.0.0.1:PORT`. Another process could
+/// take it before the runtime binds it; on a test machine that is rare
+/// enough.
+pub fn free_address() -> String {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("find a free port")
+        .port();
+    format!("127.0.0.1:{port}")
+}
+
+/// Starts `command` (a Spin runtime's `up` listening on `listen`) in
+/// `data_dir`, and waits until it prints `Serving http://`, as `spin up`
+/// and our host both do.
+pub fn start(mut command: Command, listen: &str, data_dir: TempDir, secrets: Secrets) -> TestApp {
+    let program = command.get_program().to_owned();
+    let mut child = command
+        // Anything the runtime writes relative to its working directory
+        // stays in the temp dir, not in the repository.
         .current_dir(data_dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|error| panic!("cannot start {}: {error}", host.display()));
+        .unwrap_or_else(|error| panic!("cannot start {}: {error}", program.display()));
 
     let stderr = collect(child.stderr.take().expect("stderr is piped"));
     let serving = watch_for_serving(child.stdout.take().expect("stdout is piped"));
@@ -272,7 +305,8 @@ pub fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
             // Give the reader thread a moment to drain what the host wrote.
             thread::sleep(Duration::from_millis(200));
             panic!(
-                "host did not print `Serving http://` within {STARTUP_TIMEOUT:?} (exit status: {}); its stderr:\n{}",
+                "{} did not print `Serving http://` within {STARTUP_TIMEOUT:?} (exit status: {}); its stderr:\n{}",
+                program.display(),
                 status.map_or_else(|| "still running".to_owned(), |s| s.to_string()),
                 stderr.lock().map(|text| text.clone()).unwrap_or_default(),
             );
@@ -317,7 +351,7 @@ fn runtime_config_toml(data_dir: &Path) -> String {
     toml::to_string(&config).expect("a table of strings serialises")
 }
 
-fn project_root() -> PathBuf {
+pub fn project_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("the tests crate sits in the workspace")

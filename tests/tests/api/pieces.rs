@@ -8,7 +8,9 @@ use std::net::TcpListener;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Reply, TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{
+    Reply, TestApp, spawn_app, spawn_app_selecting_each_component, spawn_app_with,
+};
 
 const PIECES: &str = "/api/pieces/";
 
@@ -632,7 +634,7 @@ fn delete_is_refused_with_503_when_stock_cannot_answer() {
 
 #[test]
 fn the_internal_route_needs_the_service_secret() {
-    let app = spawn_app();
+    let app = spawn_app_selecting_each_component();
     let t = tokens(&app);
     let piece = create(
         &app,

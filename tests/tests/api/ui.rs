@@ -1,4 +1,4 @@
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, spawn_app_with};
 
 #[test]
 fn the_root_is_the_french_index_page() {
@@ -33,8 +33,24 @@ fn path_traversal_is_refused() {
 }
 
 #[test]
-fn the_api_base_comes_from_the_spin_variable() {
+fn without_an_edge_the_ui_calls_its_own_origin() {
     let app = spawn_app();
+    let script = app.get("/config.js").body;
+    assert!(
+        script.contains("export const API_BASE = self.location.origin;"),
+        "{script}"
+    );
+    let policy = app
+        .get("/")
+        .header("content-security-policy")
+        .map(str::to_owned)
+        .expect("the index has a content security policy");
+    assert!(policy.contains("connect-src 'self'"), "{policy}");
+}
+
+#[test]
+fn the_api_base_comes_from_the_spin_variable() {
+    let app = spawn_app_with(&[("SPIN_VARIABLE_API_BASE", "http://127.0.0.1:8090")]);
     let reply = app.get("/config.js");
     assert_eq!(reply.status, 200);
     assert_eq!(
@@ -52,7 +68,7 @@ fn the_api_base_comes_from_the_spin_variable() {
 
 #[test]
 fn pages_only_run_their_own_scripts_and_only_call_the_edge() {
-    let app = spawn_app();
+    let app = spawn_app_with(&[("SPIN_VARIABLE_API_BASE", "http://127.0.0.1:8090")]);
     let policy = app
         .get("/")
         .header("content-security-policy")

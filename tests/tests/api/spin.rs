@@ -1,0 +1,206 @@
+//! The app as a Spin user runs it: the repository's `spin.toml` and
+//! `runtime-config.toml` under the real `spin up` (found as `$SPIN`, `spin`
+//! on `PATH` or `../shared/tools/spin`), secrets from the `.env` file that
+//! `cargo xtask secrets` writes and nothing else, no sidecar; and the same
+//! run on our host in one process. Spin's conformance suite runs against
+//! both runtimes too. Where Spin is missing, its tests say so and pass.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use xtask::secrets::Secrets;
+
+use crate::helpers::{TestApp, free_address, host_binary, project_root, start};
+
+/// How long an alert may take to reach notifications after the movement's
+/// response, with no scheduler running.
+const ALERT_WITHIN: Duration = Duration::from_secs(5);
+
+fn spin() -> Option<PathBuf> {
+    let found = xtask::spin::binary(&project_root());
+    if found.is_none() {
+        eprintln!("skipped: no Spin CLI ($SPIN, `spin` on PATH or ../shared/tools/spin)");
+    }
+    found
+}
+
+#[test]
+fn the_app_runs_on_real_spin_up() {
+    if let Some(spin) = spin() {
+        // The README's `spin build`: each component's `build.command`, which
+        // `cargo xtask test` has already run, so cargo finds nothing to do.
+        let built = Command::new(&spin)
+            .arg("build")
+            .arg("-f")
+            .arg(project_root().join("spin.toml"))
+            .output()
+            .expect("run spin build");
+        assert!(
+            built.status.success(),
+            "spin build: {}",
+            String::from_utf8_lossy(&built.stderr)
+        );
+        workshop_day(&spin_up(&spin));
+    }
+}
+
+#[test]
+fn the_app_runs_on_our_host_in_one_process() {
+    workshop_day(&spin_up(&host_binary()));
+}
+
+#[test]
+fn spin_conformance_suite_passes_on_real_spin() {
+    if let Some(spin) = spin() {
+        conformance(&spin);
+    }
+}
+
+#[test]
+fn spin_conformance_suite_passes_on_our_host() {
+    conformance(&host_binary());
+}
+
+/// `RUNTIME up` with exactly the README's arguments, in a fresh directory
+/// holding only the `.env` of `cargo xtask secrets`: the databases land in
+/// its `.data/`, as they would in a checkout.
+fn spin_up(runtime: &Path) -> TestApp {
+    let root = project_root();
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let secrets = Secrets::load_or_create(&dir.path().join("secrets")).expect("the secrets");
+    secrets
+        .write_dotenv(&dir.path().join(".env"))
+        .expect("write .env");
+    let listen = free_address();
+    let mut command = Command::new(runtime);
+    command
+        .arg("up")
+        .arg("-f")
+        .arg(root.join("spin.toml"))
+        .arg("--runtime-config-file")
+        .arg(root.join("runtime-config.toml"))
+        .args(["--listen", &listen]);
+    // Nothing from the test's own environment: `.env` is the only source.
+    for (name, _) in secrets.env() {
+        command.env_remove(name);
+    }
+    start(command, &listen, dir, secrets)
+}
+
+/// Health, login, a piece, IN then OUT across its threshold with the alert
+/// delivered, the deletion of an unused piece (pieces asks stock), the UI on
+/// the same origin, internal routes refused from outside.
+fn workshop_day(app: &TestApp) {
+    for service in ["auth", "pieces", "stock", "notifications"] {
+        let health = app.get(&format!("/api/{service}/health/"));
+        assert_eq!(health.status, 200, "{service}: {}", health.body);
+        assert_eq!(health.json()["database"], "ok", "{service}");
+    }
+    let admin = app.admin_token();
+    let created = app.json(
+        "POST",
+        "/api/pieces/",
+        Some(&admin),
+        &json!({"reference": "SPIN-1", "name": "Roulement", "min_stock": 5}),
+    );
+    assert_eq!(created.status, 201, "{}", created.body);
+    let piece = created.json()["id"].clone();
+    for (kind, quantity) in [("IN", 10), ("OUT", 6)] {
+        let moved = app.json(
+            "POST",
+            "/api/stock/movement/",
+            Some(&admin),
+            &json!({"piece_id": piece, "type": kind, "quantity": quantity}),
+        );
+        assert_eq!(moved.status, 201, "{kind}: {}", moved.body);
+    }
+    let level = app.call("GET", &format!("/api/stock/{piece}/"), Some(&admin), None);
+    assert_eq!(level.json()["quantity"], 4, "{}", level.body);
+    let alerts = || -> Vec<Value> {
+        let list = app.call("GET", "/api/notifications/", Some(&admin), None);
+        list.json()["results"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    };
+    let since = Instant::now();
+    while alerts().is_empty() && since.elapsed() < ALERT_WITHIN {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let alerts = alerts();
+    assert_eq!(
+        alerts.len(),
+        1,
+        "one alert within {ALERT_WITHIN:?}: {alerts:?}"
+    );
+    assert_eq!(alerts[0]["type"], "low_stock");
+
+    let unused = app.json(
+        "POST",
+        "/api/pieces/",
+        Some(&admin),
+        &json!({"reference": "SPIN-2", "name": "Jamais servie"}),
+    );
+    let unused = format!("/api/pieces/{}/", unused.json()["id"]);
+    let deleted = app.call("DELETE", &unused, Some(&admin), None);
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    assert_eq!(app.call("GET", &unused, Some(&admin), None).status, 404);
+
+    let page = app.get("/");
+    assert_eq!(page.status, 200);
+    let policy = page.header("content-security-policy").unwrap_or_default();
+    assert!(policy.contains("connect-src 'self'"), "{policy}");
+    let script = app.get("/config.js").body;
+    assert!(
+        script.contains("API_BASE = self.location.origin;"),
+        "{script}"
+    );
+
+    let secret = app.internal_secret();
+    for path in [
+        format!("/api/pieces/internal/pieces/{piece}/"),
+        format!("/api/stock/internal/usage/{piece}/"),
+        "/api/stock/internal/outbox/flush/".to_owned(),
+        "/api/notifications/internal/purge/".to_owned(),
+    ] {
+        for method in ["GET", "POST"] {
+            let reply = app.call_with_headers(method, &path, &[("x-internal-secret", &secret)]);
+            assert_eq!(
+                reply.status, 404,
+                "{method} {path} from outside: {}",
+                reply.body
+            );
+        }
+    }
+}
+
+/// Spin's conformance suite (`../shared/conformance`) through its own
+/// runner; every test passes, none skipped.
+fn conformance(runtime: &Path) {
+    let Some(suite) = xtask::spin::conformance_suite(&project_root()) else {
+        eprintln!("skipped: no conformance suite ($SPIN_CONFORMANCE or ../shared/conformance)");
+        return;
+    };
+    let output = Command::new("python3")
+        .arg(suite.join("run.py"))
+        .arg(suite.join("suite"))
+        .env(
+            "HOSTCMD",
+            format!(
+                "'{}' up -f {{manifest}} --listen {{listen}}",
+                runtime.display()
+            ),
+        )
+        .output()
+        .expect("run python3");
+    let report = String::from_utf8_lossy(&output.stdout);
+    let last = report.lines().rev().find(|line| !line.trim().is_empty());
+    assert!(
+        output.status.success() && last == Some("6 passed, 0 failed, 0 skipped of 6"),
+        "{}:\n{report}\n{}",
+        runtime.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
