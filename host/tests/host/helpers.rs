@@ -202,7 +202,14 @@ impl<'a> Setup<'a> {
 
 pub struct Reply {
     pub status: u16,
+    pub headers: ureq::http::HeaderMap,
     pub body: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
 }
 
 impl TestHost {
@@ -235,6 +242,7 @@ impl TestHost {
             .unwrap_or_else(|e| panic!("{method} {path} failed: {e}"));
         Reply {
             status: response.status().as_u16(),
+            headers: response.headers().clone(),
             body: response.body_mut().read_to_string().unwrap_or_default(),
         }
     }

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod chaining;
 mod headers;
 mod isolation;
 mod lifecycle;

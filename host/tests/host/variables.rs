@@ -39,6 +39,27 @@ fn environment_overrides_a_default() {
     assert_eq!(host.get("/variable?message").body, "salut, k!");
 }
 
+/// Spin's environment provider reads `.env` in the directory it starts in,
+/// after the process environment.
+#[test]
+fn the_dotenv_file_of_the_working_directory_provides_values() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        "SPIN_VARIABLE_API_KEY=\"from \\\"dotenv\\\"\"\nSPIN_VARIABLE_GREETING=salut\n",
+    )
+    .unwrap();
+    let host = setup(VARIABLES)
+        .in_dir(dir)
+        .env("SPIN_VARIABLE_GREETING", "hello")
+        .start();
+    assert_eq!(
+        host.get("/variable?message").body,
+        r#"hello, from "dotenv"!"#,
+        "the environment wins over .env"
+    );
+}
+
 #[test]
 fn a_component_sees_only_its_own_variables() {
     let host = setup(VARIABLES).env("SPIN_VARIABLE_API_KEY", "k").start();
