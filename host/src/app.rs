@@ -13,7 +13,7 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 use crate::allowed_hosts::AllowedHosts;
 use crate::bindings::fermyon::spin::{sqlite as wit_sqlite, variables as wit_variables};
-use crate::outbound_http::Pool;
+use crate::outbound_http::{Pool, chaining_target};
 use crate::router::{Router, Target};
 use crate::runtime_config::RuntimeConfig;
 use crate::sqlite::{Database, Grants};
@@ -174,7 +174,7 @@ fn check_chaining_targets(manifest: &Manifest, selected: &[String]) -> anyhow::R
             if entry.contains("{{") {
                 continue;
             }
-            if let Some(target) = chaining_target(entry)
+            if let Some(target) = entry_host(entry).and_then(chaining_target)
                 && !selected.iter().any(|s| s == target)
             {
                 bail!(
@@ -186,12 +186,10 @@ fn check_chaining_targets(manifest: &Manifest, selected: &[String]) -> anyhow::R
     Ok(())
 }
 
-/// `pieces` for `http://pieces.spin.internal` (any scheme, port or path).
-pub fn chaining_target(url: &str) -> Option<&str> {
-    let authority = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let host = authority.split(['/', ':']).next()?;
-    host.strip_suffix(".spin.internal")
-        .filter(|id| !id.is_empty() && !id.contains('.'))
+/// The host of an `allowed_outbound_hosts` entry (`scheme://host[:port]`).
+fn entry_host(entry: &str) -> Option<&str> {
+    let authority = entry.split_once("://").map_or(entry, |(_, rest)| rest);
+    authority.split(['/', ':']).next()
 }
 
 /// Opens every database a selected component is granted. As in Spin, a

@@ -59,7 +59,12 @@ pub trait Chain: Send + Sync {
 pub type ChainFuture =
     Pin<Box<dyn Future<Output = Result<http::Response<WasiBody>, Error>> + Send>>;
 
-const SERVICE_CHAINING_SUFFIX: &str = ".spin.internal";
+/// `pieces` for the host `pieces.spin.internal`: the component a
+/// service-chaining host names (`*` for Spin's wildcard).
+pub fn chaining_target(host: &str) -> Option<&str> {
+    host.strip_suffix(".spin.internal")
+        .filter(|id| !id.is_empty() && !id.contains('.'))
+}
 
 pub struct OutboundPolicy {
     allowed: Arc<AllowedHosts>,
@@ -87,7 +92,7 @@ impl OutboundPolicy {
     /// one and it is allowed (`None` for any other request).
     fn chained_component(&self, uri: &http::Uri) -> Option<Result<String, Error>> {
         let host = uri.host()?;
-        let id = host.strip_suffix(SERVICE_CHAINING_SUFFIX)?;
+        let id = chaining_target(host)?;
         let scheme = uri.scheme_str().unwrap_or("https");
         Some(if self.allowed.allows(scheme, host, uri.port_u16()) {
             Ok(id.to_owned())

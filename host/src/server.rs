@@ -30,7 +30,7 @@ use wasmtime_wasi_http::{WasiBody, WasiHttpView};
 
 use crate::app::{App, LoadedComponent};
 use crate::headers::add_spin_headers;
-use crate::outbound_http::{Chain, ChainFuture};
+use crate::outbound_http::{Chain, ChainFuture, chaining_target};
 use crate::router::{RouteMatch, Target};
 use crate::state::State;
 
@@ -221,7 +221,7 @@ fn strip_chaining_host(headers: &mut http::HeaderMap) {
         .get(http::header::HOST)
         .and_then(|host| host.to_str().ok())
         .and_then(|host| host.parse::<http::uri::Authority>().ok())
-        .is_some_and(|authority| authority.host().ends_with(".spin.internal"));
+        .is_some_and(|authority| chaining_target(authority.host()).is_some());
     if chaining {
         headers.remove(http::header::HOST);
     }
