@@ -15,6 +15,7 @@ mod edge;
 mod http;
 mod report;
 mod servers;
+mod spin;
 mod tokens;
 mod wrk;
 
@@ -161,6 +162,8 @@ pub struct Results {
     pub import: Vec<Duration>,
     pub costs: Costs,
     pub edge: edge::Edge,
+    /// Our host against the real `spin up`, when this machine has Spin.
+    pub spin: Option<Vec<Comparison>>,
     pub waited: Duration,
     pub elapsed: Duration,
 }
@@ -186,6 +189,9 @@ pub fn run(root: &Path) -> Result<()> {
     let mut waited = Duration::ZERO;
     let direct = direct(root, scratch.path(), &secrets, &manager, &wrk, &log)?;
     waited += direct.waited;
+    cmd::announce("our host and the real Spin CLI, each serving the whole app on one listener");
+    waited += servers::wait_until_quiet(QUIET_WAIT);
+    let spin = spin::run(root, scratch.path(), &secrets, &manager, &wrk, &log)?;
     cmd::announce("the stack (Consul, Traefik, hosts, sidecar) on free ports");
     waited += servers::wait_until_quiet(QUIET_WAIT);
     let edge = edge::run(root, tools, &secrets, &manager, &wrk)?;
@@ -198,6 +204,7 @@ pub fn run(root: &Path) -> Result<()> {
         import: direct.import,
         costs: direct.costs,
         edge,
+        spin,
         waited,
         elapsed: began.elapsed(),
     };

@@ -80,6 +80,34 @@ fn checks(r: &Results) -> Vec<Check> {
         None,
         &r.post,
     ));
+    for c in r.spin.iter().flatten() {
+        let movement = c.name.starts_with("POST");
+        let goal = match (movement, c.connections) {
+            (true, 8) => Some(3.0),
+            (false, 8) => Some(1.0),
+            _ => None,
+        };
+        let mut row = ratio_row(
+            &format!(
+                "host/spin, {}, {} connection(s)",
+                if movement {
+                    "POST a movement"
+                } else {
+                    "GET a piece"
+                },
+                c.connections
+            ),
+            goal,
+            c,
+        );
+        if c.reference.status_errors > 0 {
+            row.result.push_str(&format!(
+                "; Spin answered {} of {} with an error",
+                c.reference.status_errors, c.reference.requests
+            ));
+        }
+        checks.push(row);
+    }
     let edge = &r.edge.comparison;
     checks.push(ratio_row("traefik/direct, GET a piece", Some(0.6), edge));
     let one = &r.edge.latency;
@@ -271,6 +299,13 @@ fn details(r: &Results) -> String {
         out,
         "The host runs one process per component (pieces, stock), the baseline likewise; both on the same SQLite files. CPU is the serving processes' user + system time per request (stock and pieces together for the movement).\n"
     );
+    if let Some(spin) = &r.spin {
+        let _ = writeln!(
+            out,
+            "## Host and real Spin\n\n{}\nThe same `spin.toml`, `runtime-config.toml` and `.wasm`, each runtime serving the whole app on one listener from a directory of its own (fresh databases), secrets in the environment, services chained in process: `spin up` (the Spin CLI this machine has) against `target/release/host up`, each with its own SQLite defaults (Spin: rollback journal; our host: WAL, `synchronous=FULL`, writer turns). CPU is the serving process's.\n",
+            comparison_table(&spin.iter().collect::<Vec<_>>())
+        );
+    }
     let _ = writeln!(
         out,
         "## Movement throughput\n\nOUT movements of 1 on one piece (level set to {INITIAL_LEVEL} first). The raw loop runs stock's movement statement (`INSERT INTO movements ... SELECT ... FROM levels`, its triggers included) on its own connections, nothing else.\n\n| concurrency | host movements/s | native movements/s | raw loop movements/s | **host/raw** | native/raw | host p50 / p95 / p99 (ms) | native p50 / p95 / p99 (ms) | raw p50 / p95 / p99 (ms) |\n|---|---|---|---|---|---|---|---|---|"
@@ -450,7 +485,18 @@ pub fn write(root: &Path, r: &Results, font: &Path) -> Result<()> {
             .arg(font),
     )?;
 
-    let headline = format!("host/native = {:.2}", r.get.ratio());
+    let mut headline = format!("host/native = {:.2}", r.get.ratio());
+    for c in r.spin.iter().flatten().filter(|c| c.connections == 8) {
+        let what = if c.name.starts_with("POST") {
+            "movement"
+        } else {
+            "GET"
+        };
+        headline.push_str(&format!(
+            "\n\nhost/spin ({what}, 8 connections) = {:.2}",
+            c.ratio()
+        ));
+    }
     let checks = checks(r);
     let summary = summary_table(&checks);
     let conditions = conditions(r);

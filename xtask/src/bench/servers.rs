@@ -76,13 +76,18 @@ pub fn host(
         .arg("--runtime-config-file")
         .arg(&files.runtime_config)
         .envs(env.iter().map(|(k, v)| (k, v)));
-    let name = format!("host:{component}");
+    start(&format!("host:{component}"), command, port, log)
+}
+
+/// Spawns a Spin runtime's `up` listening on `port` and waits for its
+/// `/.well-known/spin/health`.
+pub fn start(name: &str, command: Command, port: u16, log: &Log) -> Result<Server> {
     let started = Instant::now();
-    let child = Child::spawn(&name, command, log)?;
+    let child = Child::spawn(name, command, log)?;
     let base = format!("http://127.0.0.1:{port}");
-    await_ready(&name, &format!("{base}/.well-known/spin/health"), log)?;
+    await_ready(name, &format!("{base}/.well-known/spin/health"), log)?;
     Ok(Server {
-        name,
+        name: name.to_owned(),
         child,
         base,
         start: started.elapsed(),
