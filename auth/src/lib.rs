@@ -113,11 +113,17 @@ fn user_id(segment: &str) -> Result<i64, Error> {
     segment.parse().map_err(|_| Error::NotFound)
 }
 
-/// The admin caller and the database, or 401/403.
+/// The admin caller and the database, or 401/403. The token's role is not
+/// enough to manage accounts: the caller must still be an active admin, in
+/// a session that is still open, as the database says now, so that a
+/// demoted or deactivated admin loses these powers at once.
 fn admin_db(request: &Request) -> Result<(Caller, Connection), Error> {
-    let caller = kit::auth::authenticate(request)?;
+    let session = kit::auth::session(request)?;
+    session.caller.require(Role::Admin)?;
+    let db = SERVICE.database()?;
+    let caller = users::current(&db, &session)?;
     caller.require(Role::Admin)?;
-    Ok((caller, SERVICE.database()?))
+    Ok((caller, db))
 }
 
 /// Unix seconds; the clock of the host.
@@ -217,11 +223,18 @@ struct Credentials {
 /// `POST /api/auth/login/` `{username, password}` -> `{access, refresh, user}`.
 fn login(request: &Request) -> Result<Response, Error> {
     let credentials: Credentials = kit::body::json(request)?;
+    // No account has a longer name or password: refused before anything is
+    // stored or hashed, so a huge body costs neither disk nor CPU.
+    if credentials.username.chars().count() > password::MAX_USERNAME_CHARS
+        || credentials.password.chars().count() > password::MAX_PASSWORD_CHARS
+    {
+        return Err(Error::Unauthorized(BAD_CREDENTIALS.into()));
+    }
     let minter = Minter::load()?;
     let now = now();
     let db = SERVICE.database()?;
-    let keys = throttle::Keys::new(&password::username_key(&credentials.username), request);
-    throttle::check(&db, &keys, now)?;
+    let keys = throttle::Keys::login(&password::username_key(&credentials.username), request);
+    let attempt = throttle::take(&db, &keys, now)?;
     users::ensure_admin(
         &db,
         &variable("admin_username")?,
@@ -238,10 +251,9 @@ fn login(request: &Request) -> Result<Response, Error> {
         }
     };
     let Some(user) = user else {
-        throttle::record_failure(&db, &keys, now)?;
         return Err(Error::Unauthorized(BAD_CREDENTIALS.into()));
     };
-    throttle::record_success(&db, &keys)?;
+    throttle::succeeded(&db, &keys, attempt, now)?;
     users::touch_last_login(&db, user.id)?;
     let family_id = sessions::open_family(&db, user.id, now)?;
     let mut body = minter.pair(&db, &user, &family_id, now)?;
@@ -309,12 +321,19 @@ fn change_password(request: &Request) -> Result<Response, Error> {
     let Some((user, hash)) = current else {
         return Err(Error::Unauthorized("Jeton invalide ou expiré.".into()));
     };
-    if !password::verify(&change.old_password, &hash) {
+    // Guessing the current password with a stolen access token is
+    // throttled as a login is.
+    let keys = throttle::Keys::password_check(user.id, request);
+    let attempt = throttle::take(&db, &keys, now())?;
+    if change.old_password.chars().count() > password::MAX_PASSWORD_CHARS
+        || !password::verify(&change.old_password, &hash)
+    {
         return Err(Error::field(
             "old_password",
             "Mot de passe actuel incorrect.",
         ));
     }
+    throttle::succeeded(&db, &keys, attempt, now())?;
     password::check_password(&change.new_password).map_err(|_| {
         Error::field(
             "new_password",

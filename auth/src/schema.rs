@@ -51,6 +51,25 @@ pub const MIGRATIONS: &[Migration] = &[
             "CREATE INDEX IF NOT EXISTS login_failures_key_at ON login_failures (key, at)",
         ],
     },
+    Migration {
+        version: 3,
+        statements: &[
+            // Attempts counted before the password check (`throttle`): the
+            // pair is SHA-256(scope, name, client), so a row's size does
+            // not depend on what a caller typed.
+            "CREATE TABLE IF NOT EXISTS login_attempts (\
+                id INTEGER PRIMARY KEY, \
+                pair TEXT NOT NULL, \
+                client TEXT NOT NULL, \
+                at INTEGER NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS login_attempts_pair_at ON login_attempts (pair, at)",
+            "CREATE INDEX IF NOT EXISTS login_attempts_client_at ON login_attempts (client, at)",
+            "CREATE INDEX IF NOT EXISTS login_attempts_at ON login_attempts (at)",
+            // Names that logged in from a client: exempt from its budget.
+            "CREATE TABLE IF NOT EXISTS login_known (pair TEXT PRIMARY KEY, at INTEGER NOT NULL)",
+            "DROP TABLE IF EXISTS login_failures",
+        ],
+    },
 ];
 
 #[cfg(test)]

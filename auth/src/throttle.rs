@@ -1,110 +1,149 @@
-//! Login protection: failed logins are counted per username and per client
-//! address over a sliding window; from the 5th failure on, each further
-//! attempt must wait a delay that doubles with every new failure.
+//! Login protection that an attacker cannot turn against other users.
 //!
-//! Attempts refused with 429 are not counted (they never reach the password
-//! check), so a client that keeps hammering does not extend its own delay
-//! without bound, and the delay is never longer than the window.
+//! Every attempt is counted *before* the password is checked, in the one
+//! statement that decides whether it may go ahead: parallel attempts cannot
+//! all slip past the limit while the first ones are being hashed. A right
+//! password then takes its attempts back.
+//!
+//! Two budgets over a sliding window, each a token bucket refilled as its
+//! oldest attempt ages out:
+//! - one client on one name ([`PAIR_LIMIT`]): a guesser locks only itself
+//!   out of that name, never the name for everyone;
+//! - one client on all names together ([`CLIENT_LIMIT`]), so that one
+//!   address cannot guess across many accounts; a name that has logged in
+//!   from this client before is exempt, so strangers behind the same proxy
+//!   or NAT do not lock its regulars out.
+//!
+//! There is no per-name budget across clients: it would let anyone lock a
+//! chosen account (e.g. `admin`) from a few addresses.
+//!
+//! Rows are small and bounded: the pair is a SHA-256, the client an
+//! address, and every write prunes what the window has left behind.
 
+use sha2::{Digest, Sha256};
 use spin_sdk::http::Request;
 use spin_sdk::sqlite::{Connection, Value};
 
 use kit::Error;
 
-/// Failures counted over this many seconds.
+/// Attempts are counted over this many seconds.
 pub const WINDOW_SECS: i64 = 15 * 60;
-/// Failures allowed in the window before attempts are delayed.
-pub const FREE_FAILURES: i64 = 5;
-/// The first delay; each further failure doubles it, up to the window.
-const FIRST_DELAY_SECS: i64 = 30;
+/// Failed attempts one client may make on one name per window.
+pub const PAIR_LIMIT: i64 = 5;
+/// Failed attempts one client may make on all names per window, names that
+/// logged in from it before excepted.
+pub const CLIENT_LIMIT: i64 = 30;
+/// How long a name stays known to a client after its last login.
+const KNOWN_SECS: i64 = 90 * 24 * 3600;
 
-/// The keys a login attempt is counted under.
+/// The budgets an attempt is counted under.
 pub struct Keys {
-    user: String,
+    pair: String,
     client: String,
 }
 
 impl Keys {
-    pub fn new(username_key: &str, request: &Request) -> Self {
+    /// A login attempt for `username_key`.
+    pub fn login(username_key: &str, request: &Request) -> Self {
+        Self::new("login", username_key, request)
+    }
+
+    /// A check of user `user_id`'s current password (`POST /password/`).
+    pub fn password_check(user_id: i64, request: &Request) -> Self {
+        Self::new("password", &user_id.to_string(), request)
+    }
+
+    fn new(scope: &str, name: &str, request: &Request) -> Self {
         let header = |name| request.header(name).and_then(|value| value.as_str());
+        let client = client_address(header("spin-client-addr"), header("x-forwarded-for"));
+        let pair = Sha256::digest(format!("{scope}\n{name}\n{client}").as_bytes());
         Self {
-            user: format!("user:{username_key}"),
-            client: format!(
-                "client:{}",
-                client_address(header("spin-client-addr"), header("x-forwarded-for"))
-            ),
+            pair: pair.iter().map(|byte| format!("{byte:02x}")).collect(),
+            client,
         }
     }
 }
 
-/// 429 with `Retry-After` when either key is still serving a delay.
-pub fn check(db: &Connection, keys: &Keys, now: i64) -> Result<(), Error> {
+/// One attempt, counted; [`succeeded`] takes it back.
+pub struct Attempt;
+
+/// Counts an attempt if both budgets allow it, in one statement; 429 with
+/// `Retry-After` otherwise (and nothing counted).
+pub fn take(db: &Connection, keys: &Keys, now: i64) -> Result<Attempt, Error> {
+    let since = now - WINDOW_SECS;
+    db.execute(
+        "DELETE FROM login_attempts WHERE at <= ?",
+        &[Value::Integer(since)],
+    )?;
+    let taken = db.execute(
+        "INSERT INTO login_attempts (pair, client, at) SELECT ?1, ?2, ?3 \
+         WHERE (SELECT COUNT(*) FROM login_attempts WHERE pair = ?1 AND at > ?4) < ?5 \
+         AND (EXISTS (SELECT 1 FROM login_known WHERE pair = ?1) \
+              OR (SELECT COUNT(*) FROM login_attempts WHERE client = ?2 AND at > ?4) < ?6) \
+         RETURNING id",
+        &[
+            Value::Text(keys.pair.clone()),
+            Value::Text(keys.client.clone()),
+            Value::Integer(now),
+            Value::Integer(since),
+            Value::Integer(PAIR_LIMIT),
+            Value::Integer(CLIENT_LIMIT),
+        ],
+    )?;
+    if !taken.rows.is_empty() {
+        return Ok(Attempt);
+    }
+    let wait = wait_secs(db, keys, now)?;
+    Err(Error::TooManyRequests {
+        detail: format!("Trop de tentatives de connexion. Réessayez dans {wait} secondes."),
+        retry_after_secs: wait.unsigned_abs(),
+    })
+}
+
+/// The right password: this client's attempts on the name no longer count
+/// (against either budget), and the name is known to the client from now on.
+pub fn succeeded(db: &Connection, keys: &Keys, _attempt: Attempt, now: i64) -> Result<(), Error> {
+    let pair = Value::Text(keys.pair.clone());
+    db.execute(
+        "DELETE FROM login_attempts WHERE pair = ?",
+        std::slice::from_ref(&pair),
+    )?;
+    db.execute(
+        "INSERT INTO login_known (pair, at) VALUES (?1, ?2) \
+         ON CONFLICT (pair) DO UPDATE SET at = excluded.at",
+        &[pair, Value::Integer(now)],
+    )?;
+    db.execute(
+        "DELETE FROM login_known WHERE at <= ?",
+        &[Value::Integer(now - KNOWN_SECS)],
+    )?;
+    Ok(())
+}
+
+/// Seconds until the full budget frees a slot: its oldest attempt in the
+/// window ages out.
+fn wait_secs(db: &Connection, keys: &Keys, now: i64) -> Result<i64, Error> {
+    let since = now - WINDOW_SECS;
     let rows = db.execute(
-        "SELECT COUNT(*), MAX(at) FROM login_failures WHERE key IN (?, ?) AND at > ? GROUP BY key",
+        "SELECT (SELECT COUNT(*) FROM login_attempts WHERE pair = ?1 AND at > ?3), \
+                (SELECT MIN(at) FROM login_attempts WHERE pair = ?1 AND at > ?3), \
+                (SELECT COUNT(*) FROM login_attempts WHERE client = ?2 AND at > ?3), \
+                (SELECT MIN(at) FROM login_attempts WHERE client = ?2 AND at > ?3)",
         &[
-            Value::Text(keys.user.clone()),
+            Value::Text(keys.pair.clone()),
             Value::Text(keys.client.clone()),
-            Value::Integer(now - WINDOW_SECS),
+            Value::Integer(since),
         ],
     )?;
-    let wait = rows
-        .rows
-        .iter()
-        .filter_map(|row| Some(wait_secs(row.get::<i64>(0)?, row.get::<i64>(1)?, now)))
-        .max()
-        .unwrap_or(0);
-    if wait > 0 {
-        return Err(Error::TooManyRequests {
-            detail: format!("Trop de tentatives de connexion. Réessayez dans {wait} secondes."),
-            retry_after_secs: wait.unsigned_abs(),
-        });
-    }
-    Ok(())
-}
-
-/// Counts one failure under both keys, dropping the ones out of the window.
-pub fn record_failure(db: &Connection, keys: &Keys, now: i64) -> Result<(), Error> {
-    db.execute(
-        "INSERT INTO login_failures (key, at) VALUES (?, ?), (?, ?)",
-        &[
-            Value::Text(keys.user.clone()),
-            Value::Integer(now),
-            Value::Text(keys.client.clone()),
-            Value::Integer(now),
-        ],
-    )?;
-    db.execute(
-        "DELETE FROM login_failures WHERE key IN (?, ?) AND at <= ?",
-        &[
-            Value::Text(keys.user.clone()),
-            Value::Text(keys.client.clone()),
-            Value::Integer(now - WINDOW_SECS),
-        ],
-    )?;
-    Ok(())
-}
-
-/// A successful login clears the user's count, not the client's: one good
-/// account must not reset a client that is guessing others.
-pub fn record_success(db: &Connection, keys: &Keys) -> Result<(), Error> {
-    db.execute(
-        "DELETE FROM login_failures WHERE key = ?",
-        &[Value::Text(keys.user.clone())],
-    )?;
-    Ok(())
-}
-
-/// Seconds still to wait after `failures` in the window, the last at `last`.
-fn wait_secs(failures: i64, last: i64, now: i64) -> i64 {
-    if failures < FREE_FAILURES {
-        return 0;
-    }
-    let doublings = u32::try_from(failures - FREE_FAILURES).unwrap_or(u32::MAX);
-    let delay = FIRST_DELAY_SECS
-        .checked_mul(2_i64.saturating_pow(doublings))
-        .unwrap_or(WINDOW_SECS)
-        .min(WINDOW_SECS);
-    (last + delay - now).max(0)
+    let row = rows.rows.first();
+    let get = |index| row.and_then(|row| row.get::<i64>(index));
+    let frees = |count: Option<i64>, limit: i64, oldest: Option<i64>| match (count, oldest) {
+        (Some(count), Some(oldest)) if count >= limit => oldest + WINDOW_SECS - now,
+        _ => 0,
+    };
+    let wait = frees(get(0), PAIR_LIMIT, get(1)).max(frees(get(2), CLIENT_LIMIT, get(3)));
+    // A slot freed between the two statements: try again at once.
+    Ok(wait.max(1))
 }
 
 /// The address to count a client under. The host sets `spin-client-addr`
@@ -130,16 +169,6 @@ fn client_address(peer: Option<&str>, forwarded_for: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn five_failures_are_free_then_the_delay_doubles_up_to_the_window() {
-        assert_eq!(wait_secs(4, 100, 100), 0);
-        assert_eq!(wait_secs(5, 100, 100), 30);
-        assert_eq!(wait_secs(6, 100, 100), 60);
-        assert_eq!(wait_secs(7, 100, 110), 110);
-        assert_eq!(wait_secs(50, 100, 100), WINDOW_SECS);
-        assert_eq!(wait_secs(5, 100, 200), 0, "the delay has passed");
-    }
 
     #[test]
     fn forwarded_for_is_trusted_only_from_loopback() {

@@ -90,6 +90,24 @@ pub fn for_login(db: &Connection, username: &str) -> Result<Option<(User, String
     Ok(Some((user, hash)))
 }
 
+/// The caller of `session` as the database has them now: 401 when the
+/// user is gone or deactivated, or the session revoked.
+pub fn current(db: &Connection, session: &kit::auth::Session) -> Result<Caller, Error> {
+    let rows = db.execute(
+        &format!(
+            "SELECT {COLUMNS} FROM users WHERE id = ?1 AND is_active = 1 AND EXISTS (\
+             SELECT 1 FROM refresh_families WHERE id = ?2 AND user_id = ?1 AND revoked_at IS NULL)"
+        ),
+        &[
+            Value::Integer(session.caller.user_id),
+            Value::Text(session.id.clone()),
+        ],
+    )?;
+    first_user(rows)?
+        .map(|user| user.caller())
+        .ok_or_else(|| Error::Unauthorized("Jeton invalide ou expiré.".into()))
+}
+
 pub fn touch_last_login(db: &Connection, id: i64) -> Result<(), Error> {
     db.execute(
         "UPDATE users SET last_login = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?",
@@ -184,7 +202,7 @@ struct UserChange {
 }
 
 const SELF_CHANGE: &str =
-    "Un administrateur ne peut ni changer son propre rôle ni se désactiver lui-même.";
+    "Un administrateur ne peut ni changer son propre rôle ni son propre statut actif.";
 const NAME_TAKEN: &str = "Ce nom d'utilisateur est déjà pris.";
 
 pub fn create(db: &Connection, request: &Request) -> Result<Response, Error> {
@@ -240,8 +258,7 @@ fn apply(
     change: UserChange,
     now: i64,
 ) -> Result<Response, Error> {
-    let demotes_self = change.role.is_some_and(|role| role != admin.role);
-    if id == admin.user_id && (demotes_self || change.is_active == Some(false)) {
+    if id == admin.user_id && (change.role.is_some() || change.is_active.is_some()) {
         return Err(Error::Forbidden(SELF_CHANGE.into()));
     }
     let hash = match &change.password {

@@ -83,9 +83,17 @@ struct UpArgs {
     /// Largest request body accepted; larger ones get 413.
     #[arg(long, env = "HOST_MAX_BODY_BYTES", default_value_t = 10 * 1024 * 1024)]
     max_body_bytes: usize,
-    /// Seconds a component may take to answer before 504.
+    /// Seconds a request may take, from its head to the component's answer
+    /// (408 while its body uploads, 504 after).
     #[arg(long, env = "HOST_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     request_timeout_secs: u64,
+    /// Seconds a client has to send a request's head before its connection
+    /// is closed.
+    #[arg(long, env = "HOST_HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]
+    header_read_timeout_secs: u64,
+    /// Open connections at most; further clients wait to be accepted.
+    #[arg(long, env = "HOST_MAX_CONNECTIONS", default_value_t = 1024)]
+    max_connections: usize,
     /// Concurrent instances (pooling allocator slots).
     #[arg(long, env = "HOST_MAX_INSTANCES", default_value_t = 100)]
     max_instances: u32,
@@ -143,6 +151,8 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     let limits = Limits {
         max_body_bytes: args.max_body_bytes,
         request_timeout: Duration::from_secs(args.request_timeout_secs),
+        header_read_timeout: Duration::from_secs(args.header_read_timeout_secs),
+        max_connections: args.max_connections.max(1),
         max_instances: args.max_instances as usize,
         shutdown_grace: Duration::from_secs(args.request_timeout_secs),
         drain: Duration::from_secs(args.drain_secs),

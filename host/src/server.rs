@@ -19,7 +19,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -39,7 +39,14 @@ const CHAINED_CLIENT: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIF
 
 pub struct Limits {
     pub max_body_bytes: usize,
+    /// From the request head to the end of the guest's answer, the body's
+    /// upload included (408 while reading it, 504 after).
     pub request_timeout: Duration,
+    /// A client must send a request's head within this long, else its
+    /// connection is closed (slow-header clients hold no task for long).
+    pub header_read_timeout: Duration,
+    /// Open connections; further ones wait in the kernel's backlog.
+    pub max_connections: usize,
     /// Concurrent instances; further requests wait for a free slot.
     pub max_instances: usize,
     /// How long shutdown waits for in-flight requests.
@@ -69,6 +76,8 @@ pub async fn serve(
     let self_addr = listener.local_addr()?;
     let grace = limits.shutdown_grace;
     let drain = limits.drain;
+    let connections = Arc::new(Semaphore::new(limits.max_connections));
+    let header_read_timeout = limits.header_read_timeout;
     let shared = Arc::new(Shared {
         slots: Semaphore::new(limits.max_instances),
         app,
@@ -87,6 +96,15 @@ pub async fn serve(
     };
     tokio::pin!(shutdown);
     loop {
+        // At the cap, stop accepting until a connection closes: waiting
+        // clients queue in the kernel's backlog, not in this process.
+        let connection_slot = tokio::select! {
+            slot = connections.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
         let (stream, client) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -108,11 +126,14 @@ pub async fn serve(
         });
         let connection = http1::Builder::new()
             .keep_alive(true)
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_read_timeout)
             .serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             // A client that goes away mid-request is not the host's error.
             let _ = connection.await;
+            drop(connection_slot);
         });
     }
     drop(listener);
@@ -151,9 +172,11 @@ async fn handle(
     };
 
     let (mut parts, body) = req.into_parts();
-    let body = match read_body(body, &parts.headers, shared.limits.max_body_bytes).await {
-        Ok(body) => body,
-        Err(response) => return response,
+    let upload = read_body(body, &parts.headers, shared.limits.max_body_bytes);
+    let body = match tokio::time::timeout(shared.limits.request_timeout, upload).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(response)) => return response,
+        Err(_elapsed) => return text(StatusCode::REQUEST_TIMEOUT, "request body too slow"),
     };
     add_spin_headers(&mut parts.headers, &parts.uri, &route, client);
     let req = Request::from_parts(parts, Full::new(body));

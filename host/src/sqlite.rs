@@ -65,14 +65,12 @@ impl Database {
     pub fn open(label: &str, path: Option<&Path>) -> anyhow::Result<Arc<Self>> {
         let location = match path {
             Some(path) => {
-                if let Some(dir) = path.parent() {
-                    std::fs::create_dir_all(dir).map_err(|e| {
-                        anyhow::anyhow!(
-                            "sqlite database `{label}`: cannot create {}: {e}",
-                            dir.display()
-                        )
-                    })?;
-                }
+                create_private(path).map_err(|e| {
+                    anyhow::anyhow!(
+                        "sqlite database `{label}`: cannot create {}: {e}",
+                        path.display()
+                    )
+                })?;
                 Location::File(path.to_owned())
             }
             None => Location::Memory(format!("file:spin-host-{label}?mode=memory&cache=shared")),
@@ -288,6 +286,30 @@ fn to_wit_error(e: rusqlite::Error) -> Error {
     match e.sqlite_error_code() {
         Some(rusqlite::ErrorCode::DiskFull) => Error::DatabaseFull,
         _ => Error::Io(e.to_string()),
+    }
+}
+
+/// Creates a database file the host's user alone may read (0600, in
+/// directories of 0700 it creates): users' password hashes live in one.
+/// SQLite gives its `-wal` and `-shm` files the database file's mode. An
+/// existing file keeps the mode its owner gave it.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
     }
 }
 

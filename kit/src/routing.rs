@@ -21,13 +21,18 @@ pub fn normalize(path: &str) -> &str {
 /// The path below `prefix` as segments: `/api/stock/movements/3/reverse/`
 /// under `/api/stock` is `["movements", "3", "reverse"]`, ready for a
 /// `match` on slice patterns.
+///
+/// An empty segment inside the path stays, so that it matches no arm:
+/// `/api/stock//internal/...` must not reach `internal`, which only the
+/// longer `/api/stock/internal/...` route keeps from outside callers.
 pub fn segments<'a>(path: &'a str, prefix: &str) -> Vec<&'a str> {
     let path = normalize(path);
-    path.strip_prefix(prefix)
-        .unwrap_or(path)
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .collect()
+    let rest = path.strip_prefix(prefix).unwrap_or(path);
+    match rest.strip_prefix('/') {
+        Some(below) => below.split('/').collect(),
+        None if rest.is_empty() => Vec::new(),
+        None => vec![rest],
+    }
 }
 
 /// A JSON answer.
@@ -89,6 +94,17 @@ mod tests {
             ["movements", "3", "reverse"]
         );
         assert!(segments("/api/stock/", "/api/stock").is_empty());
+        assert!(segments("/api/stock", "/api/stock").is_empty());
+    }
+
+    #[test]
+    fn an_empty_segment_is_kept_so_that_it_matches_nothing() {
+        assert_eq!(
+            segments("/api/stock//internal/usage/1/", "/api/stock"),
+            ["", "internal", "usage", "1"]
+        );
+        assert_eq!(segments("/api/stock/a//b", "/api/stock"), ["a", "", "b"]);
+        assert_eq!(segments("/api/stock//", "/api/stock"), [""]);
     }
 
     #[test]

@@ -313,10 +313,35 @@ impl Manifest {
         })
     }
 
+    /// The application variables component `id` reads: those its
+    /// `variables` and `allowed_outbound_hosts` templates name. A process
+    /// running only this component needs no other (secrets included).
+    pub fn variables_used_by(&self, id: &str) -> std::collections::BTreeSet<String> {
+        let Some(component) = self.components.get(id) else {
+            return Default::default();
+        };
+        component
+            .variables
+            .values()
+            .chain(&component.allowed_outbound_hosts)
+            .flat_map(|template| template_names(template))
+            .collect()
+    }
+
     /// The directory relative paths in the manifest are resolved against.
     pub fn dir(&self) -> &Path {
         self.path.parent().unwrap_or(Path::new("."))
     }
+}
+
+/// The names in a template's `{{ name }}` holes.
+fn template_names(template: &str) -> Vec<String> {
+    template
+        .split("{{")
+        .skip(1)
+        .filter_map(|hole| hole.split_once("}}"))
+        .map(|(name, _)| name.trim().to_owned())
+        .collect()
 }
 
 fn validate_component(id: &str, c: &Component) -> Result<(), String> {
@@ -443,6 +468,18 @@ source = "web.wasm"
         assert!(both.contains("not both"), "{both}");
         let neither = parse(&MINIMAL.replace("component = \"web\"", "")).unwrap_err();
         assert!(neither.contains("static_response"), "{neither}");
+    }
+
+    #[test]
+    fn a_component_uses_the_variables_its_templates_name() {
+        let m = parse(&MINIMAL.replace(
+            "source = \"web.wasm\"",
+            "source = \"web.wasm\"\nallowed_outbound_hosts = [\"http://{{ peer }}\"]\n[component.web.variables]\nkey = \"{{secret}}:{{ other }}\"\nplain = \"x\"",
+        ))
+        .unwrap();
+        let used: Vec<String> = m.variables_used_by("web").into_iter().collect();
+        assert_eq!(used, ["other", "peer", "secret"]);
+        assert!(m.variables_used_by("nobody").is_empty());
     }
 
     #[test]

@@ -260,9 +260,9 @@ fn export(request: &Request) -> Result<Response, Error> {
         listing::Query::parse(&page::Query::parse(request.query())).map_err(Error::Validation)?;
     let pieces = store::all(&SERVICE.database()?, &query)?;
     let mut out = String::with_capacity(128 * (pieces.len() + 1));
-    csv::write_record(&mut out, &CSV_COLUMNS);
+    kit::csv::write_record(&mut out, &CSV_COLUMNS);
     for piece in &pieces {
-        csv::write_record(&mut out, &model::to_csv_record(&piece.draft));
+        kit::csv::write_record(&mut out, &model::to_csv_record(&piece.draft));
     }
     Ok(Response::builder()
         .status(200)

@@ -230,24 +230,28 @@ pub const CSV_COLUMNS: [&str; 10] = [
 
 /// The CSV cells of a piece, in [`CSV_COLUMNS`] order.
 pub fn to_csv_record(draft: &Draft) -> [String; 10] {
+    let text = |value: &str| kit::csv::text(value).into_owned();
     [
-        draft.reference.clone(),
-        draft.name.clone(),
-        draft.description.clone(),
-        draft.category.clone(),
-        draft.unit.clone(),
+        text(&draft.reference),
+        text(&draft.name),
+        text(&draft.description),
+        text(&draft.category),
+        text(&draft.unit),
         format_price(draft.price_cents),
         draft.min_stock.to_string(),
-        draft.location.clone(),
-        draft.barcode.clone().unwrap_or_default(),
+        text(&draft.location),
+        text(draft.barcode.as_deref().unwrap_or_default()),
         draft.archived.to_string(),
     ]
 }
 
 /// Checks one CSV row whose cells are in [`CSV_COLUMNS`] order. Cells are
-/// text, so numbers and booleans are parsed from it; an empty barcode is none.
+/// text, so numbers and booleans are parsed from it; an empty barcode is
+/// none; a text cell loses the prefix an export put before a formula.
 pub fn from_csv_record(cells: &[&str; 10]) -> Result<Draft, FieldErrors> {
     let [ref_, name_, desc, cat, unit_, price_, min, loc, code, arch] = *cells;
+    let [ref_, name_, desc, cat, unit_, loc, code] =
+        [ref_, name_, desc, cat, unit_, loc, code].map(kit::csv::untext);
     let mut errors = FieldErrors::new();
     let mut take = |field: &str, outcome: Result<(), String>| {
         if let Err(message) = outcome {

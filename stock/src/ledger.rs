@@ -133,28 +133,23 @@ pub fn export(db: &Connection, query: &Query) -> Result<String, kit::Error> {
         "user",
         "reverses",
     ];
-    let mut csv = fields.join(",");
-    csv.push_str("\r\n");
+    let mut csv = String::new();
+    kit::csv::write_record(&mut csv, &fields);
     for row in rows.rows() {
         let movement = to_json(&row);
         let line: Vec<String> = fields.iter().map(|f| cell(&movement[*f])).collect();
-        csv.push_str(&line.join(","));
-        csv.push_str("\r\n");
+        kit::csv::write_record(&mut csv, &line);
     }
     Ok(csv)
 }
 
-/// One CSV field: quoted when it holds a separator, a quote or a line break.
+/// One CSV cell: text neutralised against spreadsheet formulas, numbers as
+/// they are.
 fn cell(value: &Json) -> String {
-    let text = match value {
+    match value {
         Json::Null => String::new(),
-        Json::String(s) => s.clone(),
+        Json::String(s) => kit::csv::text(s).into_owned(),
         other => other.to_string(),
-    };
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text
     }
 }
 
@@ -165,10 +160,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn csv_cells_are_quoted_only_when_needed() {
+    fn text_cells_are_neutralised_and_numbers_kept() {
         assert_eq!(cell(&json!("Écrou M6")), "Écrou M6");
-        assert_eq!(cell(&json!("a,b")), "\"a,b\"");
-        assert_eq!(cell(&json!("dit \"fin\"")), "\"dit \"\"fin\"\"\"");
+        assert_eq!(cell(&json!("=cmd()")), "'=cmd()");
         assert_eq!(cell(&json!(null)), "");
         assert_eq!(cell(&json!(-3)), "-3");
     }

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use xtask::secrets::Secrets;
 use xtask::{cmd, components};
@@ -15,7 +15,7 @@ pub fn run(root: &Path, listen: &str) -> Result<()> {
     // runtime-config.toml puts each database under .data/, relative to the
     // working directory, which is `root`.
     let data = root.join(".data");
-    std::fs::create_dir_all(&data).with_context(|| format!("cannot create {}", data.display()))?;
+    xtask::secrets::create_private_dir(&data)?;
     let secrets = Secrets::load_or_create(&data.join("secrets"))?;
     if secrets.admin_password_generated {
         eprintln!(

@@ -6,7 +6,7 @@
 //!   access tokens with it; the JWKS every service verifies with is derived
 //!   from it.
 //! - `jwt-private-key.previous` (optional): the key before a rotation; its
-//!   public half stays in the JWKS so tokens it signed live out their 15 min.
+//!   public half stays in the JWKS so tokens it signed live out their 5 min.
 //! - `internal-secret`: the credential of service-to-service calls.
 //! - `admin-password`: the bootstrap admin's, from `ADMIN_PASSWORD` when set
 //!   at creation, else generated.
@@ -43,11 +43,7 @@ pub struct Secrets {
 impl Secrets {
     /// Reads the secrets under `dir`, creating the missing ones.
     pub fn load_or_create(dir: &Path) -> Result<Self> {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
+        create_private_dir(dir)?;
         let jwt_private_key = read_or_create(&dir.join(PRIVATE_KEY), new_private_key)?.0;
         let mut public_keys = vec![public_jwk(&jwt_private_key)?];
         let previous = dir.join(PREVIOUS_PRIVATE_KEY);
@@ -129,6 +125,16 @@ impl Secrets {
     pub fn internal_secret(&self) -> &str {
         &self.internal_secret
     }
+}
+
+/// Creates `dir` and its missing parents readable by this user alone (0700):
+/// `.data/` holds the databases and the secrets.
+pub fn create_private_dir(dir: &Path) -> Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create {}", dir.display()))
 }
 
 /// The file's trimmed content, or `make()` written to it (0600, never over

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+use manifest::Manifest;
+
 use crate::components::{self, SERVICES};
 use crate::process::{Child, Log};
 use crate::tools::Tools;
@@ -157,6 +159,7 @@ impl Stack {
             binary: host,
             root: root.clone(),
             runtime_config,
+            manifest: Manifest::load(&root.join("spin.toml"))?,
             env: port_variables(&ports)
                 .into_iter()
                 .chain(env.iter().cloned())
@@ -176,7 +179,7 @@ impl Stack {
         stack.start_consul(&tools)?;
         stack.start_traefik(&root, &tools, &rendered)?;
         stack.start_hosts()?;
-        stack.start_sidecar(&root, &env)?;
+        stack.start_sidecar(&root, &internal_secret(&env))?;
         Ok(stack)
     }
 
@@ -359,6 +362,15 @@ impl Stack {
         Ok(())
     }
 
+    /// The pid of each host (by component) and of the sidecar (`sidecar`).
+    pub fn pids(&self) -> Vec<(&'static str, u32)> {
+        self.hosts
+            .iter()
+            .map(|(component, _, child)| (*component, child.pid()))
+            .chain(self.sidecar.iter().map(|child| ("sidecar", child.pid())))
+            .collect()
+    }
+
     fn instance(&mut self, component: &str, port: u16) -> Result<&mut Child> {
         self.hosts
             .iter_mut()
@@ -483,7 +495,9 @@ struct HostLaunch {
     binary: PathBuf,
     root: PathBuf,
     runtime_config: PathBuf,
-    /// Peer addresses and secrets (`SPIN_VARIABLE_*`).
+    manifest: Manifest,
+    /// Peer addresses and secrets (`SPIN_VARIABLE_*`), of every component:
+    /// each instance gets the ones its component uses.
     env: Vec<(String, String)>,
 }
 
@@ -499,9 +513,28 @@ impl HostLaunch {
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .arg("--runtime-config-file")
             .arg(&self.runtime_config)
-            .envs(self.env.iter().map(|(name, value)| (name, value)));
+            .envs(self.env_of(component));
         Child::spawn(&format!("{component}:{port}"), command, log)
     }
+
+    /// The `SPIN_VARIABLE_*` values `component` reads: a process never holds
+    /// a secret its component does not use (only auth gets the signing key
+    /// and the admin password).
+    fn env_of(&self, component: &str) -> impl Iterator<Item = (&String, &String)> {
+        let used = self.manifest.variables_used_by(component);
+        self.env.iter().filter_map(move |(name, value)| {
+            let variable = name.strip_prefix("SPIN_VARIABLE_")?.to_ascii_lowercase();
+            used.contains(&variable).then_some((name, value))
+        })
+    }
+}
+
+/// The sidecar's only secret: the credential of the internal routes it calls.
+fn internal_secret(env: &[(String, String)]) -> Vec<(String, String)> {
+    env.iter()
+        .filter(|(name, _)| name == "SPIN_VARIABLE_INTERNAL_SECRET")
+        .cloned()
+        .collect()
 }
 
 /// `GET url` → (status, body), with a short timeout: readiness probes only.

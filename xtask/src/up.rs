@@ -20,6 +20,7 @@ pub fn run(root: &Path, options: &[String]) -> Result<()> {
     let replicas = parse_replicas(options)?;
     cmd::ensure_default_target_dir(root)?;
     let data_dir = root.join(".data");
+    xtask::secrets::create_private_dir(&data_dir)?;
     let _lock = Lock::take(&data_dir.join("stack/up.pid"))?;
     let secrets = Secrets::load_or_create(&data_dir.join("secrets"))?;
     let tools = tools::ensure(root)?;

@@ -78,3 +78,72 @@ fn files_are_mounted_read_only_where_the_manifest_says() {
     assert_eq!(host.get("/p2/file?/etc/hostname").status, 404);
     assert_eq!(host.get("/p2/env?GREETING").body, "salut");
 }
+
+/// What a raw client reads until the host closes the connection (or 10 s).
+fn read_until_closed(stream: &mut std::net::TcpStream) -> String {
+    use std::io::Read;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[test]
+fn a_client_slow_to_send_its_head_or_body_is_cut_off() {
+    use std::io::Write;
+    let host = setup(PROBES)
+        .arg("--header-read-timeout-secs")
+        .arg("1")
+        .arg("--request-timeout-secs")
+        .arg("1")
+        .start();
+    let mut slow_head = std::net::TcpStream::connect(&host.address).unwrap();
+    slow_head
+        .write_all(b"GET /p1/x HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    let started = Instant::now();
+    let answer = read_until_closed(&mut slow_head);
+    assert!(started.elapsed() < Duration::from_secs(8), "{answer}");
+    assert!(!answer.contains("200 OK"), "{answer}");
+
+    let mut slow_body = std::net::TcpStream::connect(&host.address).unwrap();
+    slow_body
+        .write_all(b"POST /p1/body-length HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
+        .unwrap();
+    let answer = read_until_closed(&mut slow_body);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert_eq!(host.get("/p1/x").status, 200, "others are served meanwhile");
+}
+
+#[test]
+fn connections_over_the_cap_wait_until_one_closes() {
+    use std::io::Write;
+    let host = setup(PROBES).arg("--max-connections").arg("2").start();
+    let idle: Vec<_> = (0..2)
+        .map(|_| {
+            let mut stream = std::net::TcpStream::connect(&host.address).unwrap();
+            stream
+                .write_all(b"GET /p1/x HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap();
+            stream
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut third = std::net::TcpStream::connect(&host.address).unwrap();
+    third
+        .write_all(b"GET /p1/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_millis(700)))
+        .unwrap();
+    let mut first_byte = [0u8; 1];
+    assert!(
+        std::io::Read::read(&mut third, &mut first_byte).is_err(),
+        "not served while two connections are open"
+    );
+    drop(idle);
+    let answer = read_until_closed(&mut third);
+    assert!(answer.contains("200 OK"), "{answer}");
+}

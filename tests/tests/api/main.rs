@@ -13,6 +13,7 @@ mod helpers;
 mod pieces;
 mod roles;
 mod routing;
+mod security;
 mod spin;
 mod stack;
 mod stock;

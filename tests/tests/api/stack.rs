@@ -240,6 +240,41 @@ fn the_edge_exposes_the_api_and_nothing_else() {
 fn every_port_of_the_stack_listens_on_loopback_only() {
     let mut running = start(&[]);
     let stack = &mut running.stack;
+    // And each process holds only the secrets its component reads.
+    for (process, pid) in stack.pids() {
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).expect("its environment");
+        let mut secrets: Vec<String> = environ
+            .split(|byte| *byte == 0)
+            .filter_map(|entry| std::str::from_utf8(entry).ok()?.split_once('='))
+            .map(|(name, _)| name.to_owned())
+            .filter(|name| {
+                [
+                    "JWT_PRIVATE_KEY",
+                    "ADMIN_PASSWORD",
+                    "INTERNAL_SECRET",
+                    "JWT_PUBLIC_KEYS",
+                ]
+                .iter()
+                .any(|secret| *name == format!("SPIN_VARIABLE_{secret}"))
+            })
+            .collect();
+        secrets.sort();
+        let expected: &[&str] = match process {
+            "auth" => &[
+                "SPIN_VARIABLE_ADMIN_PASSWORD",
+                "SPIN_VARIABLE_INTERNAL_SECRET",
+                "SPIN_VARIABLE_JWT_PRIVATE_KEY",
+                "SPIN_VARIABLE_JWT_PUBLIC_KEYS",
+            ],
+            "ui" => &[],
+            "sidecar" => &["SPIN_VARIABLE_INTERNAL_SECRET"],
+            _ => &[
+                "SPIN_VARIABLE_INTERNAL_SECRET",
+                "SPIN_VARIABLE_JWT_PUBLIC_KEYS",
+            ],
+        };
+        assert_eq!(secrets, expected, "{process}");
+    }
     let ours: Vec<u16> = [
         stack.ports.web,
         stack.ports.dashboard,

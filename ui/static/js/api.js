@@ -1,6 +1,6 @@
 // Appels à l'API (toujours via API_BASE, c'est-à-dire Traefik) et jetons.
 //
-// - Le jeton d'accès (15 min) ne vit qu'en mémoire, dans ce module.
+// - Le jeton d'accès (5 min) ne vit qu'en mémoire, dans ce module.
 // - Le jeton de rafraîchissement est dans sessionStorage : il survit au
 //   rechargement de l'onglet et disparaît avec lui (voir ui/README.md).
 // - Sur un 401, on rafraîchit une fois puis on rejoue la requête. Les

@@ -160,7 +160,7 @@ export async function render({ container, signal }) {
       const next = control.value;
       const ok = await confirmDialog({
         title: `Changer le rôle de ${user.username} ?`,
-        message: `${ROLE_LABELS[user.role]} → ${ROLE_LABELS[next]} (${ROLE_DESCRIPTIONS[next]}). Le changement s’applique à sa prochaine connexion ou au renouvellement de sa session (15 minutes au plus).`,
+        message: `${ROLE_LABELS[user.role]} → ${ROLE_LABELS[next]} (${ROLE_DESCRIPTIONS[next]}). Le changement s’applique à sa prochaine connexion ou au renouvellement de sa session (5 minutes au plus).`,
         confirmLabel: "Changer le rôle",
       });
       if (!ok) {
