@@ -152,11 +152,36 @@ pub fn free_port() -> Result<u16> {
 
 /// User + system CPU time of `pid` so far, in microseconds.
 pub fn cpu_us(pid: u32) -> Option<f64> {
+    // `spin up` serves from a child process (its HTTP trigger): a server's
+    // CPU is that of its whole process tree.
+    let descendants: f64 = children(pid).into_iter().filter_map(cpu_us).sum();
+    Some(own_cpu_us(pid)? + descendants)
+}
+
+/// The pids whose parent is `pid`.
+fn children(pid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|candidate| {
+            stat_fields(*candidate).and_then(|f| f.get(1)?.parse().ok()) == Some(pid)
+        })
+        .collect()
+}
+
+/// The fields of `/proc/<pid>/stat` after the command name (which may hold
+/// spaces): state first, then ppid...
+fn stat_fields(pid: u32) -> Option<Vec<String>> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name, which may hold spaces: state is 3rd,
-    // utime the 14th and stime the 15th field of the whole line.
     let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
+    Some(rest.split_whitespace().map(str::to_owned).collect())
+}
+
+fn own_cpu_us(pid: u32) -> Option<f64> {
+    // utime and stime are the 14th and 15th fields of the whole line.
+    let fields = stat_fields(pid)?;
     let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
     // SAFETY: sysconf reads a constant of the running system.
     let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
