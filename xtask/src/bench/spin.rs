@@ -51,48 +51,33 @@ pub fn run(
         anyhow::bail!("the two runtimes gave different piece ids: {paths:?}");
     }
     let (read_path, move_body) = &paths[0];
+    // A read, then a write (its body).
+    let scenarios = [
+        ("GET /api/pieces/{id}/", None),
+        ("POST /api/stock/movement/", Some(move_body.as_str())),
+    ];
     let mut comparisons = Vec::new();
     for connections in SPIN_CONNECTIONS {
-        let read = |server: &Server| Request::get(&server.base, read_path, Some(token));
-        let (host_read, spin_read) = (read(&host), read(&spin));
-        let rounds = alternate(
-            &format!("host/spin: GET /api/pieces/{{id}}/, {connections} connection(s)"),
-            ROUND_SECONDS,
-            &mut [
-                &mut |s| measure_cpu(&[&host], || wrk.run(&host_read, connections, s)),
-                &mut |s| measure_cpu(&[&spin], || wrk.run(&spin_read, connections, s)),
-            ],
-        )?;
-        comparisons.push(Comparison::new(
-            "GET /api/pieces/{id}/",
-            "host",
-            "spin",
-            connections,
-            &rounds,
-        ));
-        let movement = |server: &Server| {
-            Request::post_json(&server.base, "/api/stock/movement/", token, move_body)
-        };
-        let host_move = movement(&host);
-        // Spin's rollback journal may answer a busy database with an error
-        // under concurrent writers: counted and reported, not fatal.
-        let mut spin_move = movement(&spin);
-        spin_move.errors_expected = true;
-        let rounds = alternate(
-            &format!("host/spin: POST /api/stock/movement/, {connections} connection(s)"),
-            ROUND_SECONDS,
-            &mut [
-                &mut |s| measure_cpu(&[&host], || wrk.run(&host_move, connections, s)),
-                &mut |s| measure_cpu(&[&spin], || wrk.run(&spin_move, connections, s)),
-            ],
-        )?;
-        comparisons.push(Comparison::new(
-            "POST /api/stock/movement/",
-            "host",
-            "spin",
-            connections,
-            &rounds,
-        ));
+        for (name, body) in scenarios {
+            let request = |server: &Server| match body {
+                None => Request::get(&server.base, read_path, Some(token)),
+                Some(body) => Request::post_json(&server.base, "/api/stock/movement/", token, body),
+            };
+            let on_host = request(&host);
+            // Spin's rollback journal may answer a busy database with an
+            // error under concurrent writers: counted and reported, not fatal.
+            let mut on_spin = request(&spin);
+            on_spin.errors_expected = true;
+            let rounds = alternate(
+                &format!("host/spin: {name}, {connections} connection(s)"),
+                ROUND_SECONDS,
+                &mut [
+                    &mut |s| measure_cpu(&[&host], || wrk.run(&on_host, connections, s)),
+                    &mut |s| measure_cpu(&[&spin], || wrk.run(&on_spin, connections, s)),
+                ],
+            )?;
+            comparisons.push(Comparison::new(name, "host", "spin", connections, &rounds));
+        }
     }
     Ok(Some(comparisons))
 }
