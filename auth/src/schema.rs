@@ -54,9 +54,9 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 3,
         statements: &[
-            // Attempts counted before the password check (`throttle`): the
-            // pair is SHA-256(scope, name, client), so a row's size does
-            // not depend on what a caller typed.
+            // Attempts counted before the password check (`throttle`), for
+            // the client's budget: the pair is SHA-256(scope, name, client),
+            // so a row's size does not depend on what a caller typed.
             "CREATE TABLE IF NOT EXISTS login_attempts (\
                 id INTEGER PRIMARY KEY, \
                 pair TEXT NOT NULL, \
@@ -68,6 +68,17 @@ pub const MIGRATIONS: &[Migration] = &[
             // Names that logged in from a client: exempt from its budget.
             "CREATE TABLE IF NOT EXISTS login_known (pair TEXT PRIMARY KEY, at INTEGER NOT NULL)",
             "DROP TABLE IF EXISTS login_failures",
+        ],
+    },
+    Migration {
+        version: 4,
+        statements: &[
+            // One client's attempts on one name, as a token bucket.
+            "CREATE TABLE IF NOT EXISTS login_buckets (\
+                key TEXT PRIMARY KEY, \
+                tokens REAL NOT NULL, \
+                at INTEGER NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS login_buckets_at ON login_buckets (at)",
         ],
     },
 ];
