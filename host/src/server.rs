@@ -32,6 +32,7 @@ use crate::app::{App, LoadedComponent};
 use crate::headers::add_spin_headers;
 use crate::outbound_http::{Chain, ChainFuture, chaining_target};
 use crate::router::{RouteMatch, Target};
+use crate::sqlite::DeadlineExceeded;
 use crate::state::State;
 
 /// The client address a chained request shows, as in Spin.
@@ -316,7 +317,12 @@ async fn run(
     req: Request<Full<Bytes>>,
     deadline: tokio::time::Instant,
 ) -> Result<Response<HyperOutgoingBody>, Failure> {
-    let state = State::new(component.clone(), shared.self_addr, shared.clone())?;
+    let state = State::new(
+        component.clone(),
+        shared.self_addr,
+        shared.clone(),
+        deadline.into_std(),
+    )?;
     let mut store = Store::new(component.pre.engine(), state);
     store.limiter(|state| state.limiter());
     store.epoch_deadline_async_yield_and_update(1);
@@ -342,6 +348,7 @@ async fn run(
         ))),
         Err(_) => match task.await? {
             Err(_elapsed) => Err(Failure::TimedOut),
+            Ok(Err(e)) if e.is::<DeadlineExceeded>() => Err(Failure::TimedOut),
             Ok(Ok(())) => Err(Failure::Guest(anyhow::anyhow!(
                 "guest returned without setting a response"
             ))),

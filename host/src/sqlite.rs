@@ -20,11 +20,16 @@
 //! Statements inside a guest's own transaction skip the queue, so a turn is
 //! never awaited while holding SQLite's write lock (no lock-order deadlock);
 //! other processes sharing the file still meet the busy timeout.
+//!
+//! A statement still running when its request's time is up is interrupted
+//! (a progress handler checks the deadline), and the guest traps with
+//! [`DeadlineExceeded`]: the 504 then means the work stopped, not that it
+//! goes on holding the write lock and a CPU for nobody.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::types::ValueRef;
 use wasmtime::component::Resource;
@@ -37,6 +42,14 @@ use crate::state::State;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Idle connections kept per database; more are closed when returned.
 const MAX_IDLE: usize = 32;
+/// SQLite virtual-machine steps between two looks at the deadline: a few
+/// microseconds of work, so an overdue statement stops at once.
+const DEADLINE_CHECK_STEPS: i32 = 1000;
+
+/// The trap of a guest whose statement ran past the request's deadline.
+#[derive(Debug, thiserror::Error)]
+#[error("SQLite statement interrupted at the request's deadline")]
+pub struct DeadlineExceeded;
 
 /// One configured label: where it lives, its idle connections and the turn
 /// its writers wait for.
@@ -121,6 +134,7 @@ impl Database {
     }
 
     fn give_back(&self, conn: rusqlite::Connection) {
+        conn.progress_handler(0, None::<fn() -> bool>);
         if !conn.is_autocommit() {
             // Best effort: a failed rollback leaves a connection we drop.
             if conn.execute_batch("ROLLBACK").is_err() {
@@ -184,6 +198,11 @@ impl sqlite::HostConnection for State {
             Ok(conn) => conn,
             Err(e) => return Ok(Err(to_wit_error(e))),
         };
+        let deadline = self.deadline;
+        conn.progress_handler(
+            DEADLINE_CHECK_STEPS,
+            Some(move || Instant::now() >= deadline),
+        );
         let resource = self.table.push(GuestConnection {
             db,
             conn: Some(conn),
@@ -216,14 +235,16 @@ impl sqlite::HostConnection for State {
         match unqueued {
             Ok(Some(result)) => return Ok(Ok(result)),
             Ok(None) => {}
-            Err(e) => return Ok(Err(to_wit_error(e))),
+            Err(e) => return guest_error(e),
         }
         let _turn = db.writer_turn().await;
         let Some(conn) = &self.table.get(&this)?.conn else {
             return Ok(Err(Error::InvalidConnection));
         };
-        let result = tokio::task::block_in_place(|| run(conn, &statement, &parameters));
-        Ok(result.map_err(to_wit_error))
+        match tokio::task::block_in_place(|| run(conn, &statement, &parameters)) {
+            Ok(result) => Ok(Ok(result)),
+            Err(e) => guest_error(e),
+        }
     }
 
     async fn drop(&mut self, this: Resource<GuestConnection>) -> wasmtime::Result<()> {
@@ -279,6 +300,15 @@ fn from_sql(value: ValueRef<'_>) -> Value {
         ValueRef::Real(f) => Value::Real(f),
         ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
         ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+    }
+}
+
+/// The guest sees SQLite's error, except an interrupt: only the deadline
+/// interrupts, and then the guest stops.
+fn guest_error<T>(e: rusqlite::Error) -> wasmtime::Result<Result<T, Error>> {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::OperationInterrupted) => Err(DeadlineExceeded.into()),
+        _ => Ok(Err(to_wit_error(e))),
     }
 }
 

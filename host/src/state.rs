@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
@@ -20,6 +21,9 @@ pub struct State {
     http: WasiHttpCtx,
     outbound: OutboundPolicy,
     limits: StoreLimits,
+    /// When this request's time is up: SQLite statements still running
+    /// then are interrupted (`sqlite.rs`).
+    pub deadline: Instant,
 }
 
 impl State {
@@ -27,6 +31,7 @@ impl State {
         component: Arc<LoadedComponent>,
         self_addr: SocketAddr,
         chain: Arc<dyn Chain>,
+        deadline: Instant,
     ) -> anyhow::Result<Self> {
         let mut wasi = WasiCtx::builder();
         wasi.inherit_stdout().inherit_stderr();
@@ -52,6 +57,7 @@ impl State {
             http: WasiHttpCtx::new(),
             outbound,
             limits,
+            deadline,
         })
     }
 

@@ -58,6 +58,9 @@ pub enum Error {
     /// answer; nothing was changed.
     #[error("{0}")]
     Unavailable(String),
+    /// 413 Content Too Large: a JSON body over [`crate::body::MAX_JSON_BYTES`].
+    #[error("Le corps de la requête dépasse {limit} octets.")]
+    PayloadTooLarge { limit: usize },
     /// 415 Unsupported Media Type: the body is not `application/json`.
     #[error("Le corps de la requête doit être du JSON (Content-Type: application/json).")]
     UnsupportedMediaType,
@@ -87,6 +90,7 @@ impl Error {
             Error::Conflict(_) | Error::ConflictWith { .. } => 409,
             Error::PreconditionFailed(_) => 412,
             Error::Unprocessable(_) => 422,
+            Error::PayloadTooLarge { .. } => 413,
             Error::UnsupportedMediaType => 415,
             Error::TooManyRequests { .. } => 429,
             Error::Internal(_) => 500,

@@ -1,3 +1,5 @@
+use std::time::{Duration, Instant};
+
 use crate::helpers::{TestHost, json, setup};
 
 /// `left` may open `left` and `default`, `right` only `right`.
@@ -162,4 +164,27 @@ fn two_hosts_share_one_database_file() {
     });
     let (_, body) = sql(&second, "left", "left", "SELECT count(*) FROM shared");
     assert_eq!(json(&body)["rows"][0][0], "Value::Integer(100)");
+}
+
+#[test]
+fn a_statement_past_the_request_deadline_is_interrupted_and_answers_504() {
+    let host = setup(TWO_DATABASES)
+        .runtime_config(RUNTIME_CONFIG)
+        .arg("--request-timeout-secs")
+        .arg("1")
+        .start();
+    let endless =
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x-(-1) FROM c) SELECT count(*) FROM c";
+    let started = Instant::now();
+    let (status, _) = sql(&host, "left", "left", endless);
+    // Without the interrupt the statement never ends and neither does the
+    // request (the client gives up after a minute).
+    assert_eq!(status, 504);
+    assert!(started.elapsed() < Duration::from_secs(30));
+    // The connection went back to the pool without the old deadline.
+    assert_eq!(sql(&host, "left", "left", "CREATE TABLE after (x)").0, 200);
+    assert_eq!(
+        sql(&host, "left", "left", "INSERT INTO after VALUES (1)").0,
+        200
+    );
 }
