@@ -9,10 +9,12 @@ use anyhow::{Context, bail};
 pub struct Consul {
     base: String,
     agent: ureq::Agent,
+    /// Sent as `X-Consul-Token` when Consul's ACLs are on.
+    token: Option<String>,
 }
 
 impl Consul {
-    pub fn new(address: &str) -> Self {
+    pub fn new(address: &str, token: Option<String>) -> Self {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(3)))
@@ -21,11 +23,14 @@ impl Consul {
         Self {
             base: format!("http://{address}/v1/agent"),
             agent,
+            token,
         }
     }
 
     pub fn service_ids(&self) -> anyhow::Result<HashSet<String>> {
-        let mut response = self.agent.get(format!("{}/services", self.base)).call()?;
+        let mut response = self
+            .authorized(self.agent.get(format!("{}/services", self.base)))
+            .call()?;
         let body = response.body_mut().read_to_string()?;
         if !response.status().is_success() {
             bail!("GET /v1/agent/services: {} {body}", response.status());
@@ -43,10 +48,16 @@ impl Consul {
         self.put(&format!("service/deregister/{id}"), String::new())
     }
 
+    fn authorized<B>(&self, request: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        match &self.token {
+            Some(token) => request.header("x-consul-token", token),
+            None => request,
+        }
+    }
+
     fn put(&self, path: &str, body: String) -> anyhow::Result<()> {
         let mut response = self
-            .agent
-            .put(format!("{}/{path}", self.base))
+            .authorized(self.agent.put(format!("{}/{path}", self.base)))
             .header("content-type", "application/json")
             .send(body)?;
         if !response.status().is_success() {

@@ -11,7 +11,8 @@
 //! HTTP health check on its health route and the Traefik tags built from
 //! the component's `spin.toml` routes. The sidecar re-registers whatever
 //! Consul forgot (a restarted dev agent keeps nothing) and deregisters
-//! everything on SIGTERM/SIGINT.
+//! everything on SIGTERM/SIGINT. With Consul's ACLs on, it presents the
+//! token in `CONSUL_HTTP_TOKEN` (the variable Consul's own CLI reads).
 //!
 //! It also runs the periodic work Spin components cannot schedule
 //! themselves: `--job 1=http://127.0.0.1:8002/api/stock/internal/outbox/flush/`
@@ -74,7 +75,10 @@ fn run(args: Args) -> anyhow::Result<()> {
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(signal, stop.clone()).context("cannot watch signals")?;
     }
-    let consul = Consul::new(&args.consul);
+    let token = std::env::var("CONSUL_HTTP_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty());
+    let consul = Consul::new(&args.consul, token);
     let mut consul_was_down = false;
     let mut jobs = args.jobs;
     let secret = std::env::var("SPIN_VARIABLE_INTERNAL_SECRET").unwrap_or_default();

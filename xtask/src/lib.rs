@@ -4,6 +4,7 @@
 
 pub mod cmd;
 pub mod components;
+pub mod control;
 pub mod process;
 pub mod registry;
 pub mod secrets;

@@ -79,7 +79,9 @@ fn run(args: Vec<String>) -> Result<()> {
 /// The secrets `up` and `dev` use, written to `.env` for `spin up` (Spin's
 /// environment provider reads `.env` in the directory it starts in).
 fn secrets(root: &std::path::Path) -> Result<()> {
-    let secrets = Secrets::load_or_create(&root.join(".data").join("secrets"))?;
+    let data = root.join(".data");
+    xtask::secrets::create_private_dir(&data)?;
+    let secrets = Secrets::load_or_create(&data.join("secrets"))?;
     let dotenv = root.join(".env");
     secrets.write_dotenv(&dotenv)?;
     eprintln!(

@@ -12,7 +12,7 @@
 //!   at creation, else generated.
 
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -93,7 +93,6 @@ impl Secrets {
     /// Writes the `SPIN_VARIABLE_*` pairs to `path` (0600) in the dotenv
     /// format Spin's environment provider reads from `.env` in the
     /// directory `spin up` runs in, so that `spin up` needs nothing typed.
-    /// Written beside, then renamed: a reader never sees half a file.
     pub fn write_dotenv(&self, path: &Path) -> Result<()> {
         let mut text = String::from(
             "# Spin variables of this checkout (cargo xtask secrets), read by `spin up`\n\
@@ -102,18 +101,7 @@ impl Secrets {
         for (name, value) in self.env() {
             text.push_str(&format!("{name}={}\n", dotenv_quoted(&value)));
         }
-        let partial = path.with_extension("partial");
-        let _ = std::fs::remove_file(&partial);
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&partial)
-            .with_context(|| format!("cannot create {}", partial.display()))?;
-        file.write_all(text.as_bytes())
-            .and_then(|()| file.sync_all())
-            .with_context(|| format!("cannot write {}", partial.display()))?;
-        std::fs::rename(&partial, path).with_context(|| format!("cannot write {}", path.display()))
+        write_private(path, &text)
     }
 
     /// The value of `jwt_private_key`, for tests that sign their own tokens.
@@ -127,13 +115,15 @@ impl Secrets {
     }
 }
 
-/// Creates `dir` and its missing parents readable by this user alone (0700):
-/// `.data/` holds the databases and the secrets.
+/// Creates `dir` and its missing parents readable by this user alone (0700),
+/// or makes an existing `dir` so: `.data/` holds the databases and the
+/// secrets, and `spin up` creates database files with the umask's mode.
 pub fn create_private_dir(dir: &Path) -> Result<()> {
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)
+        .and_then(|()| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)))
         .with_context(|| format!("cannot create {}", dir.display()))
 }
 
@@ -179,8 +169,26 @@ fn dotenv_quoted(value: &str) -> String {
     quoted
 }
 
+/// Writes `text` to `path`, readable by this user alone (0600), replacing
+/// what was there. Written beside, then renamed: a reader never sees half
+/// a file.
+pub fn write_private(path: &Path, text: &str) -> Result<()> {
+    let partial = path.with_extension("partial");
+    let _ = std::fs::remove_file(&partial);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&partial)
+        .with_context(|| format!("cannot create {}", partial.display()))?;
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write {}", partial.display()))?;
+    std::fs::rename(&partial, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
 /// `n` random bytes, base64url: URL-, header- and shell-safe.
-fn random(bytes: usize) -> Result<String> {
+pub fn random(bytes: usize) -> Result<String> {
     let mut buffer = vec![0u8; bytes];
     getrandom::fill(&mut buffer).map_err(|error| anyhow::anyhow!("no randomness: {error}"))?;
     Ok(URL_SAFE_NO_PAD.encode(buffer))
@@ -216,7 +224,6 @@ fn public_jwk(private_key: &str) -> Result<serde_json::Value> {
 
 #[cfg(test)]
 mod tests {
-    use std::os::unix::fs::PermissionsExt;
 
     use super::*;
 

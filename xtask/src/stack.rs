@@ -14,7 +14,9 @@ use anyhow::{Context, Result, bail};
 use manifest::Manifest;
 
 use crate::components::{self, SERVICES};
+use crate::control::{Credentials, DASHBOARD_USER};
 use crate::process::{Child, Log};
+use crate::secrets::{create_private_dir, write_private};
 use crate::tools::Tools;
 
 /// Every port the stack listens on, all on 127.0.0.1.
@@ -127,6 +129,7 @@ pub struct Stack {
     tools: Tools,
     /// Rendered configurations and Traefik's access log.
     rendered: PathBuf,
+    credentials: Credentials,
     consul: Option<Child>,
     traefik: Option<Child>,
     hosts: Vec<(&'static str, u16, Child)>,
@@ -152,8 +155,9 @@ impl Stack {
             }
         }
         let rendered = data_dir.join("stack");
-        std::fs::create_dir_all(&rendered)
-            .with_context(|| format!("cannot create {}", rendered.display()))?;
+        create_private_dir(&rendered)?;
+        let credentials = Credentials::generate()?;
+        credentials.write(&rendered)?;
         let runtime_config = relocate_runtime_config(&root, &data_dir, &rendered)?;
         let hosts_launch = HostLaunch {
             binary: host,
@@ -171,6 +175,7 @@ impl Stack {
             hosts_launch,
             tools: tools.clone(),
             rendered: rendered.clone(),
+            credentials,
             consul: None,
             traefik: None,
             hosts: Vec::new(),
@@ -197,6 +202,32 @@ impl Stack {
 
     pub fn dashboard_url(&self) -> String {
         format!("http://127.0.0.1:{}/dashboard/", self.ports.dashboard)
+    }
+
+    /// Where the operator finds Consul's management token and the
+    /// dashboard's password (user [`DASHBOARD_USER`]).
+    pub fn credential_files(&self) -> [PathBuf; 2] {
+        [
+            self.rendered.join("consul-token"),
+            self.rendered.join("dashboard-password"),
+        ]
+    }
+
+    /// `GET path` of Consul's API with the management token.
+    pub fn consul_get(&self, path: &str) -> Result<(u16, String)> {
+        let token = ("x-consul-token", self.credentials.consul_management.clone());
+        get_with(&format!("{}{path}", self.consul_url()), &[token])
+    }
+
+    /// `GET path` of Traefik's API (`/api/...`) with the dashboard's password.
+    pub fn traefik_api_get(&self, path: &str) -> Result<(u16, String)> {
+        use base64::Engine;
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+            "{DASHBOARD_USER}:{}",
+            self.credentials.dashboard_password
+        ));
+        let url = format!("http://127.0.0.1:{}{path}", self.ports.dashboard);
+        get_with(&url, &[("authorization", format!("Basic {basic}"))])
     }
 
     /// Traefik's access log: one JSON line per request, naming the
@@ -268,6 +299,12 @@ impl Stack {
             "-bind=127.0.0.1",
             "-client=127.0.0.1",
             "-log-level=warn",
+        ])
+        .arg(format!(
+            "-config-file={}",
+            self.credentials.consul_config(&self.rendered).display()
+        ))
+        .args([
             "-hcl",
             &format!(
                 "ports {{ http = {} server = {} serf_lan = {} serf_wan = {} dns = -1 grpc = -1 }}",
@@ -280,12 +317,12 @@ impl Stack {
             get(&leader).is_ok_and(|(status, body)| status == 200 && body.contains(':'))
         })?;
         self.consul = Some(child);
-        Ok(())
+        self.credentials.bootstrap(&self.consul_url())
     }
 
     fn start_traefik(&mut self, root: &Path, tools: &Tools, rendered: &Path) -> Result<()> {
         let dynamic = rendered.join("traefik-dynamic.yml");
-        let values = [
+        let mut values = vec![
             ("web_port", self.ports.web.to_string()),
             ("dashboard_port", self.ports.dashboard.to_string()),
             ("consul_port", self.ports.consul_http.to_string()),
@@ -296,6 +333,7 @@ impl Stack {
                 rendered.join("traefik-access.log").display().to_string(),
             ),
         ];
+        values.extend(self.credentials.template_values()?);
         render(&root.join("deploy/traefik-dynamic.yml"), &dynamic, &values)?;
         let config = rendered.join("traefik.yml");
         render(&root.join("deploy/traefik.yml"), &config, &values)?;
@@ -384,6 +422,7 @@ impl Stack {
         command
             .current_dir(root)
             .envs(env.iter().map(|(name, value)| (name, value)))
+            .env("CONSUL_HTTP_TOKEN", &self.credentials.sidecar)
             .args(["--consul", &format!("127.0.0.1:{}", self.ports.consul_http)])
             .args(["--manifest", "spin.toml"]);
         for (component, port, _) in &self.hosts {
@@ -539,12 +578,20 @@ fn internal_secret(env: &[(String, String)]) -> Vec<(String, String)> {
 
 /// `GET url` → (status, body), with a short timeout: readiness probes only.
 pub fn get(url: &str) -> Result<(u16, String)> {
+    get_with(url, &[])
+}
+
+fn get_with(url: &str, headers: &[(&str, String)]) -> Result<(u16, String)> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(2)))
         .build()
         .into();
-    let mut response = agent.get(url).call()?;
+    let mut request = agent.get(url);
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    let mut response = request.call()?;
     Ok((
         response.status().as_u16(),
         response.body_mut().read_to_string()?,
@@ -563,7 +610,8 @@ fn render(template: &Path, out: &Path, values: &[(&str, String)]) -> Result<()> 
         let hole: String = text[start..].chars().take_while(|c| *c != '\n').collect();
         bail!("{}: unfilled {hole}", template.display());
     }
-    std::fs::write(out, text).with_context(|| format!("cannot write {}", out.display()))
+    // Traefik's rendered configuration holds its Consul token.
+    write_private(out, &text)
 }
 
 /// The repository's runtime config with each database moved into

@@ -11,6 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use xtask::components::{self, SERVICES};
+use xtask::control::DASHBOARD_USER;
 use xtask::process::Log;
 use xtask::secrets::Secrets;
 use xtask::stack::{Ports, Stack, StackConfig};
@@ -62,8 +63,17 @@ fn print_urls(stack: &Stack, secrets: &Secrets) {
     println!("Gestion de stock is up:");
     println!("  UI                 {}/", stack.ui_url());
     println!("  API (via Traefik)  {web}/api/...  e.g. {web}/api/stock/health/");
-    println!("  Consul UI          {}/ui/", stack.consul_url());
-    println!("  Traefik dashboard  {}", stack.dashboard_url());
+    let [consul_token, dashboard_password] = stack.credential_files();
+    println!(
+        "  Consul UI          {}/ui/  (token in {})",
+        stack.consul_url(),
+        consul_token.display()
+    );
+    println!(
+        "  Traefik dashboard  {}  (user {DASHBOARD_USER}, password in {})",
+        stack.dashboard_url(),
+        dashboard_password.display()
+    );
     for (component, ports) in &stack.ports.instances {
         if ports.len() > 1 {
             println!("  {component} replicas on ports {ports:?}");

@@ -42,13 +42,34 @@ fn the_app_runs_on_real_spin_up() {
             "spin build: {}",
             String::from_utf8_lossy(&built.stderr)
         );
-        workshop_day(&spin_up(&spin));
+        let app = spin_up(&spin);
+        workshop_day(&app);
+        databases_are_private(&app);
     }
 }
 
 #[test]
 fn the_app_runs_on_our_host_in_one_process() {
-    workshop_day(&spin_up(&host_binary()));
+    let app = spin_up(&host_binary());
+    workshop_day(&app);
+    databases_are_private(&app);
+}
+
+/// Spin creates database files with the umask's mode (0644 here); the
+/// `.data/` that `cargo xtask secrets` made (0700) keeps them from other
+/// users all the same.
+fn databases_are_private(app: &TestApp) {
+    use std::os::unix::fs::PermissionsExt;
+    let data = app.data_dir.path().join(".data");
+    for service in ["auth", "pieces", "stock", "notifications"] {
+        let file = data.join(format!("{service}.db"));
+        assert!(file.is_file(), "{} is missing", file.display());
+    }
+    let mode = std::fs::metadata(&data)
+        .expect(".data")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, ".data/ is {:o}", mode & 0o777);
 }
 
 #[test]
@@ -64,12 +85,12 @@ fn spin_conformance_suite_passes_on_our_host() {
 }
 
 /// `RUNTIME up` with exactly the README's arguments, in a fresh directory
-/// holding only the `.env` of `cargo xtask secrets`: the databases land in
-/// its `.data/`, as they would in a checkout.
+/// holding only what `cargo xtask secrets` makes (`.env`, `.data/secrets/`):
+/// the databases land in its `.data/`, as they would in a checkout.
 fn spin_up(runtime: &Path) -> TestApp {
     let root = project_root();
     let dir = tempfile::tempdir().expect("a temp dir");
-    let secrets = Secrets::load_or_create(&dir.path().join("secrets")).expect("the secrets");
+    let secrets = Secrets::load_or_create(&dir.path().join(".data/secrets")).expect("the secrets");
     secrets
         .write_dotenv(&dir.path().join(".env"))
         .expect("write .env");

@@ -74,7 +74,10 @@ pub fn start_with(replicas: &[(&str, usize)], variables: &[(&str, &str)]) -> Run
 }
 
 fn json(url: &str) -> serde_json::Value {
-    let (status, body) = get(url).unwrap_or_else(|e| panic!("GET {url}: {e:#}"));
+    parse(url, get(url).unwrap_or_else(|e| panic!("GET {url}: {e:#}")))
+}
+
+fn parse(url: &str, (status, body): (u16, String)) -> serde_json::Value {
     assert_eq!(status, 200, "GET {url}: {body}");
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {url}: not JSON ({e}): {body}"))
 }
@@ -88,12 +91,9 @@ fn eventually(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
 }
 
 fn passing_instances(stack: &Stack, service: &str) -> usize {
-    json(&format!(
-        "{}/v1/health/service/{service}?passing=true",
-        stack.consul_url()
-    ))
-    .as_array()
-    .map_or(0, Vec::len)
+    let path = format!("/v1/health/service/{service}?passing=true");
+    let reply = stack.consul_get(&path).expect("consul answers");
+    parse(&path, reply).as_array().map_or(0, Vec::len)
 }
 
 #[test]
@@ -110,10 +110,8 @@ fn traefik_fronts_every_service_through_consul_and_drops_a_dead_replica() {
 
     // Both stock hosts are registered, healthy, and in Traefik's pool.
     assert_eq!(passing_instances(stack, "stock"), 2);
-    let dashboard = format!("http://127.0.0.1:{}", stack.ports.dashboard);
-    let pool = json(&format!(
-        "{dashboard}/api/http/services/stock@consulcatalog"
-    ));
+    let path = "/api/http/services/stock@consulcatalog";
+    let pool = parse(path, stack.traefik_api_get(path).expect("traefik answers"));
     let statuses = pool["serverStatus"].as_object().expect("server statuses");
     assert_eq!(statuses.len(), 2, "{pool}");
     assert!(statuses.values().all(|s| s == "UP"), "{pool}");
@@ -169,6 +167,49 @@ fn traefik_fronts_every_service_through_consul_and_drops_a_dead_replica() {
 }
 
 #[test]
+fn consul_and_the_dashboard_refuse_whoever_has_no_credential() {
+    let running = start(&[]);
+    let stack = &running.stack;
+    let consul = stack.consul_url();
+    // A local process without the sidecar's token cannot register a
+    // service that Traefik would route (here: a rival `auth`).
+    let rival = serde_json::json!({
+        "ID": "rival-auth",
+        "Name": "auth",
+        "Address": "127.0.0.1",
+        "Port": 9,
+        "Tags": ["traefik.enable=true", "traefik.http.routers.rival.rule=PathPrefix(`/api/auth`)"],
+    });
+    let (status, body) = send(
+        "PUT",
+        &format!("{consul}/v1/agent/service/register"),
+        None,
+        Some(rival),
+    );
+    assert_eq!(status, 403, "{body}");
+    // Nor read the catalog: without a token, nothing is listed.
+    assert_eq!(
+        json(&format!("{consul}/v1/catalog/services")),
+        serde_json::json!({})
+    );
+    let registered = stack
+        .consul_get("/v1/catalog/services")
+        .expect("consul answers");
+    assert!(registered.1.contains("\"auth\""), "{registered:?}");
+
+    // Traefik's API and dashboard ask for the password; the ping does not.
+    let dashboard = format!("http://127.0.0.1:{}", stack.ports.dashboard);
+    for path in ["/api/http/routers", "/api/rawdata", "/dashboard/"] {
+        let (status, _) = get(&format!("{dashboard}{path}")).unwrap();
+        assert_eq!(status, 401, "{path}");
+    }
+    let (status, body) = stack.traefik_api_get("/api/http/routers").unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("auth@consulcatalog"), "{body}");
+    assert_eq!(get(&format!("{dashboard}/ping")).unwrap().0, 200);
+}
+
+#[test]
 fn the_edge_exposes_the_api_and_nothing_else() {
     let mut running = start(&[]);
     let stack = &mut running.stack;
@@ -186,6 +227,26 @@ fn the_edge_exposes_the_api_and_nothing_else() {
     ] {
         let (status, _) = get(&format!("{web}{path}")).unwrap();
         assert_eq!(status, 404, "{path} must not be reachable through the edge");
+    }
+    // Nor are internal routes spelled another way: a component that served
+    // one would answer 401 (no service credential), not 404 or 400.
+    for path in [
+        "/api/stock//internal/usage/1/",
+        "/api/stock/./internal/usage/1/",
+        "/api/stock/x/../internal/usage/1/",
+        "/api/stock/%2e%2e/stock/internal/usage/1/",
+        "/api/stock/%2e/internal/usage/1/",
+        "/api/stock/%2Finternal/usage/1/",
+        "/api/stock/internal%2Fusage/1/",
+        "/api/pieces//internal/pieces/1/",
+        "/api/notifications/.//internal/purge/",
+        "/api//stock/internal/usage/1/",
+    ] {
+        let (status, body) = get(&format!("{web}{path}")).unwrap();
+        assert!(
+            matches!(status, 400 | 404),
+            "{path} answered {status} through the edge: {body}"
+        );
     }
     // CORS: the UI origin may call the API, no other origin.
     let preflight = |origin: &str| {

@@ -109,10 +109,7 @@ pub fn run(root: &Path, tools: Tools, secrets: &Secrets, token: &str, wrk: &Wrk)
 fn discovery(stack: &mut Stack, port: u16) -> Result<Discovery> {
     xtask::cmd::announce("discovery: kill the pieces host, start it again");
     let web = stack.web_url();
-    let pool = format!(
-        "http://127.0.0.1:{}/api/http/services/pieces@consulcatalog",
-        stack.ports.dashboard
-    );
+    let pool = "/api/http/services/pieces@consulcatalog";
     let server = format!("http://127.0.0.1:{port}");
     let mut removed = Vec::new();
     let mut served = Vec::new();
@@ -121,7 +118,8 @@ fn discovery(stack: &mut Stack, port: u16) -> Result<Discovery> {
         let killed = Instant::now();
         stack.kill_instance("pieces", port)?;
         loop {
-            let in_pool = stack::get(&pool)
+            let in_pool = stack
+                .traefik_api_get(pool)
                 .is_ok_and(|(status, body)| status == 200 && body.contains(&server));
             if !in_pool {
                 break;
