@@ -12,10 +12,11 @@ mod throttle;
 mod users;
 
 use kit::auth::{Caller, PublicKeys, Role, Signer};
-use kit::{Error, Service, routing};
+use kit::route::{Access, Call, Route, dispatch, ready};
+use kit::{Error, Service};
 use serde::Deserialize;
 use serde_json::json;
-use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
 use spin_sdk::sqlite::Connection;
 
@@ -26,6 +27,8 @@ const SERVICE: Service = Service {
     version: env!("CARGO_PKG_VERSION"),
     database: "auth",
     migrations: schema::MIGRATIONS,
+    // Written by hand; `openapi.rs` checks it against [`ROUTES`].
+    openapi: include_str!("openapi.json"),
 };
 
 /// SimpleJWT's wording, in French: the same whether the user does not
@@ -33,95 +36,62 @@ const SERVICE: Service = Service {
 const BAD_CREDENTIALS: &str = "Aucun compte actif ne correspond à ces identifiants.";
 const BAD_REFRESH: &str = "Jeton de rafraîchissement invalide ou expiré.";
 
-/// The OpenAPI 3 document, written by hand; the tests in `openapi.rs` check
-/// that it documents every arm of `route`'s `match`, and nothing else.
-const OPENAPI: &str = include_str!("openapi.json");
 #[cfg(test)]
 mod openapi;
 
+const ANYONE: Access = Access::Token(Role::Viewer);
+const ADMIN: Access = Access::Token(Role::Admin);
+
+/// Everything auth serves, besides health and its document.
+static ROUTES: &[Route] = &[
+    Route::get("/api/auth/jwks.json", Access::Public, |_| ready(jwks())),
+    Route::post("/api/auth/login/", Access::Public, |call| {
+        ready(login(call.request))
+    }),
+    Route::post("/api/auth/refresh/", Access::Public, |call| {
+        ready(refresh(call.request))
+    }),
+    Route::post("/api/auth/logout/", Access::Public, |call| {
+        ready(logout(call.request))
+    }),
+    Route::get("/api/auth/me/", ANYONE, |call| ready(me(call))),
+    Route::post("/api/auth/password/", ANYONE, |call| {
+        ready(change_password(call))
+    }),
+    Route::get("/api/auth/users/", ADMIN, |call| {
+        ready(admin_db(call).and_then(|(_, db)| users::list(&db, call.request)))
+    }),
+    Route::post("/api/auth/users/", ADMIN, |call| {
+        ready(admin_db(call).and_then(|(_, db)| users::create(&db, call.request)))
+    }),
+    Route::get("/api/auth/users/{user}/", ADMIN, |call| {
+        ready(admin_db(call).and_then(|(_, db)| users::read(&db, call.param("user")?)))
+    }),
+    Route::patch("/api/auth/users/{user}/", ADMIN, |call| {
+        ready(admin_db(call).and_then(|(admin, db)| {
+            users::change(&db, &admin, call.param("user")?, call.request, now())
+        }))
+    }),
+    Route::delete("/api/auth/users/{user}/", ADMIN, |call| {
+        ready(
+            admin_db(call)
+                .and_then(|(admin, db)| users::deactivate(&db, &admin, call.param("user")?, now())),
+        )
+    }),
+];
+
 #[http_component]
-fn handle(request: Request) -> Response {
-    route(&request).unwrap_or_else(Error::into_response)
+async fn handle(request: Request) -> Response {
+    dispatch(&SERVICE, ROUTES, &request).await
 }
 
-fn route(request: &Request) -> Result<Response, Error> {
-    let segments = routing::segments(request.path(), "/api/auth");
-    let method = request.method();
-    match segments.as_slice() {
-        ["health"] => {
-            routing::allow(method, &[Method::Get])?;
-            Ok(kit::health::check(&SERVICE))
-        }
-        ["openapi.json"] => {
-            routing::allow(method, &[Method::Get])?;
-            Ok(Response::builder()
-                .status(200)
-                .header("content-type", "application/json")
-                .body(OPENAPI)
-                .build())
-        }
-        ["jwks.json"] => {
-            routing::allow(method, &[Method::Get])?;
-            jwks()
-        }
-        ["login"] => {
-            routing::allow(method, &[Method::Post])?;
-            login(request)
-        }
-        ["refresh"] => {
-            routing::allow(method, &[Method::Post])?;
-            refresh(request)
-        }
-        ["logout"] => {
-            routing::allow(method, &[Method::Post])?;
-            logout(request)
-        }
-        ["me"] => {
-            routing::allow(method, &[Method::Get])?;
-            me(request)
-        }
-        ["password"] => {
-            routing::allow(method, &[Method::Post])?;
-            change_password(request)
-        }
-        ["users"] => {
-            routing::allow(method, &[Method::Get, Method::Post])?;
-            let db = admin_db(request)?.1;
-            match method {
-                Method::Post => users::create(&db, request),
-                _ => users::list(&db, request),
-            }
-        }
-        ["users", id] => {
-            // A malformed id names no resource: 404 before 405 and 401, as
-            // Django's URL patterns do.
-            let id = user_id(id)?;
-            routing::allow(method, &[Method::Get, Method::Patch, Method::Delete])?;
-            let (admin, db) = admin_db(request)?;
-            match method {
-                Method::Patch => users::change(&db, &admin, id, request, now()),
-                Method::Delete => users::deactivate(&db, &admin, id, now()),
-                _ => users::read(&db, id),
-            }
-        }
-        _ => Err(Error::NotFound),
-    }
-}
-
-/// The id of `/api/auth/users/{id}/`; anything but an integer names nothing.
-fn user_id(segment: &str) -> Result<i64, Error> {
-    segment.parse().map_err(|_| Error::NotFound)
-}
-
-/// The admin caller and the database, or 401/403. The token's role is not
-/// enough to manage accounts: the caller must still be an active admin, in
-/// a session that is still open, as the database says now, so that a
-/// demoted or deactivated admin loses these powers at once.
-fn admin_db(request: &Request) -> Result<(Caller, Connection), Error> {
-    let session = kit::auth::session(request)?;
-    session.caller.require(Role::Admin)?;
-    let db = SERVICE.database()?;
-    let caller = users::current(&db, &session)?;
+/// The admin caller and the database. The token's role (checked by the
+/// route table) is not enough to manage accounts: the caller must still be
+/// an active admin, in a session that is still open, as the database says
+/// now, so that a demoted or deactivated admin loses these powers at once.
+fn admin_db(call: &Call) -> Result<(Caller, Connection), Error> {
+    let db = call.database()?;
+    let caller = users::current(&db, call.session()?)?;
     caller.require(Role::Admin)?;
     Ok((caller, db))
 }
@@ -294,9 +264,9 @@ fn logout(request: &Request) -> Result<Response, Error> {
 }
 
 /// `GET /api/auth/me/`: the caller as the database knows them now.
-fn me(request: &Request) -> Result<Response, Error> {
-    let caller = kit::auth::authenticate(request)?;
-    let db = SERVICE.database()?;
+fn me(call: &Call) -> Result<Response, Error> {
+    let caller = call.caller()?;
+    let db = call.database()?;
     let user = users::by_id(&db, caller.user_id)?
         .filter(|user| user.is_active)
         .ok_or_else(|| Error::Unauthorized("Jeton invalide ou expiré.".into()))?;
@@ -312,10 +282,10 @@ struct PasswordChange {
 
 /// `POST /api/auth/password/` `{old_password, new_password}`: changes the
 /// caller's own password and ends their other sessions.
-fn change_password(request: &Request) -> Result<Response, Error> {
-    let session = kit::auth::session(request)?;
+fn change_password(call: &Call) -> Result<Response, Error> {
+    let (request, session) = (call.request, call.session()?);
     let change: PasswordChange = kit::body::json(request)?;
-    let db = SERVICE.database()?;
+    let db = call.database()?;
     let current = users::for_login(&db, &session.caller.username)?
         .filter(|(user, _)| user.id == session.caller.user_id && user.is_active);
     let Some((user, hash)) = current else {
@@ -357,14 +327,6 @@ fn change_password(request: &Request) -> Result<Response, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_user_id_is_an_integer_or_names_nothing() {
-        assert_eq!(user_id("42").ok(), Some(42));
-        for bad in ["abc", "", "1.5", "99999999999999999999"] {
-            assert_eq!(user_id(bad).map_err(|e| e.status()), Err(404), "{bad}");
-        }
-    }
 
     #[test]
     fn a_token_lifetime_is_a_positive_number_of_seconds() {

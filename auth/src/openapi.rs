@@ -1,35 +1,12 @@
-//! The served `openapi.json` documents exactly the routes of `fn route`
-//! (see `kit::openapi`), and agrees with `docs/ROLES.md` on who may call each.
-
-use std::collections::BTreeSet;
+//! The served `openapi.json` and `docs/ROLES.md` describe exactly the
+//! route table (see `kit::openapi`), and the document says what the code
+//! checks.
 
 use kit::openapi::shape;
 use serde_json::Value;
 
-const PREFIX: &str = "/api/auth";
-const ROLES_TABLE: &str = include_str!("../../docs/ROLES.md");
-
 fn document() -> Value {
-    serde_json::from_str(crate::OPENAPI).expect("openapi.json is JSON")
-}
-
-/// The table's auth rows: (lowercase method, path shape, minimum role).
-fn table() -> BTreeSet<(String, String, String)> {
-    let rows: BTreeSet<(String, String, String)> = ROLES_TABLE
-        .lines()
-        .filter(|line| line.starts_with("| ") && line.contains('`'))
-        .map(|line| {
-            let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
-            (
-                cells[0].to_lowercase(),
-                shape(cells[1].trim_matches('`')),
-                cells[2].to_owned(),
-            )
-        })
-        .filter(|(_, path, _)| path.starts_with(&format!("{PREFIX}/")))
-        .collect();
-    assert!(rows.len() > 10, "docs/ROLES.md lists auth's routes");
-    rows
+    serde_json::from_str(crate::SERVICE.openapi).expect("openapi.json is JSON")
 }
 
 /// Every documented operation: (lowercase method, path shape, operation).
@@ -46,55 +23,13 @@ fn operations(document: &Value) -> Vec<(String, String, Value)> {
 }
 
 #[test]
-fn the_document_matches_the_router() {
-    let document = document();
-    // Public: the paths docs/ROLES.md says anyone may call.
-    let public_shapes: BTreeSet<String> = table()
-        .into_iter()
-        .filter(|(_, _, role)| role == "public")
-        .map(|(_, path, _)| path)
-        .collect();
-    let public: Vec<&str> = document["paths"]
-        .as_object()
-        .expect("paths")
-        .keys()
-        .filter(|path| public_shapes.contains(&shape(path)))
-        .map(String::as_str)
-        .collect();
-    assert!(public.contains(&"/api/auth/login/"), "{public:?}");
-    kit::openapi::check_with_public(include_str!("lib.rs"), crate::OPENAPI, PREFIX, &public);
-}
-
-#[test]
-fn the_document_and_docs_roles_list_the_same_operations() {
-    let documented: BTreeSet<(String, String)> = operations(&document())
-        .into_iter()
-        .map(|(method, path, _)| (method, path))
-        .collect();
-    let tabled: BTreeSet<(String, String)> = table()
-        .into_iter()
-        .map(|(method, path, _)| (method, path))
-        .collect();
-    assert_eq!(documented, tabled);
-}
-
-#[test]
-fn a_403_is_documented_where_a_role_can_be_too_low() {
-    let roles = table();
-    for (method, path, operation) in operations(&document()) {
-        let (_, _, minimum) = roles
-            .iter()
-            .find(|(m, p, _)| *m == method && *p == path)
-            .unwrap_or_else(|| panic!("{method} {path} is not in docs/ROLES.md"));
-        // Every caller is at least a viewer: below admin, nobody is refused
-        // for their role.
-        let can_be_refused = minimum != "public" && minimum != "viewer";
-        assert_eq!(
-            operation["responses"].get("403").is_some(),
-            can_be_refused,
-            "{method} {path} ({minimum})"
-        );
-    }
+fn the_document_and_the_role_table_match_the_routes() {
+    let served = kit::route::served(&crate::SERVICE, crate::ROUTES);
+    kit::openapi::check(
+        &served,
+        crate::SERVICE.openapi,
+        include_str!("../../docs/ROLES.md"),
+    );
 }
 
 #[test]

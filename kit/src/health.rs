@@ -52,6 +52,7 @@ mod tests {
         version: "0.1.0",
         database: "auth",
         migrations: &[],
+        openapi: "{}",
     };
 
     #[test]

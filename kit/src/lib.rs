@@ -1,8 +1,8 @@
 //! What the Spin components share, and nothing else.
 //!
-//! A component's `lib.rs` reads as: normalise the path ([`routing`]), match it,
-//! check the method, call a handler that returns `Result<Response, Error>`, and
-//! turn any [`Error`] into a problem-JSON response in one place ([`error`]).
+//! A component's `lib.rs` reads as its route table ([`route`]): method, path,
+//! who may call, handler; [`route::dispatch`] serves it, and any [`Error`] a
+//! handler returns becomes a problem-JSON response in one place ([`error`]).
 //! A service describes itself once as a [`Service`]; opening its database
 //! through it applies the pending [`migrate`] steps, and [`health::check`]
 //! answers its health route with a real query on that database.
@@ -19,9 +19,10 @@ pub mod csv;
 pub mod error;
 pub mod health;
 pub mod migrate;
+#[cfg(feature = "openapi-check")]
 pub mod openapi;
 pub mod page;
-pub mod routing;
+pub mod route;
 mod service;
 pub mod text;
 

@@ -1,26 +1,19 @@
-//! Checks, for the services' tests, that an `openapi.json` served on
-//! `/api/<service>/openapi.json` documents every route the router serves,
-//! and nothing else.
+//! Checks, for the services' tests, that a service's `openapi.json` and the
+//! role table of `docs/ROLES.md` describe exactly what its route table
+//! serves ([`crate::route::served`]): every route and nothing else, with the
+//! credential each one takes.
 //!
-//! The served routes are read from the arms of the `match` in `fn route`
-//! (the service's own `lib.rs`, embedded in its test): a route added
-//! there without being documented fails here, and so does a documented
-//! route the router lost. Each arm `[...] =>` becomes a path in its
-//! trailing-slash form (`["movements", id, "reverse"]` is
-//! `/api/<service>/movements/{...}/reverse/`; a last segment with a dot,
-//! such as `export.csv`, takes no slash), and the methods of the
-//! `routing::allow(method, &[...])` call that follows become its
-//! operations. Only the shape of a path parameter is compared: `{id}` and
-//! `{piece_id}` are alike.
-//!
-//! Every operation must say who may call it: `internal` below
-//! `/api/<service>/internal/`, nothing on health and on the document itself,
-//! a bearer token everywhere else, unless the service names the path public
-//! ([`check_with_public`]: a login route, for one, cannot ask for a token).
+//! Only the shape of a path parameter is compared: `{id}` and `{piece}` are
+//! alike. Built only with the `openapi-check` feature, which the services
+//! enable for their tests alone: these checks panic, as tests do.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
+use spin_sdk::http::Method;
+
+use crate::auth::Role;
+use crate::route::Access;
 
 const METHODS: &[&str] = &[
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
@@ -51,80 +44,6 @@ pub fn shape(path: &str) -> String {
     out
 }
 
-/// Each arm of the router's `match`: path (OpenAPI spelling) and lowercase
-/// methods.
-fn served(source: &str, prefix: &str) -> BTreeMap<String, BTreeSet<String>> {
-    let body = source
-        .split_once("fn route(")
-        .expect("lib.rs has a `fn route(`")
-        .1;
-    let body = &body[..body.find("\n}\n").expect("end of `fn route`")];
-    let mut arms: Vec<(String, BTreeSet<String>)> = Vec::new();
-    for line in body.lines().map(str::trim) {
-        if line.starts_with('[') && line.contains("=>") {
-            let pattern = line
-                .strip_prefix('[')
-                .and_then(|l| l.split_once("] =>"))
-                .map(|(pattern, _)| pattern)
-                .filter(|pattern| is_plain(pattern))
-                .unwrap_or_else(|| {
-                    panic!("arm `{line}` is not a plain slice pattern: teach this test to read it")
-                });
-            let segments: Vec<String> = pattern
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(
-                    |s| match s.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
-                        Some(literal) => literal.to_owned(),
-                        None => "{}".to_owned(),
-                    },
-                )
-                .collect();
-            let mut path = format!("{prefix}/{}", segments.join("/"));
-            if !path.ends_with('/') && !segments.last().is_some_and(|s| s.contains('.')) {
-                path.push('/');
-            }
-            arms.push((path, BTreeSet::new()));
-        } else if let Some((_, rest)) = line.split_once("routing::allow(method, &[") {
-            let list = rest.split(']').next().unwrap_or_default();
-            let (_, methods) = arms
-                .last_mut()
-                .unwrap_or_else(|| panic!("`{line}` comes before any arm"));
-            methods.extend(
-                list.split(',')
-                    .map(|m| m.trim().trim_start_matches("Method::").to_lowercase())
-                    .filter(|m| !m.is_empty()),
-            );
-        }
-    }
-    assert!(
-        arms.len() >= 2,
-        "found {} arms in `fn route`: has the router changed shape?",
-        arms.len()
-    );
-    let mut served = BTreeMap::new();
-    for (path, methods) in arms {
-        assert!(
-            !methods.is_empty(),
-            "{path}: no `routing::allow` found for this arm"
-        );
-        assert!(
-            served.insert(path.clone(), methods).is_none(),
-            "{path} is matched twice"
-        );
-    }
-    served
-}
-
-/// Literal strings and identifiers only (a dot inside a literal is fine).
-fn is_plain(pattern: &str) -> bool {
-    pattern.split(',').map(str::trim).all(|s| {
-        (s.starts_with('"') && s.ends_with('"') && s.len() >= 2 && !s[1..s.len() - 1].contains('"'))
-            || s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-    })
-}
-
 fn documented(document: &Value) -> BTreeMap<String, (String, BTreeSet<String>)> {
     document["paths"]
         .as_object()
@@ -143,20 +62,36 @@ fn documented(document: &Value) -> BTreeMap<String, (String, BTreeSet<String>)> 
         .collect()
 }
 
-/// Runs every check on a service's router source (its `lib.rs`) and its
-/// document; panics naming what is wrong. For the services' tests.
-pub fn check(router_source: &str, openapi: &str, prefix: &str) {
-    check_with_public(router_source, openapi, prefix, &[]);
+/// Runs every check on what a service serves (`route::served`), its
+/// document and the text of `docs/ROLES.md`; panics naming what is wrong.
+pub fn check(served: &[(Method, String, Access)], openapi: &str, roles_table: &str) {
+    let prefix = prefix_of(served);
+    is_openapi_3_0(openapi);
+    documents_every_route_and_nothing_else(served, openapi, &prefix);
+    declares_parameters_and_fits_access(served, openapi, &prefix);
+    resolves_every_reference(openapi);
+    the_role_table_agrees(served, roles_table, &prefix);
 }
 
-/// As [`check`], for a service some of whose routes need no token: `public`
-/// lists their paths as the document spells them (`/api/auth/login/`); each
-/// must be documented, with an empty `security` on every operation.
-pub fn check_with_public(router_source: &str, openapi: &str, prefix: &str, public: &[&str]) {
-    is_openapi_3_0(openapi);
-    documents_every_route_and_nothing_else(router_source, openapi, prefix);
-    declares_parameters_and_fits_security(openapi, prefix, public);
-    resolves_every_reference(openapi);
+/// `/api/<service>`, from the health route every service serves.
+fn prefix_of(served: &[(Method, String, Access)]) -> String {
+    served
+        .iter()
+        .find_map(|(_, path, _)| path.strip_suffix("/health/"))
+        .expect("a health route")
+        .to_owned()
+}
+
+fn operations_of(served: &[(Method, String, Access)]) -> BTreeMap<(String, String), Access> {
+    let mut operations = BTreeMap::new();
+    for (method, path, access) in served {
+        let key = (method.to_string().to_lowercase(), shape(path));
+        assert!(
+            operations.insert(key, *access).is_none(),
+            "{method} {path} is in the route table twice"
+        );
+    }
+    operations
 }
 
 fn is_openapi_3_0(openapi: &str) {
@@ -172,12 +107,19 @@ fn is_openapi_3_0(openapi: &str) {
     assert!(document["info"]["version"].is_string());
 }
 
-fn documents_every_route_and_nothing_else(source: &str, openapi: &str, prefix: &str) {
-    let served = served(source, prefix);
+fn documents_every_route_and_nothing_else(
+    served: &[(Method, String, Access)],
+    openapi: &str,
+    prefix: &str,
+) {
+    let mut by_path: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for ((method, path), _) in operations_of(served) {
+        by_path.entry(path).or_default().insert(method);
+    }
     let documented = documented(&parse(openapi));
-    for (path, methods) in &served {
+    for (path, methods) in &by_path {
         let (_, documented_methods) = documented
-            .get(&shape(path))
+            .get(path)
             .unwrap_or_else(|| panic!("{path} is served but not in openapi.json"));
         // HEAD is served wherever GET is and is not documented separately.
         assert_eq!(
@@ -187,26 +129,20 @@ fn documents_every_route_and_nothing_else(source: &str, openapi: &str, prefix: &
     }
     for (shape, (path, _)) in &documented {
         assert!(
-            served.contains_key(shape),
+            by_path.contains_key(shape),
             "{path} is documented but the router does not serve it"
         );
     }
-    assert!(served.contains_key(&format!("{prefix}/openapi.json")));
-    assert!(served.contains_key(&format!("{prefix}/health/")));
+    assert!(by_path.contains_key(&format!("{prefix}/openapi.json")));
 }
 
-fn declares_parameters_and_fits_security(openapi: &str, prefix: &str, public: &[&str]) {
+fn declares_parameters_and_fits_access(
+    served: &[(Method, String, Access)],
+    openapi: &str,
+    prefix: &str,
+) {
+    let operations = operations_of(served);
     let document = parse(openapi);
-    for path in public {
-        assert!(
-            document["paths"][*path].is_object(),
-            "{path} is named public but not documented"
-        );
-        assert!(
-            !path.starts_with(&format!("{prefix}/internal/")),
-            "{path}: an internal route is never public"
-        );
-    }
     let schemes = document["components"]["securitySchemes"]
         .as_object()
         .expect("security schemes");
@@ -249,21 +185,60 @@ fn declares_parameters_and_fits_security(openapi: &str, prefix: &str, public: &[
             let responses = operation["responses"]
                 .as_object()
                 .unwrap_or_else(|| panic!("{method} {path}: no responses"));
-            if path.starts_with(&internal) {
-                assert_eq!(security, ["internal"], "{method} {path}");
-            } else if path.ends_with("/health/")
-                || path.ends_with("/openapi.json")
-                || public.contains(&path.as_str())
-            {
-                assert!(security.is_empty(), "{method} {path} is public");
-            } else {
-                assert_eq!(security, ["bearer"], "{method} {path}");
-            }
-            if !security.is_empty() {
+            let access = operations[&(method.clone(), shape(path))];
+            assert_eq!(
+                path.starts_with(&internal),
+                access == Access::Internal,
+                "{method} {path}: internal routes, and only they, live under {internal}"
+            );
+            let expected: &[&str] = match access {
+                Access::Public => &[],
+                Access::Token(_) => &["bearer"],
+                Access::Internal => &["internal"],
+            };
+            assert_eq!(security, expected, "{method} {path} ({access:?})");
+            if access != Access::Public {
                 assert!(responses.contains_key("401"), "{method} {path}: no 401");
             }
+            // Every caller is at least a viewer: above it, a role can be
+            // too low.
+            let can_be_refused = matches!(access, Access::Token(role) if role > Role::Viewer);
+            assert_eq!(
+                responses.contains_key("403"),
+                can_be_refused,
+                "{method} {path} ({access:?}): a 403 is documented where, and only where, a role can be too low"
+            );
         }
     }
+}
+
+/// `docs/ROLES.md` lists every route a token or nobody may call, with its
+/// minimum role (`public` for none); internal routes are not listed.
+fn the_role_table_agrees(served: &[(Method, String, Access)], roles_table: &str, prefix: &str) {
+    let tabled: BTreeMap<(String, String), String> = roles_table
+        .lines()
+        .filter(|line| line.starts_with("| ") && line.contains('`'))
+        .map(|line| {
+            let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+            (
+                (cells[0].to_lowercase(), shape(cells[1].trim_matches('`'))),
+                cells[2].to_owned(),
+            )
+        })
+        .filter(|((_, path), _)| path.starts_with(&format!("{prefix}/")))
+        .collect();
+    let served: BTreeMap<(String, String), String> = operations_of(served)
+        .into_iter()
+        .filter_map(|(key, access)| match access {
+            Access::Public => Some((key, "public".to_owned())),
+            Access::Token(role) => Some((key, role.as_str().to_owned())),
+            Access::Internal => None,
+        })
+        .collect();
+    assert_eq!(
+        tabled, served,
+        "docs/ROLES.md and the route table of {prefix} differ"
+    );
 }
 
 fn resolves_every_reference(openapi: &str) {
@@ -300,33 +275,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_route_reader_reads_slice_patterns() {
+    fn parameters_compare_by_shape() {
         assert_eq!(
             shape("/api/x/{piece_id}/reverse/{id}/"),
             "/api/x/{}/reverse/{}/"
         );
-        assert!(is_plain(r#""movements", "export.csv""#));
-        assert!(is_plain(r#""internal", "usage", id"#));
-        assert!(!is_plain(r#""a" | "b""#));
     }
 
-    const ROUTER: &str = "fn route(request: &Request) -> Result<Response, Error> {
-    match segments.as_slice() {
-        [\"health\"] => {
-            routing::allow(method, &[Method::Get])?;
-        }
-        [\"openapi.json\"] => {
-            routing::allow(method, &[Method::Get])?;
-        }
-        [\"login\"] => {
-            routing::allow(method, &[Method::Post])?;
-        }
-        _ => Err(Error::NotFound),
+    fn served() -> Vec<(Method, String, Access)> {
+        vec![
+            (Method::Get, "/api/x/health/".into(), Access::Public),
+            (Method::Get, "/api/x/openapi.json".into(), Access::Public),
+            (Method::Post, "/api/x/login/".into(), Access::Public),
+            (
+                Method::Get,
+                "/api/x/{id}/".into(),
+                Access::Token(Role::Manager),
+            ),
+        ]
     }
-}
+
+    const ROLES: &str = "| GET | `/api/x/health/` | public |
+| GET | `/api/x/openapi.json` | public |
+| POST | `/api/x/login/` | public |
+| GET | `/api/x/{piece}/` | manager |
+| GET | `/api/y/` | viewer |
 ";
 
-    fn document(login_security: &str) -> String {
+    fn document(login_security: &str, item_responses: &str) -> String {
         let public = r#"{"security": [], "responses": {"200": {"description": "ok"}}}"#;
         format!(
             r#"{{"openapi": "3.0.3", "info": {{"title": "x", "version": "1"}},
@@ -334,7 +310,10 @@ mod tests {
                 "/api/x/health/": {{"get": {public}}},
                 "/api/x/openapi.json": {{"get": {public}}},
                 "/api/x/login/": {{"post": {{"security": {login_security},
-                    "responses": {{"200": {{"description": "ok"}}, "401": {{"description": "no"}}}}}}}}
+                    "responses": {{"200": {{"description": "ok"}}}}}}}},
+                "/api/x/{{piece}}/": {{"get": {{"security": [{{"bearer": []}}],
+                    "parameters": [{{"in": "path", "name": "piece", "required": true}}],
+                    "responses": {item_responses}}}}}
             }},
             "components": {{"securitySchemes": {{
                 "bearer": {{"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
@@ -343,32 +322,38 @@ mod tests {
         )
     }
 
+    const FULL: &str = r#"{"200": {"description": "ok"}, "401": {"description": "no"}, "403": {"description": "no"}}"#;
+
     #[test]
-    fn a_route_named_public_needs_no_token() {
-        check_with_public(ROUTER, &document("[]"), "/api/x", &["/api/x/login/"]);
-        check(ROUTER, &document(r#"[{"bearer": []}]"#), "/api/x");
+    fn a_document_that_fits_the_table_passes() {
+        check(&served(), &document("[]", FULL), ROLES);
     }
 
     #[test]
-    #[should_panic(expected = "post /api/x/login/")]
-    fn a_route_not_named_public_needs_a_token() {
-        check(ROUTER, &document("[]"), "/api/x");
+    #[should_panic(expected = "post /api/x/login/ (Public)")]
+    fn a_public_route_takes_no_token() {
+        check(&served(), &document(r#"[{"bearer": []}]"#, FULL), ROLES);
     }
 
     #[test]
-    #[should_panic(expected = "post /api/x/login/ is public")]
-    fn a_route_named_public_takes_no_token() {
-        check_with_public(
-            ROUTER,
-            &document(r#"[{"bearer": []}]"#),
-            "/api/x",
-            &["/api/x/login/"],
-        );
+    #[should_panic(expected = "a 403 is documented where")]
+    fn a_route_above_viewer_documents_its_403() {
+        let responses = r#"{"200": {"description": "ok"}, "401": {"description": "no"}}"#;
+        check(&served(), &document("[]", responses), ROLES);
     }
 
     #[test]
-    #[should_panic(expected = "named public but not documented")]
-    fn a_public_path_must_be_documented() {
-        check_with_public(ROUTER, &document("[]"), "/api/x", &["/api/x/logn/"]);
+    #[should_panic(expected = "is served but not in openapi.json")]
+    fn a_served_route_must_be_documented() {
+        let mut served = served();
+        served.push((Method::Delete, "/api/x/other/".into(), Access::Public));
+        check(&served, &document("[]", FULL), ROLES);
+    }
+
+    #[test]
+    #[should_panic(expected = "docs/ROLES.md and the route table")]
+    fn the_role_table_must_agree() {
+        let roles = ROLES.replace("| manager |", "| operator |");
+        check(&served(), &document("[]", FULL), &roles);
     }
 }

@@ -14,9 +14,16 @@ pub struct Service {
     pub database: &'static str,
     /// The service's schema, in order.
     pub migrations: &'static [Migration],
+    /// The OpenAPI document served on `{prefix}/openapi.json`.
+    pub openapi: &'static str,
 }
 
 impl Service {
+    /// Where Spin routes the service: `/api/<name>`.
+    pub fn prefix(&self) -> String {
+        format!("/api/{}", self.name)
+    }
+
     /// Opens the service's own database and brings its schema up to date.
     ///
     /// Spin starts a fresh instance per request, so this runs per request;

@@ -553,7 +553,7 @@ mod tests {
 
     #[test]
     fn the_documented_examples_are_valid() {
-        let document: Json = serde_json::from_str(crate::OPENAPI).expect("JSON");
+        let document: Json = serde_json::from_str(crate::SERVICE.openapi).expect("JSON");
         let examples = document["paths"]["/api/notifications/"]["post"]["requestBody"]["content"]
             ["application/json"]["examples"]
             .as_object()

@@ -11,9 +11,10 @@ mod schema;
 
 use kit::auth::Role;
 use kit::page::Query;
-use kit::{Error, Service, routing};
+use kit::route::{Access, Call, Route, dispatch, ready};
+use kit::{Error, Service, route};
 use serde_json::Value as Json;
-use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
 
 const SERVICE: Service = Service {
@@ -21,87 +22,101 @@ const SERVICE: Service = Service {
     version: env!("CARGO_PKG_VERSION"),
     database: "notifications",
     migrations: schema::MIGRATIONS,
+    // Written by hand; `openapi.rs` checks it against [`ROUTES`].
+    openapi: include_str!("openapi.json"),
 };
 
-/// The OpenAPI 3 document, written by hand; the tests in `openapi.rs` check
-/// that it documents every arm of `route`'s `match`, and nothing else.
-const OPENAPI: &str = include_str!("openapi.json");
 #[cfg(test)]
 mod openapi;
 
+const ANYONE: Access = Access::Token(Role::Viewer);
+
+/// Everything notifications serves, besides health and its document.
+static ROUTES: &[Route] = &[
+    Route::get("/api/notifications/", ANYONE, |call| ready(list(call))),
+    Route::post(
+        "/api/notifications/",
+        Access::Token(Role::Manager),
+        |call| ready(send(call)),
+    ),
+    Route::post("/api/notifications/mark-read/", ANYONE, |call| {
+        ready(mark_read(call))
+    }),
+    Route::get("/api/notifications/unread-count/", ANYONE, |call| {
+        ready(unread_count(call))
+    }),
+    Route::get("/api/notifications/preferences/", ANYONE, |call| {
+        ready(preferences(call))
+    }),
+    Route::put("/api/notifications/preferences/", ANYONE, |call| {
+        ready(set_preferences(call))
+    }),
+    Route::post(
+        "/api/notifications/internal/events/",
+        Access::Internal,
+        |call| ready(receive_event(call)),
+    ),
+    Route::post(
+        "/api/notifications/internal/purge/",
+        Access::Internal,
+        |call| ready(purge(call)),
+    ),
+];
+
 #[http_component]
-fn handle(request: Request) -> Response {
-    route(&request).unwrap_or_else(Error::into_response)
+async fn handle(request: Request) -> Response {
+    dispatch(&SERVICE, ROUTES, &request).await
 }
 
-fn route(request: &Request) -> Result<Response, Error> {
-    let segments = routing::segments(request.path(), "/api/notifications");
-    let method = request.method();
-    match segments.as_slice() {
-        ["health"] => {
-            routing::allow(method, &[Method::Get])?;
-            Ok(kit::health::check(&SERVICE))
-        }
-        ["openapi.json"] => {
-            routing::allow(method, &[Method::Get])?;
-            Ok(Response::builder()
-                .status(200)
-                .header("content-type", "application/json")
-                .body(OPENAPI)
-                .build())
-        }
-        [] => {
-            routing::allow(method, &[Method::Get, Method::Post])?;
-            let caller = kit::auth::authenticate(request)?;
-            let db = SERVICE.database()?;
-            if *method == Method::Post {
-                caller.require(Role::Manager)?;
-                let input = kit::body::json(request)?;
-                return json(201, &inbox::send_manual(&db, &caller, input)?);
-            }
-            json(
-                200,
-                &inbox::list(&db, request, &caller, &Query::parse(request.query()))?,
-            )
-        }
-        ["mark-read"] => {
-            routing::allow(method, &[Method::Post])?;
-            let caller = kit::auth::authenticate(request)?;
-            let input = kit::body::json(request)?;
-            json(
-                200,
-                &inbox::mark_read(&SERVICE.database()?, &caller, input)?,
-            )
-        }
-        ["unread-count"] => {
-            routing::allow(method, &[Method::Get])?;
-            let caller = kit::auth::authenticate(request)?;
-            json(200, &inbox::unread_count(&SERVICE.database()?, &caller)?)
-        }
-        ["preferences"] => {
-            routing::allow(method, &[Method::Get, Method::Put])?;
-            let caller = kit::auth::authenticate(request)?;
-            let db = SERVICE.database()?;
-            if *method == Method::Put {
-                let input = kit::body::json(request)?;
-                return json(200, &inbox::set_preferences(&db, &caller, input)?);
-            }
-            json(200, &inbox::preferences(&db, &caller)?)
-        }
-        ["internal", "events"] => {
-            routing::allow(method, &[Method::Post])?;
-            kit::auth::internal(request)?;
-            let event = kit::body::json(request)?;
-            let (created, notification) = inbox::receive_event(&SERVICE.database()?, event)?;
-            json(if created { 201 } else { 200 }, &notification)
-        }
-        ["internal", "purge"] => {
-            routing::allow(method, &[Method::Post])?;
-            kit::auth::internal(request)?;
-            json(200, &inbox::purge(&SERVICE.database()?, retention_days())?)
-        }
-        _ => Err(Error::NotFound),
-    }
+fn list(call: &Call) -> Result<Response, Error> {
+    let query = Query::parse(call.request.query());
+    let page = inbox::list(&call.database()?, call.request, call.caller()?, &query)?;
+    json(200, &page)
+}
+
+fn send(call: &Call) -> Result<Response, Error> {
+    let input = kit::body::json(call.request)?;
+    json(
+        201,
+        &inbox::send_manual(&call.database()?, call.caller()?, input)?,
+    )
+}
+
+fn mark_read(call: &Call) -> Result<Response, Error> {
+    let input = kit::body::json(call.request)?;
+    json(
+        200,
+        &inbox::mark_read(&call.database()?, call.caller()?, input)?,
+    )
+}
+
+fn unread_count(call: &Call) -> Result<Response, Error> {
+    json(
+        200,
+        &inbox::unread_count(&call.database()?, call.caller()?)?,
+    )
+}
+
+fn preferences(call: &Call) -> Result<Response, Error> {
+    json(200, &inbox::preferences(&call.database()?, call.caller()?)?)
+}
+
+fn set_preferences(call: &Call) -> Result<Response, Error> {
+    let input = kit::body::json(call.request)?;
+    json(
+        200,
+        &inbox::set_preferences(&call.database()?, call.caller()?, input)?,
+    )
+}
+
+fn receive_event(call: &Call) -> Result<Response, Error> {
+    let event = kit::body::json(call.request)?;
+    let (created, notification) = inbox::receive_event(&call.database()?, event)?;
+    json(if created { 201 } else { 200 }, &notification)
+}
+
+fn purge(call: &Call) -> Result<Response, Error> {
+    json(200, &inbox::purge(&call.database()?, retention_days())?)
 }
 
 /// `notification_retention_days` (default 90): older notifications go.
@@ -114,5 +129,5 @@ fn retention_days() -> i64 {
 }
 
 fn json(status: u16, body: &Json) -> Result<Response, Error> {
-    Ok(routing::json(status, body))
+    Ok(route::json(status, body))
 }

@@ -374,7 +374,7 @@ fn unique_violation(error: spin_sdk::sqlite::Error) -> Error {
             ("pieces.barcode", "barcode"),
         ] {
             if message.contains("UNIQUE") && message.contains(column) {
-                return crate::conflict(FieldErrors::from([(
+                return conflict(FieldErrors::from([(
                     field.to_owned(),
                     vec!["Cette valeur vient d'être prise par une autre pièce.".to_owned()],
                 )]));
@@ -382,4 +382,23 @@ fn unique_violation(error: spin_sdk::sqlite::Error) -> Error {
         }
     }
     Error::Database(error)
+}
+
+/// 409 naming the fields another piece already holds.
+pub fn conflict(fields: FieldErrors) -> Error {
+    Error::ConflictWith {
+        detail: "Une autre pièce a déjà cette valeur.".into(),
+        members: fields
+            .into_iter()
+            .map(|(field, messages)| (field, json!(messages)))
+            .collect(),
+    }
+}
+
+pub fn refuse_conflicts(fields: FieldErrors) -> Result<(), Error> {
+    if fields.is_empty() {
+        Ok(())
+    } else {
+        Err(conflict(fields))
+    }
 }

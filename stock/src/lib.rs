@@ -13,8 +13,9 @@ mod outbox;
 mod pieces;
 mod schema;
 
-use kit::auth::{Caller, Role};
-use kit::{Error, Service, routing};
+use kit::auth::Role;
+use kit::route::{Access, Call, Route, dispatch, ready};
+use kit::{Error, Service, route};
 use serde_json::Value as Json;
 use spin_sdk::http::{Method, OutgoingResponse, Request, Response, ResponseOutparam};
 use spin_sdk::http_component;
@@ -29,20 +30,69 @@ const SERVICE: Service = Service {
     version: env!("CARGO_PKG_VERSION"),
     database: "stock",
     migrations: schema::MIGRATIONS,
+    // Written by hand; `openapi.rs` checks it against [`ROUTES`].
+    openapi: include_str!("openapi.json"),
 };
 
 const MAX_IDEMPOTENCY_KEY: usize = 255;
 
-/// The OpenAPI 3 document, written by hand; the tests in `openapi.rs` check
-/// that it documents every arm of `route`'s `match`, and nothing else.
-const OPENAPI: &str = include_str!("openapi.json");
 #[cfg(test)]
 mod openapi;
 
+const VIEWER: Access = Access::Token(Role::Viewer);
+
+/// Everything stock serves, besides health and its document.
+static ROUTES: &[Route] = &[
+    Route::get("/api/stock/", VIEWER, |call| ready(list_levels(call))),
+    Route::post(
+        "/api/stock/movement/",
+        Access::Token(Role::Operator),
+        |call| Box::pin(record(call)),
+    ),
+    Route::get("/api/stock/movements/", VIEWER, |call| {
+        ready(list_movements(call))
+    }),
+    Route::get("/api/stock/movements/export.csv", VIEWER, |call| {
+        ready(export_movements(call))
+    }),
+    Route::post(
+        "/api/stock/movements/{id}/reverse/",
+        Access::Token(Role::Manager),
+        |call| Box::pin(reverse(call)),
+    ),
+    Route::get(
+        "/api/stock/internal/usage/{id}/",
+        Access::Internal,
+        |call| ready(usage(call)),
+    ),
+    Route::put(
+        "/api/stock/internal/pieces/{id}/",
+        Access::Internal,
+        |call| ready(piece_changed(call)),
+    ),
+    Route::delete(
+        "/api/stock/internal/pieces/{id}/",
+        Access::Internal,
+        |call| ready(piece_changed(call)),
+    ),
+    Route::post(
+        "/api/stock/internal/outbox/flush/",
+        Access::Internal,
+        |call| Box::pin(flush_outbox(call)),
+    ),
+    Route::get("/api/stock/{piece}/", VIEWER, |call| Box::pin(level(call))),
+];
+
+/// The routes after whose `201` this invocation delivers the outbox.
+const RECORDING: [&str; 2] = ["/api/stock/movement/", "/api/stock/movements/{id}/reverse/"];
+
 #[http_component]
 async fn handle(request: Request, response_out: ResponseOutparam) {
-    let response = route(&request).await.unwrap_or_else(Error::into_response);
-    let recorded = *response.status() == 201 && records_a_movement(&request);
+    let response = dispatch(&SERVICE, ROUTES, &request).await;
+    let recorded = *response.status() == 201
+        && RECORDING
+            .iter()
+            .any(|pattern| kit::route::matches(pattern, request.path()));
     send(response_out, response).await;
     // The caller has its answer; this invocation goes on to deliver the
     // alert the movement may have written, so that it reaches
@@ -59,13 +109,6 @@ async fn handle(request: Request, response_out: ResponseOutparam) {
     }
 }
 
-fn records_a_movement(request: &Request) -> bool {
-    matches!(
-        routing::segments(request.path(), "/api/stock").as_slice(),
-        ["movement"] | ["movements", _, "reverse"]
-    )
-}
-
 /// Sends `response` whole, as `#[http_component]` does for a handler that
 /// returns one.
 async fn send(response_out: ResponseOutparam, mut response: Response) {
@@ -80,99 +123,38 @@ async fn send(response_out: ResponseOutparam, mut response: Response) {
     }
 }
 
-async fn route(request: &Request) -> Result<Response, Error> {
-    let segments = routing::segments(request.path(), "/api/stock");
-    let method = request.method();
-    match segments.as_slice() {
-        ["health"] => {
-            routing::allow(method, &[Method::Get])?;
-            Ok(kit::health::check(&SERVICE))
-        }
-        ["openapi.json"] => {
-            routing::allow(method, &[Method::Get])?;
-            Ok(Response::builder()
-                .status(200)
-                .header("content-type", "application/json")
-                .body(OPENAPI)
-                .build())
-        }
-        [] => {
-            routing::allow(method, &[Method::Get])?;
-            viewer(request)?;
-            json(
-                200,
-                &levels::list(&SERVICE.database()?, request, &query(request))?,
-            )
-        }
-        ["movement"] => {
-            routing::allow(method, &[Method::Post])?;
-            record(request).await
-        }
-        ["movements"] => {
-            routing::allow(method, &[Method::Get])?;
-            viewer(request)?;
-            json(
-                200,
-                &ledger::list(&SERVICE.database()?, request, &query(request))?,
-            )
-        }
-        ["movements", "export.csv"] => {
-            routing::allow(method, &[Method::Get])?;
-            viewer(request)?;
-            let csv = ledger::export(&SERVICE.database()?, &query(request))?;
-            Ok(Response::builder()
-                .status(200)
-                .header("content-type", "text/csv; charset=utf-8")
-                .header(
-                    "content-disposition",
-                    "attachment; filename=\"mouvements.csv\"",
-                )
-                .body(csv)
-                .build())
-        }
-        ["movements", id, "reverse"] => {
-            routing::allow(method, &[Method::Post])?;
-            reverse(request, id_from(id)?).await
-        }
-        ["internal", "usage", id] => {
-            routing::allow(method, &[Method::Get])?;
-            kit::auth::internal(request)?;
-            json(200, &usage(&SERVICE.database()?, id_from(id)?)?)
-        }
-        ["internal", "pieces", id] => {
-            let piece_id = id_from(id)?;
-            routing::allow(method, &[Method::Put, Method::Delete])?;
-            kit::auth::internal(request)?;
-            piece_changed(request, piece_id)
-        }
-        ["internal", "outbox", "flush"] => {
-            routing::allow(method, &[Method::Post])?;
-            kit::auth::internal(request)?;
-            let (delivered, pending) = outbox::flush(&SERVICE.database()?).await?;
-            json(200, &outbox::report(delivered, pending))
-        }
-        [id] => {
-            // An unknown path is a 404 before it is a 401.
-            let piece_id = id_from(id)?;
-            routing::allow(method, &[Method::Get])?;
-            viewer(request)?;
-            level(piece_id).await
-        }
-        _ => Err(Error::NotFound),
-    }
+fn list_levels(call: &Call) -> Result<Response, Error> {
+    let levels = levels::list(&call.database()?, call.request, &query(call.request))?;
+    json(200, &levels)
 }
 
-fn viewer(request: &Request) -> Result<Caller, Error> {
-    let caller = kit::auth::authenticate(request)?;
-    caller.require(Role::Viewer)?;
-    Ok(caller)
+fn list_movements(call: &Call) -> Result<Response, Error> {
+    let movements = ledger::list(&call.database()?, call.request, &query(call.request))?;
+    json(200, &movements)
+}
+
+fn export_movements(call: &Call) -> Result<Response, Error> {
+    let csv = ledger::export(&call.database()?, &query(call.request))?;
+    Ok(Response::builder()
+        .status(200)
+        .header("content-type", "text/csv; charset=utf-8")
+        .header(
+            "content-disposition",
+            "attachment; filename=\"mouvements.csv\"",
+        )
+        .body(csv)
+        .build())
+}
+
+async fn flush_outbox(call: &Call<'_>) -> Result<Response, Error> {
+    let (delivered, pending) = outbox::flush(&call.database()?).await?;
+    json(200, &outbox::report(delivered, pending))
 }
 
 /// `POST /api/stock/movement/`: operator and up for IN/OUT, manager and up
 /// for ADJUST; `Idempotency-Key` replays the first answer.
-async fn record(request: &Request) -> Result<Response, Error> {
-    let caller = kit::auth::authenticate(request)?;
-    caller.require(Role::Operator)?;
+async fn record(call: &Call<'_>) -> Result<Response, Error> {
+    let (request, caller) = (call.request, call.caller()?);
     let order = kit::body::json::<movement::Input>(request)?.validate()?;
     if order.kind == movement::Kind::Adjust {
         caller.require(Role::Manager)?;
@@ -180,7 +162,7 @@ async fn record(request: &Request) -> Result<Response, Error> {
     // Keys are the caller's own: two users cannot collide on one.
     let key = idempotency_key(request)?.map(|key| format!("{}:{key}", caller.user_id));
     let fingerprint = order.fingerprint();
-    let db = SERVICE.database()?;
+    let db = call.database()?;
     if let Some(key) = &key
         && let Some(replay) = replay(&db, key, &fingerprint)?
     {
@@ -209,10 +191,9 @@ async fn record(request: &Request) -> Result<Response, Error> {
 
 /// `POST /api/stock/movements/{id}/reverse/`: the opposite movement, linked
 /// to the original, at most once.
-async fn reverse(request: &Request, id: i64) -> Result<Response, Error> {
-    let caller = kit::auth::authenticate(request)?;
-    caller.require(Role::Manager)?;
-    let db = SERVICE.database()?;
+async fn reverse(call: &Call<'_>) -> Result<Response, Error> {
+    let (id, caller) = (call.param("id")?, call.caller()?);
+    let db = call.database()?;
     let original = movement::find(&db, id)?.ok_or(Error::NotFound)?;
     let order = movement::reversal_of(&original)?;
     movable(&db, order.piece_id).await?;
@@ -247,8 +228,9 @@ async fn movable(db: &Connection, piece_id: i64) -> Result<(), Error> {
 /// in pieces and shown at level 0, without being stored: a read does not
 /// add it to the list (404 if pieces does not know it either, 503 if pieces
 /// cannot say).
-async fn level(piece_id: i64) -> Result<Response, Error> {
-    let db = SERVICE.database()?;
+async fn level(call: &Call<'_>) -> Result<Response, Error> {
+    let piece_id = call.param("piece")?;
+    let db = call.database()?;
     match levels::one(&db, piece_id) {
         Err(Error::NotFound) => {
             let piece = pieces::lookup(piece_id).await.map_err(|e| match e {
@@ -265,11 +247,12 @@ async fn level(piece_id: i64) -> Result<Response, Error> {
 /// of a piece once its change is committed (the piece as it now is, or that
 /// it was deleted), so that the list follows without waiting for a
 /// movement. `204` whether stock knew the piece or not.
-fn piece_changed(request: &Request, piece_id: i64) -> Result<Response, Error> {
-    if *request.method() == Method::Delete {
-        pieces::forget(&SERVICE.database()?, piece_id)?;
+fn piece_changed(call: &Call) -> Result<Response, Error> {
+    let piece_id = call.param("id")?;
+    if *call.request.method() == Method::Delete {
+        pieces::forget(&call.database()?, piece_id)?;
     } else {
-        let piece = kit::body::json::<pieces::Piece>(request)?;
+        let piece = kit::body::json::<pieces::Piece>(call.request)?;
         if piece.id != piece_id {
             return Err(Error::field(
                 "id",
@@ -279,7 +262,7 @@ fn piece_changed(request: &Request, piece_id: i64) -> Result<Response, Error> {
         if piece.min_stock < 0 {
             return Err(Error::field("min_stock", "Minimum négatif."));
         }
-        pieces::update_known(&SERVICE.database()?, &piece)?;
+        pieces::update_known(&call.database()?, &piece)?;
     }
     Ok(Response::builder().status(204).build())
 }
@@ -327,8 +310,9 @@ fn idempotency_key(request: &Request) -> Result<Option<String>, Error> {
 }
 
 /// For pieces' DELETE: may the piece be removed, or must it be archived?
-fn usage(db: &Connection, piece_id: i64) -> Result<Json, Error> {
-    let row = db.execute(
+fn usage(call: &Call) -> Result<Response, Error> {
+    let piece_id = call.param("id")?;
+    let row = call.database()?.execute(
         "SELECT COALESCE((SELECT quantity FROM levels WHERE piece_id = ?1), 0) AS quantity, \
                 EXISTS (SELECT 1 FROM movements WHERE piece_id = ?1) AS moved",
         &[Value::Integer(piece_id)],
@@ -343,17 +327,10 @@ fn usage(db: &Connection, piece_id: i64) -> Result<Json, Error> {
         .and_then(|r| r.get::<i64>("moved"))
         .unwrap_or(0)
         != 0;
-    Ok(
-        serde_json::json!({ "piece_id": piece_id, "has_stock": quantity > 0, "has_movements": moved }),
+    json(
+        200,
+        &serde_json::json!({ "piece_id": piece_id, "has_stock": quantity > 0, "has_movements": moved }),
     )
-}
-
-fn id_from(segment: &str) -> Result<i64, Error> {
-    segment
-        .parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or(Error::NotFound)
 }
 
 fn query(request: &Request) -> Query {
@@ -361,5 +338,5 @@ fn query(request: &Request) -> Query {
 }
 
 fn json(status: u16, body: &Json) -> Result<Response, Error> {
-    Ok(routing::json(status, body))
+    Ok(route::json(status, body))
 }

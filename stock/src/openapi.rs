@@ -1,14 +1,17 @@
-//! The served `openapi.json` documents exactly the routes of `fn route`
-//! (see `kit::openapi`).
+//! The served `openapi.json` and `docs/ROLES.md` describe exactly the
+//! route table (see `kit::openapi`).
+
+const OPENAPI: &str = crate::SERVICE.openapi;
 
 #[test]
-fn the_document_matches_the_router() {
-    kit::openapi::check(include_str!("lib.rs"), crate::OPENAPI, "/api/stock");
+fn the_document_and_the_role_table_match_the_routes() {
+    let served = kit::route::served(&crate::SERVICE, crate::ROUTES);
+    kit::openapi::check(&served, OPENAPI, include_str!("../../docs/ROLES.md"));
 }
 
 #[test]
 fn the_documented_movement_examples_are_valid_orders() {
-    let document: serde_json::Value = serde_json::from_str(crate::OPENAPI).expect("JSON");
+    let document: serde_json::Value = serde_json::from_str(OPENAPI).expect("JSON");
     let examples = document["paths"]["/api/stock/movement/"]["post"]["requestBody"]["content"]
         ["application/json"]["examples"]
         .as_object()
@@ -23,7 +26,7 @@ fn the_documented_movement_examples_are_valid_orders() {
 
 #[test]
 fn page_sizes_are_capped_not_refused() {
-    let document: serde_json::Value = serde_json::from_str(crate::OPENAPI).expect("JSON");
+    let document: serde_json::Value = serde_json::from_str(OPENAPI).expect("JSON");
     for path in ["/api/stock/", "/api/stock/movements/"] {
         let parameters = document["paths"][path]["get"]["parameters"]
             .as_array()

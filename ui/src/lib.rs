@@ -10,7 +10,7 @@
 
 mod files;
 
-use kit::{Error, routing};
+use kit::{Error, route};
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
 
@@ -35,7 +35,7 @@ fn handle(request: Request) -> Response {
 }
 
 fn serve(request: &Request) -> Result<Response, Error> {
-    routing::allow(request.method(), &[Method::Get])?;
+    route::allow(request.method(), &[Method::Get])?;
     let api_base = api_base()?;
     if request.path() == "/config.js" {
         return Ok(config_script(&api_base));
