@@ -346,21 +346,11 @@ pub fn list(db: &Connection, request: &Request) -> Result<Response, Error> {
     let filter = "username_key LIKE ? ESCAPE '\\' AND role = COALESCE(?, role) \
                   AND is_active = COALESCE(?, is_active)";
     let filters = [Value::Text(pattern), role, active];
-    let count = db
-        .execute(
-            &format!("SELECT COUNT(*) FROM users WHERE {filter}"),
-            &filters,
-        )?
-        .rows
-        .first()
-        .and_then(|row| row.get::<i64>(0))
-        .unwrap_or(0);
-    let mut parameters = filters.to_vec();
-    parameters.push(Value::Integer(page.size));
-    parameters.push(Value::Integer(page.offset()));
-    let rows = db.execute(
-        &format!("SELECT {COLUMNS} FROM users WHERE {filter} ORDER BY {ordering} LIMIT ? OFFSET ?"),
-        &parameters,
+    let (count, rows) = page.select(
+        db,
+        &format!("SELECT {COLUMNS} FROM users WHERE {filter}"),
+        ordering,
+        &filters,
     )?;
     let results: Vec<Json> = rows
         .rows

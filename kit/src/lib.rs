@@ -15,6 +15,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod constraint;
 pub mod csv;
 pub mod error;
 pub mod health;

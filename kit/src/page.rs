@@ -4,7 +4,7 @@
 
 use serde_json::{Value as Json, json};
 use spin_sdk::http::Request;
-use spin_sdk::sqlite::{Connection, Value};
+use spin_sdk::sqlite::{Connection, QueryResult, Value};
 
 pub const DEFAULT_SIZE: i64 = 50;
 pub const MAX_SIZE: i64 = 200;
@@ -79,7 +79,34 @@ fn link_to(request: &Request, number: i64) -> String {
     format!("{base}?{}", pairs.join("&"))
 }
 
-/// The row count of `SELECT count(*) <from_where>`, for a page's `count`.
+/// This page of `query` (a `SELECT` without `ORDER BY` or `LIMIT`) in
+/// `order_by` order, with the number of rows `query` selects in all. A page
+/// past the end is a 404, found before the rows are read.
+impl Page {
+    pub fn select(
+        &self,
+        db: &Connection,
+        query: &str,
+        order_by: &str,
+        params: &[Value],
+    ) -> Result<(i64, QueryResult), crate::Error> {
+        let count = count(db, &format!("FROM ({query})"), params)?;
+        if self.number > 1 && self.offset() >= count {
+            return Err(crate::Error::NotFound);
+        }
+        let rows = db.execute(
+            &format!(
+                "{query} ORDER BY {order_by} LIMIT {} OFFSET {}",
+                self.size,
+                self.offset()
+            ),
+            params,
+        )?;
+        Ok((count, rows))
+    }
+}
+
+/// The row count of `SELECT count(*) <from_where>`.
 pub fn count(db: &Connection, from_where: &str, params: &[Value]) -> Result<i64, crate::Error> {
     let result = db.execute(&format!("SELECT count(*) AS n {from_where}"), params)?;
     Ok(result

@@ -76,13 +76,10 @@ pub fn list(
         filter.push_str(" AND n.type = ?3");
         params.push(Value::Text(kind.to_owned()));
     }
-    let count = kit::page::count(db, &format!("FROM notifications AS n{filter}"), &params)?;
-    let rows = db.execute(
-        &format!(
-            "SELECT {COLUMNS} FROM notifications AS n{filter} ORDER BY n.id DESC LIMIT {} OFFSET {}",
-            page.size,
-            page.offset()
-        ),
+    let (count, rows) = page.select(
+        db,
+        &format!("SELECT {COLUMNS} FROM notifications AS n{filter}"),
+        "n.id DESC",
         &params,
     )?;
     page.document(

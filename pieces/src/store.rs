@@ -22,22 +22,13 @@ const TRIGRAM: usize = 3;
 /// A page of pieces and how many match in all.
 pub fn list(db: &Connection, query: &Query, page: &Page) -> Result<(i64, Vec<Piece>), Error> {
     let (filter_sql, params) = where_clause(&query.filter);
-    let count = db
-        .execute(
-            &format!("SELECT count(*) FROM pieces WHERE {filter_sql}"),
-            &params,
-        )?
-        .rows
-        .first()
-        .and_then(|row| row.get::<i64>(0))
-        .unwrap_or(0);
-    let mut page_params = params;
-    page_params.extend([Value::Integer(page.size), Value::Integer(page.offset())]);
-    let sql = format!(
-        "SELECT {COLUMNS} FROM pieces WHERE {filter_sql} ORDER BY {} LIMIT ? OFFSET ?",
-        query.order_by()
-    );
-    Ok((count, pieces(&db.execute(&sql, &page_params)?)?))
+    let (count, rows) = page.select(
+        db,
+        &format!("SELECT {COLUMNS} FROM pieces WHERE {filter_sql}"),
+        &query.order_by(),
+        &params,
+    )?;
+    Ok((count, pieces(&rows)?))
 }
 
 /// Every piece the filter selects, in `order_by` order (the CSV export).
@@ -368,17 +359,15 @@ fn corrupt(what: &str) -> Error {
 /// when another writer got there in between: a 409 naming the field, as the
 /// pre-check would have. Any other failure stays a database error.
 fn unique_violation(error: spin_sdk::sqlite::Error) -> Error {
-    if let spin_sdk::sqlite::Error::Io(message) = &error {
-        for (column, field) in [
-            ("pieces.reference_key", "reference"),
-            ("pieces.barcode", "barcode"),
-        ] {
-            if message.contains("UNIQUE") && message.contains(column) {
-                return conflict(FieldErrors::from([(
-                    field.to_owned(),
-                    vec!["Cette valeur vient d'être prise par une autre pièce.".to_owned()],
-                )]));
-            }
+    for (column, field) in [
+        ("pieces.reference_key", "reference"),
+        ("pieces.barcode", "barcode"),
+    ] {
+        if kit::constraint::is_unique_violation(&error, column) {
+            return conflict(FieldErrors::from([(
+                field.to_owned(),
+                vec!["Cette valeur vient d'être prise par une autre pièce.".to_owned()],
+            )]));
         }
     }
     Error::Database(error)

@@ -95,13 +95,10 @@ const FROM: &str = " FROM movements AS m JOIN pieces AS p USING (piece_id)";
 pub fn list(db: &Connection, request: &Request, query: &Query) -> Result<Json, kit::Error> {
     let page = Page::from_query(query)?;
     let (filter, params) = filters(query)?;
-    let count = kit::page::count(db, &format!("{FROM}{filter}"), &params)?;
-    let rows = db.execute(
-        &format!(
-            "SELECT {COLUMNS}{FROM}{filter} ORDER BY m.id DESC LIMIT {} OFFSET {}",
-            page.size,
-            page.offset()
-        ),
+    let (count, rows) = page.select(
+        db,
+        &format!("SELECT {COLUMNS}{FROM}{filter}"),
+        "m.id DESC",
         &params,
     )?;
     page.document(

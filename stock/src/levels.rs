@@ -76,14 +76,10 @@ pub fn list(db: &Connection, request: &Request, query: &Query) -> Result<Json, k
         params.push(Value::Text(status.to_owned()));
     }
     let order = ordering(query.get("ordering"))?;
-    let count = kit::page::count(db, &format!("FROM ({}{filter})", select()), &params)?;
-    let rows = db.execute(
-        &format!(
-            "{}{filter} ORDER BY {order}, piece_id LIMIT {} OFFSET {}",
-            select(),
-            page.size,
-            page.offset()
-        ),
+    let (count, rows) = page.select(
+        db,
+        &format!("{}{filter}", select()),
+        &format!("{order}, piece_id"),
         &params,
     )?;
     let results = rows.rows().map(|row| to_json(&row)).collect();

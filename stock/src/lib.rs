@@ -178,9 +178,7 @@ async fn record(call: &Call<'_>) -> Result<Response, Error> {
         Ok(Some(id)) => created(&db, id),
         Ok(None) => Err(insufficient(&db, &order)?),
         // Another request with the same key won the race: answer as it did.
-        Err(spin_sdk::sqlite::Error::Io(message))
-            if message.contains("movements.idempotency_key") =>
-        {
+        Err(e) if kit::constraint::is_unique_violation(&e, "movements.idempotency_key") => {
             let key = key.as_deref().unwrap_or_default();
             replay(&db, key, &fingerprint)?
                 .ok_or_else(|| Error::Conflict("Requête concurrente ; réessayez.".into()))
@@ -204,7 +202,7 @@ async fn reverse(call: &Call<'_>) -> Result<Response, Error> {
     match movement::record(&db, &order, &author, None, Some(id)) {
         Ok(Some(id)) => created(&db, id),
         Ok(None) => Err(insufficient(&db, &order)?),
-        Err(spin_sdk::sqlite::Error::Io(message)) if message.contains("movements.reverses") => {
+        Err(e) if kit::constraint::is_unique_violation(&e, "movements.reverses") => {
             Err(StockError::AlreadyReversed.into())
         }
         Err(e) => Err(e.into()),
