@@ -5,8 +5,13 @@
 //! owns the SQLite database labelled `notifications` and no other. Stock
 //! alerts arrive from the stock service's outbox on an internal route,
 //! keyed by event id, so a redelivery never makes a second notification.
+//! Who sees what lives in `inbox.rs`, stock alerts in `alert.rs`, messages
+//! sent by hand in `message.rs`, each user's choices in `preferences.rs`.
 
+mod alert;
 mod inbox;
+mod message;
+mod preferences;
 mod schema;
 
 use kit::auth::Role;
@@ -78,7 +83,7 @@ fn send(call: &Call) -> Result<Response, Error> {
     let input = kit::body::json(call.request)?;
     json(
         201,
-        &inbox::send_manual(&call.database()?, call.caller()?, input)?,
+        &message::send(&call.database()?, call.caller()?, input)?,
     )
 }
 
@@ -98,20 +103,20 @@ fn unread_count(call: &Call) -> Result<Response, Error> {
 }
 
 fn preferences(call: &Call) -> Result<Response, Error> {
-    json(200, &inbox::preferences(&call.database()?, call.caller()?)?)
+    json(200, &preferences::read(&call.database()?, call.caller()?)?)
 }
 
 fn set_preferences(call: &Call) -> Result<Response, Error> {
     let input = kit::body::json(call.request)?;
     json(
         200,
-        &inbox::set_preferences(&call.database()?, call.caller()?, input)?,
+        &preferences::write(&call.database()?, call.caller()?, input)?,
     )
 }
 
 fn receive_event(call: &Call) -> Result<Response, Error> {
     let event = kit::body::json(call.request)?;
-    let (created, notification) = inbox::receive_event(&call.database()?, event)?;
+    let (created, notification) = alert::receive(&call.database()?, event)?;
     json(if created { 201 } else { 200 }, &notification)
 }
 
