@@ -49,6 +49,11 @@ pub const SERVICES: &[Service] = &[
     },
 ];
 
+/// The services behind `/api/...`: every component but the UI.
+pub fn api_services() -> impl Iterator<Item = &'static Service> {
+    SERVICES.iter().filter(|s| s.health.starts_with("/api/"))
+}
+
 /// The target Spin's Rust template builds components for.
 pub const COMPONENT_TARGET: &str = "wasm32-wasip2";
 

@@ -451,9 +451,7 @@ impl Stack {
         }
         let child = Child::spawn("sidecar", command, &self.log)?;
         let web = self.web_url();
-        let routed: Vec<String> = SERVICES
-            .iter()
-            .filter(|s| s.health.starts_with("/api/"))
+        let routed: Vec<String> = components::api_services()
             .map(|s| format!("{web}{}", s.health))
             .collect();
         let child = self.await_ready(child, "traefik routes every service", || {

@@ -1,9 +1,9 @@
-use crate::helpers::{SERVICES, database_file, spawn_app};
+use crate::helpers::{database_file, services, spawn_app};
 
 #[test]
 fn every_service_health_route_answers_ok_with_and_without_trailing_slash() {
     let app = spawn_app();
-    for service in SERVICES {
+    for service in services() {
         for path in [
             format!("/api/{service}/health/"),
             format!("/api/{service}/health"),
@@ -31,7 +31,7 @@ fn every_service_health_route_answers_ok_with_and_without_trailing_slash() {
 #[test]
 fn each_service_creates_its_own_database_file() {
     let app = spawn_app();
-    for service in SERVICES {
+    for service in services() {
         let reply = app.get(&format!("/api/{service}/health/"));
         assert_eq!(reply.status, 200, "{service}: {}", reply.body);
         let file = database_file(app.data_dir.path(), service);

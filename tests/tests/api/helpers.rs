@@ -16,8 +16,11 @@ use xtask::secrets::Secrets;
 /// How long the host may take to compile the components and start serving.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The four API services; each owns the SQLite label of its own name.
-pub const SERVICES: [&str; 4] = ["auth", "pieces", "stock", "notifications"];
+/// The API services (`xtask::components`); each owns the SQLite label of
+/// its own name.
+pub fn services() -> Vec<&'static str> {
+    xtask::components::api_services().map(|s| s.name).collect()
+}
 
 /// A running host; dropping it stops the host and deletes its databases.
 pub struct TestApp {
@@ -33,19 +36,11 @@ pub struct TestApp {
 
 impl TestApp {
     pub fn get(&self, path: &str) -> Reply {
-        self.send(
-            self.client.get(format!("{}{path}", self.address)).call(),
-            path,
-        )
+        self.request("GET", path, None, &[], None)
     }
 
     pub fn post(&self, path: &str) -> Reply {
-        self.send(
-            self.client
-                .post(format!("{}{path}", self.address))
-                .send_empty(),
-            path,
-        )
+        self.request("POST", path, None, &[], None)
     }
 
     /// `method path` with an optional bearer token and an optional body of
@@ -57,20 +52,8 @@ impl TestApp {
         token: Option<&str>,
         body: Option<(&str, String)>,
     ) -> Reply {
-        let mut request = ureq::http::Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", self.address));
-        if let Some(token) = token {
-            request = request.header("authorization", format!("Bearer {token}"));
-        }
-        let (content_type, body) = body.unwrap_or_default();
-        if !content_type.is_empty() {
-            request = request.header("content-type", content_type);
-        }
-        let request = request
-            .body(body)
-            .unwrap_or_else(|error| panic!("building {method} {path}: {error}"));
-        self.send(self.client.run(request), path)
+        let body = body.as_ref().map(|(kind, text)| (*kind, text.as_str()));
+        self.request(method, path, token, &[], body)
     }
 
     /// `method path` with extra headers and an optional `(content type, body)`.
@@ -79,26 +62,56 @@ impl TestApp {
         method: &str,
         path: &str,
         headers: &[(&str, &str)],
-        body: (&str, String),
+        (content_type, body): (&str, String),
+    ) -> Reply {
+        let body = (!content_type.is_empty()).then_some((content_type, body.as_str()));
+        self.request(method, path, None, headers, body)
+    }
+
+    pub fn call_with_headers(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
+        self.request(method, path, None, headers, None)
+    }
+
+    /// The one way every test speaks HTTP to the host: `method path` with an
+    /// optional bearer token, extra headers and an optional
+    /// `(content type, body)`.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<(&str, &str)>,
     ) -> Reply {
         let mut request = ureq::http::Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.address));
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let (content_type, body) = body;
-        if !content_type.is_empty() {
+        let (content_type, text) = body.unwrap_or_default();
+        if body.is_some() {
             request = request.header("content-type", content_type);
         }
         let request = request
-            .body(body)
+            .body(text.to_owned())
             .unwrap_or_else(|error| panic!("building {method} {path}: {error}"));
-        self.send(self.client.run(request), path)
-    }
-
-    pub fn call_with_headers(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
-        self.call_with_headers_and_body(method, path, headers, ("", String::new()))
+        let mut response = self
+            .client
+            .run(request)
+            .unwrap_or_else(|error| panic!("{method} {path} failed: {error}"));
+        let body = response
+            .body_mut()
+            .read_to_string()
+            .unwrap_or_else(|error| panic!("reading the body of {path}: {error}"));
+        Reply {
+            status: response.status().as_u16(),
+            headers: response.headers().clone(),
+            body,
+        }
     }
 
     /// The service-to-service credential this host was started with.
@@ -166,22 +179,90 @@ impl TestApp {
             .to_owned()
     }
 
-    fn send(
-        &self,
-        result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-        path: &str,
-    ) -> Reply {
-        let mut response =
-            result.unwrap_or_else(|error| panic!("request to {path} failed: {error}"));
-        let body = response
-            .body_mut()
-            .read_to_string()
-            .unwrap_or_else(|error| panic!("reading the body of {path}: {error}"));
-        Reply {
-            status: response.status().as_u16(),
-            headers: response.headers().clone(),
-            body,
+    /// A token for each role: the bootstrap admin, and users it creates.
+    pub fn team(&self) -> Team {
+        Team {
+            admin: self.admin_token(),
+            manager: self.user_token("gerante", "manager"),
+            operator: self.user_token("magasinier", "operator"),
+            viewer: self.user_token("lecteur", "viewer"),
         }
+    }
+}
+
+/// An access token of each role; user `x` has the password `x-password`.
+pub struct Team {
+    pub admin: String,
+    pub manager: String,
+    pub operator: String,
+    pub viewer: String,
+}
+
+impl Team {
+    /// Viewer first, admin last (`docs/ROLES.md`'s order).
+    pub fn by_role(&self) -> [(&'static str, &str); 4] {
+        [
+            ("viewer", &self.viewer),
+            ("operator", &self.operator),
+            ("manager", &self.manager),
+            ("admin", &self.admin),
+        ]
+    }
+}
+
+/// A workshop on one host serving every component, each selected as the
+/// split stack's hosts select theirs (so that the internal routes the
+/// sidecar calls answer here too), with a team and what stock, pieces and
+/// notifications tests do most.
+pub struct Workshop {
+    pub app: TestApp,
+    pub team: Team,
+}
+
+impl Workshop {
+    pub fn open() -> Self {
+        let app = spawn_app_selecting_each_component();
+        let team = app.team();
+        Self { app, team }
+    }
+
+    /// A new piece (as the admin); its id.
+    pub fn piece(&self, reference: &str, min_stock: i64) -> i64 {
+        let reply = self.app.json(
+            "POST",
+            "/api/pieces/",
+            Some(&self.team.admin),
+            &serde_json::json!({ "reference": reference, "name": format!("Pièce {reference}"), "min_stock": min_stock }),
+        );
+        assert_eq!(reply.status, 201, "create piece: {}", reply.body);
+        reply.json()["id"].as_i64().expect("a piece id")
+    }
+
+    pub fn movement(&self, token: &str, body: serde_json::Value) -> Reply {
+        self.app
+            .json("POST", "/api/stock/movement/", Some(token), &body)
+    }
+
+    pub fn level(&self, piece: i64) -> serde_json::Value {
+        let reply = self.app.call(
+            "GET",
+            &format!("/api/stock/{piece}/"),
+            Some(&self.team.viewer),
+            None,
+        );
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply.json()
+    }
+
+    /// What the sidecar does every second in the stack.
+    pub fn flush_outbox(&self) -> serde_json::Value {
+        let reply = self.app.call_with_headers(
+            "POST",
+            "/api/stock/internal/outbox/flush/",
+            &[("x-internal-secret", &self.app.internal_secret())],
+        );
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply.json()
     }
 }
 
@@ -334,7 +415,7 @@ pub fn database_file(data_dir: &Path, service: &str) -> PathBuf {
 
 fn runtime_config_toml(data_dir: &Path) -> String {
     let mut databases = toml::Table::new();
-    for service in SERVICES {
+    for service in services() {
         let mut database = toml::Table::new();
         database.insert("type".into(), "spin".into());
         database.insert(

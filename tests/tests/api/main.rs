@@ -10,6 +10,7 @@ mod faults;
 mod fuzz;
 mod health;
 mod helpers;
+mod notifications;
 mod pieces;
 mod roles;
 mod routing;

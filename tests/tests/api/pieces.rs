@@ -14,70 +14,18 @@ use crate::helpers::{
 
 const PIECES: &str = "/api/pieces/";
 
-/// One request with an optional bearer token, headers and body.
-fn call(
-    app: &TestApp,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    headers: &[(&str, &str)],
-    body: Option<(&str, &str)>,
-) -> Reply {
-    let mut request = ureq::http::Request::builder()
-        .method(method)
-        .uri(format!("{}{path}", app.address));
-    if let Some(token) = token {
-        request = request.header("authorization", format!("Bearer {token}"));
-    }
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let (content_type, text) = body.unwrap_or(("text/plain", ""));
-    if body.is_some() {
-        request = request.header("content-type", content_type);
-    }
-    let request = request.body(text.to_owned()).expect("a valid request");
-    let mut response = app
-        .client
-        .run(request)
-        .unwrap_or_else(|error| panic!("{method} {path} failed: {error}"));
-    Reply {
-        status: response.status().as_u16(),
-        headers: response.headers().clone(),
-        body: response.body_mut().read_to_string().expect("a text body"),
-    }
-}
-
 fn get(app: &TestApp, path: &str, token: &str) -> Reply {
-    call(app, "GET", path, Some(token), &[], None)
+    app.request("GET", path, Some(token), &[], None)
 }
 
 fn send_json(app: &TestApp, method: &str, path: &str, token: &str, body: &Value) -> Reply {
-    call(
-        app,
+    app.request(
         method,
         path,
         Some(token),
         &[],
         Some(("application/json", &body.to_string())),
     )
-}
-
-/// Tokens for each role: the bootstrap admin, and users it creates.
-struct Tokens {
-    admin: String,
-    manager: String,
-    operator: String,
-    viewer: String,
-}
-
-fn tokens(app: &TestApp) -> Tokens {
-    Tokens {
-        admin: app.admin_token(),
-        manager: app.user_token("manager-pieces", "manager"),
-        operator: app.user_token("operator-pieces", "operator"),
-        viewer: app.user_token("viewer-pieces", "viewer"),
-    }
 }
 
 fn create(app: &TestApp, token: &str, piece: Value) -> Value {
@@ -95,9 +43,9 @@ fn count(app: &TestApp, token: &str) -> i64 {
 #[test]
 fn crud_follows_the_roles() {
     let app = spawn_app();
-    let t = tokens(&app);
+    let t = app.team();
 
-    let anonymous = call(&app, "GET", PIECES, None, &[], None);
+    let anonymous = app.request("GET", PIECES, None, &[], None);
     assert_eq!(anonymous.status, 401, "{}", anonymous.body);
     let viewer_write = send_json(
         &app,
@@ -133,7 +81,7 @@ fn crud_follows_the_roles() {
         Some(format!("/api/pieces/{id}/").as_str())
     );
     assert_eq!(piece["price"], "0.35");
-    assert_eq!(piece["created_by"], "manager-pieces");
+    assert_eq!(piece["created_by"], "gerante");
     assert_eq!(piece["version"], 1);
     assert!(
         piece["created_at"]
@@ -153,8 +101,7 @@ fn crud_follows_the_roles() {
 
     let patched = send_json(&app, "PATCH", &item, &t.viewer, &json!({"min_stock": 5}));
     assert_eq!(patched.status, 403, "{}", patched.body);
-    let patched = call(
-        &app,
+    let patched = app.request(
         "PATCH",
         &item,
         Some(&t.manager),
@@ -184,7 +131,7 @@ fn crud_follows_the_roles() {
     assert_eq!(put["barcode"], Value::Null);
 
     for token in [&t.viewer, &t.operator] {
-        let reply = call(&app, "DELETE", &item, Some(token), &[], None);
+        let reply = app.request("DELETE", &item, Some(token), &[], None);
         assert_eq!(reply.status, 403, "{}", reply.body);
     }
     assert_eq!(get(&app, &item, &t.viewer).status, 200);
@@ -193,7 +140,7 @@ fn crud_follows_the_roles() {
 #[test]
 fn bad_input_is_a_4xx_with_field_errors_and_writes_nothing() {
     let app = spawn_app();
-    let t = tokens(&app);
+    let t = app.team();
     let cases = [
         (json!({"reference": "", "name": "N"}), "reference"),
         (
@@ -242,8 +189,7 @@ fn bad_input_is_a_4xx_with_field_errors_and_writes_nothing() {
             reply.body
         );
     }
-    let malformed = call(
-        &app,
+    let malformed = app.request(
         "POST",
         PIECES,
         Some(&t.manager),
@@ -251,8 +197,7 @@ fn bad_input_is_a_4xx_with_field_errors_and_writes_nothing() {
         Some(("application/json", "{\"reference\":")),
     );
     assert_eq!(malformed.status, 400, "{}", malformed.body);
-    let not_json = call(
-        &app,
+    let not_json = app.request(
         "POST",
         PIECES,
         Some(&t.manager),
@@ -273,7 +218,7 @@ fn bad_input_is_a_4xx_with_field_errors_and_writes_nothing() {
 #[test]
 fn references_are_unique_whatever_their_case_and_stale_writes_change_nothing() {
     let app = spawn_app();
-    let t = tokens(&app);
+    let t = app.team();
     let piece = create(
         &app,
         &t.manager,
@@ -308,8 +253,7 @@ fn references_are_unique_whatever_their_case_and_stale_writes_change_nothing() {
     assert_eq!(count(&app, &t.viewer), 1);
 
     let item = format!("/api/pieces/{}/", piece["id"]);
-    let first = call(
-        &app,
+    let first = app.request(
         "PATCH",
         &item,
         Some(&t.manager),
@@ -317,8 +261,7 @@ fn references_are_unique_whatever_their_case_and_stale_writes_change_nothing() {
         Some(("application/json", r#"{"name": "Vis A"}"#)),
     );
     assert_eq!(first.status, 200, "{}", first.body);
-    let stale = call(
-        &app,
+    let stale = app.request(
         "PATCH",
         &item,
         Some(&t.manager),
@@ -343,7 +286,7 @@ fn references_are_unique_whatever_their_case_and_stale_writes_change_nothing() {
 #[test]
 fn search_ignores_case_and_accents() {
     let app = spawn_app();
-    let t = tokens(&app);
+    let t = app.team();
     create(
         &app,
         &t.manager,
@@ -387,7 +330,7 @@ fn search_ignores_case_and_accents() {
 #[test]
 fn pages_link_to_each_other_and_page_size_is_capped() {
     let app = spawn_app();
-    let t = tokens(&app);
+    let t = app.team();
     let mut csv = String::from(
         "reference,name,description,category,unit,price,min_stock,location,barcode,archived\n",
     );
@@ -397,8 +340,7 @@ fn pages_link_to_each_other_and_page_size_is_capped() {
             "P-{n:03},Pièce {n},,{category},pcs,1.00,0,,,false\n"
         ));
     }
-    let imported = call(
-        &app,
+    let imported = app.request(
         "POST",
         "/api/pieces/import/",
         Some(&t.manager),
@@ -441,7 +383,7 @@ fn pages_link_to_each_other_and_page_size_is_capped() {
 #[test]
 fn csv_export_then_import_round_trips() {
     let app = spawn_app();
-    let t = tokens(&app);
+    let t = app.team();
     create(
         &app,
         &t.manager,
@@ -470,8 +412,7 @@ fn csv_export_then_import_round_trips() {
     let filtered = get(&app, "/api/pieces/export.csv?archived=true", &t.viewer);
     assert_eq!(filtered.body.lines().count(), 2, "{}", filtered.body);
 
-    let unchanged = call(
-        &app,
+    let unchanged = app.request(
         "POST",
         "/api/pieces/import/",
         Some(&t.manager),
@@ -486,8 +427,7 @@ fn csv_export_then_import_round_trips() {
 
     let modified =
         export.body.replace("Rondelle", "Rondelle plate") + "c-3,Clou,,,pcs,0.10,0,,,false\r\n";
-    let imported = call(
-        &app,
+    let imported = app.request(
         "POST",
         "/api/pieces/import/",
         Some(&t.manager),
@@ -504,8 +444,7 @@ fn csv_export_then_import_round_trips() {
     let rondelle = get(&app, "/api/pieces/?search=rondelle", &t.viewer).json();
     assert_eq!(rondelle["results"][0]["name"], "Rondelle plate");
     assert_eq!(rondelle["results"][0]["version"], 2);
-    let forbidden = call(
-        &app,
+    let forbidden = app.request(
         "POST",
         "/api/pieces/import/",
         Some(&t.viewer),
@@ -518,7 +457,7 @@ fn csv_export_then_import_round_trips() {
 #[test]
 fn an_import_with_bad_rows_reports_their_lines_and_writes_nothing() {
     let app = spawn_app();
-    let t = tokens(&app);
+    let t = app.team();
     create(
         &app,
         &t.manager,
@@ -531,8 +470,7 @@ fn an_import_with_bad_rows_reports_their_lines_and_writes_nothing() {
                ok-1,Doublon,,,pcs,1,0,,,false\n\
                BAD-2,Négatif,,,pcs,1,-4,,,false\n\
                BAD-3,Code pris,,,pcs,1,0,,999,false\n";
-    let reply = call(
-        &app,
+    let reply = app.request(
         "POST",
         "/api/pieces/import/",
         Some(&t.manager),
@@ -571,8 +509,7 @@ fn an_import_with_bad_rows_reports_their_lines_and_writes_nothing() {
     );
     assert_eq!(count(&app, &t.viewer), 1, "nothing was written");
 
-    let not_csv = call(
-        &app,
+    let not_csv = app.request(
         "POST",
         "/api/pieces/import/",
         Some(&t.manager),
@@ -580,8 +517,7 @@ fn an_import_with_bad_rows_reports_their_lines_and_writes_nothing() {
         Some(("application/json", "{}")),
     );
     assert_eq!(not_csv.status, 400, "{}", not_csv.body);
-    let bad_header = call(
-        &app,
+    let bad_header = app.request(
         "POST",
         "/api/pieces/import/",
         Some(&t.manager),
@@ -599,14 +535,14 @@ fn delete_is_refused_with_503_when_stock_cannot_answer() {
         .expect("a free port")
         .to_string();
     let app = spawn_app_with(&[("SPIN_VARIABLE_STOCK_URL", &dead)]);
-    let t = tokens(&app);
+    let t = app.team();
     let piece = create(
         &app,
         &t.manager,
         json!({"reference": "D-1", "name": "À garder"}),
     );
     let item = format!("/api/pieces/{}/", piece["id"]);
-    let reply = call(&app, "DELETE", &item, Some(&t.manager), &[], None);
+    let reply = app.request("DELETE", &item, Some(&t.manager), &[], None);
     assert_eq!(reply.status, 503, "{}", reply.body);
     assert!(
         reply.json()["detail"]
@@ -635,7 +571,7 @@ fn delete_is_refused_with_503_when_stock_cannot_answer() {
 #[test]
 fn the_internal_route_needs_the_service_secret() {
     let app = spawn_app_selecting_each_component();
-    let t = tokens(&app);
+    let t = app.team();
     let piece = create(
         &app,
         &t.manager,
@@ -643,40 +579,25 @@ fn the_internal_route_needs_the_service_secret() {
     );
     let path = format!("/api/pieces/internal/pieces/{}/", piece["id"]);
     let secret = app.internal_secret();
-    assert_eq!(call(&app, "GET", &path, None, &[], None).status, 401);
+    assert_eq!(app.request("GET", &path, None, &[], None).status, 401);
     assert_eq!(
-        call(
-            &app,
-            "GET",
-            &path,
-            None,
-            &[("x-internal-secret", "wrong")],
-            None
-        )
-        .status,
+        app.request("GET", &path, None, &[("x-internal-secret", "wrong")], None)
+            .status,
         401
     );
-    let user_token = call(&app, "GET", &path, Some(&t.admin), &[], None);
+    let user_token = app.request("GET", &path, Some(&t.admin), &[], None);
     assert_eq!(
         user_token.status, 401,
         "a user token is not the service secret"
     );
-    let reply = call(
-        &app,
-        "GET",
-        &path,
-        None,
-        &[("x-internal-secret", &secret)],
-        None,
-    );
+    let reply = app.request("GET", &path, None, &[("x-internal-secret", &secret)], None);
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(
         reply.json(),
         json!({"id": piece["id"], "reference": "I-1", "name": "Interne", "category": "", "unit": "pcs",
                "min_stock": 4, "archived": false, "version": 1})
     );
-    let unknown = call(
-        &app,
+    let unknown = app.request(
         "GET",
         "/api/pieces/internal/pieces/999/",
         None,

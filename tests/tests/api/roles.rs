@@ -44,12 +44,12 @@ fn rows() -> Vec<Row<'static>> {
 #[test]
 fn every_route_admits_its_roles_and_refuses_the_others() {
     let app = spawn_app();
-    let admin = app.admin_token();
-    let tokens: Vec<String> = ["lecteur", "magasinier", "gestionnaire"]
+    let team = app.team();
+    let admin = team.admin.clone();
+    let tokens: Vec<String> = team
+        .by_role()
         .iter()
-        .zip(ROLES)
-        .map(|(name, role)| app.user_token(name, role))
-        .chain([admin.clone()])
+        .map(|(_, token)| token.to_string())
         .collect();
     let piece = app
         .json(

@@ -1,4 +1,4 @@
-use crate::helpers::{SERVICES, spawn_app};
+use crate::helpers::{services, spawn_app};
 
 #[test]
 fn an_unknown_path_is_404() {
@@ -9,7 +9,7 @@ fn an_unknown_path_is_404() {
 #[test]
 fn an_unknown_path_under_a_service_is_a_problem_json_404() {
     let app = spawn_app();
-    for service in SERVICES {
+    for service in services() {
         let path = format!("/api/{service}/nope/");
         let reply = app.get(&path);
         assert_eq!(reply.status, 404, "GET {path}");
@@ -29,7 +29,7 @@ fn an_unknown_path_under_a_service_is_a_problem_json_404() {
 #[test]
 fn a_wrong_method_is_405_with_allow() {
     let app = spawn_app();
-    for service in SERVICES {
+    for service in services() {
         let path = format!("/api/{service}/health/");
         let reply = app.post(&path);
         assert_eq!(reply.status, 405, "POST {path}");

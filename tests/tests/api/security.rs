@@ -323,7 +323,7 @@ fn an_empty_path_segment_reaches_no_internal_route() {
 fn databases_are_readable_by_their_owner_only() {
     let app = spawn_app();
     let _ = app.admin_token();
-    for service in ["auth", "pieces", "stock", "notifications"] {
+    for service in xtask::components::api_services().map(|s| s.name) {
         let file = database_file(app.data_dir.path(), service);
         assert!(file.exists(), "{}", file.display());
         for path in [file.clone(), file.with_extension("db-wal")]

@@ -61,7 +61,7 @@ fn the_app_runs_on_our_host_in_one_process() {
 fn databases_are_private(app: &TestApp) {
     use std::os::unix::fs::PermissionsExt;
     let data = app.data_dir.path().join(".data");
-    for service in ["auth", "pieces", "stock", "notifications"] {
+    for service in xtask::components::api_services().map(|s| s.name) {
         let file = data.join(format!("{service}.db"));
         assert!(file.is_file(), "{} is missing", file.display());
     }
@@ -114,7 +114,7 @@ fn spin_up(runtime: &Path) -> TestApp {
 /// delivered, the deletion of an unused piece (pieces asks stock), the UI on
 /// the same origin, internal routes refused from outside.
 fn workshop_day(app: &TestApp) {
-    for service in ["auth", "pieces", "stock", "notifications"] {
+    for service in xtask::components::api_services().map(|s| s.name) {
         let health = app.get(&format!("/api/{service}/health/"));
         assert_eq!(health.status, 200, "{service}: {}", health.body);
         assert_eq!(health.json()["database"], "ok", "{service}");

@@ -102,7 +102,7 @@ fn traefik_fronts_every_service_through_consul_and_drops_a_dead_replica() {
     let stack = &mut running.stack;
     let web = stack.web_url();
 
-    for service in ["auth", "pieces", "stock", "notifications"] {
+    for service in xtask::components::api_services().map(|s| s.name) {
         let health = json(&format!("{web}/api/{service}/health/"));
         assert_eq!(health["service"], service);
         assert_eq!(health["database"], "ok");
@@ -136,11 +136,8 @@ fn traefik_fronts_every_service_through_consul_and_drops_a_dead_replica() {
         "every service is routed again",
         Duration::from_secs(15),
         || {
-            ["auth", "pieces", "stock", "notifications"]
-                .iter()
-                .all(|s| {
-                    get(&format!("{web}/api/{s}/health/")).is_ok_and(|(status, _)| status == 200)
-                })
+            xtask::components::api_services()
+                .all(|s| get(&format!("{web}{}", s.health)).is_ok_and(|(status, _)| status == 200))
         },
     );
     eprintln!(
