@@ -13,6 +13,7 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 use crate::allowed_hosts::AllowedHosts;
 use crate::bindings::fermyon::spin::{sqlite as wit_sqlite, variables as wit_variables};
+use crate::cache::Cache;
 use crate::outbound_http::{Pool, chaining_target};
 use crate::router::{Router, Target};
 use crate::runtime_config::RuntimeConfig;
@@ -36,6 +37,8 @@ pub struct AppOptions {
     pub sqlite_statements: Vec<String>,
     /// Linear memory a single instance may grow to, in bytes.
     pub memory_limit: usize,
+    /// Where compiled components are kept between runs, if anywhere.
+    pub cache: Option<Cache>,
 }
 
 pub struct App {
@@ -290,8 +293,11 @@ fn load_component(
             source.display()
         )
     })?;
-    let component = compile(engine, &bytes)
-        .with_context(|| format!("component `{id}` ({})", source.display()))?;
+    let compiled = match &options.cache {
+        Some(cache) => cache.component(engine, &bytes, || compile(engine, &bytes)),
+        None => compile(engine, &bytes),
+    };
+    let component = compiled.with_context(|| format!("component `{id}` ({})", source.display()))?;
     let pre = linker
         .instantiate_pre(&component)
         .and_then(ProxyPre::new)

@@ -8,6 +8,7 @@
 
 mod allowed_hosts;
 mod app;
+mod cache;
 mod engine;
 mod headers;
 mod outbound_http;
@@ -27,6 +28,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use crate::app::{App, AppOptions};
+use crate::cache::Cache;
 use crate::server::Limits;
 
 /// Host bindings for the Spin interfaces this host implements.
@@ -102,9 +104,28 @@ struct UpArgs {
     /// accepting. 0, as `spin up` does, stops accepting at once.
     #[arg(long, env = "HOST_DRAIN_SECS", default_value_t = 0)]
     drain_secs: u64,
+    /// Do not keep compiled components between runs (as `spin up
+    /// --disable-cache`).
+    #[arg(long, env = "DISABLE_WASMTIME_CACHE")]
+    disable_cache: bool,
+    /// Where compiled components are kept [default: $XDG_CACHE_HOME/spin-host
+    /// or ~/.cache/spin-host].
+    #[arg(long, env = "HOST_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
     /// Linear memory limit of one instance, in MiB.
     #[arg(long, env = "HOST_MEMORY_LIMIT_MIB", default_value_t = 256)]
     memory_limit_mib: usize,
+}
+
+fn cache(args: &UpArgs) -> anyhow::Result<Option<Cache>> {
+    if args.disable_cache {
+        return Ok(None);
+    }
+    args.cache_dir
+        .clone()
+        .or_else(Cache::default_dir)
+        .map(Cache::open)
+        .transpose()
 }
 
 fn parse_key_value(s: &str) -> Result<(String, String), String> {
@@ -133,6 +154,7 @@ fn fail(e: anyhow::Error) -> ExitCode {
 async fn up(args: UpArgs) -> anyhow::Result<()> {
     let memory_limit = args.memory_limit_mib * 1024 * 1024;
     let engine = engine::new_engine(args.max_instances, memory_limit)?;
+    let cache = cache(&args)?;
     let options = AppOptions {
         manifest: args.manifest,
         runtime_config: args.runtime_config_file,
@@ -141,6 +163,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         environment: args.env,
         sqlite_statements: args.sqlite,
         memory_limit,
+        cache,
     };
     let app = App::load(&engine, &options)?;
     let listener = tokio::net::TcpListener::bind(args.listen)

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod cache;
 mod chaining;
 mod headers;
 mod isolation;
