@@ -26,7 +26,7 @@ usage: cargo xtask <command>
 commands:
   dev [--listen ADDR]   build the components and the host, then serve spin.toml (default 127.0.0.1:3000)
   up [--replicas C=N]   install Consul and Traefik, build, start the whole stack (Ctrl-C stops it)
-  test                  run every check CI runs: fmt, builds, registry, clippy, tests
+  test [STEP...]        run every check CI runs, or only the steps named (see below)
   bench                 measure the host against a native baseline, write bench/results/ (release build, about 7 min)
   registry [--check]    write service-registry.json from spin.toml, or fail if it is stale
   secrets               make the secrets if missing and write them to .env, where `spin up` reads them";
@@ -55,10 +55,7 @@ fn run(args: Vec<String>) -> Result<()> {
             no_options(command, options)?;
             bench::run(&root)
         }
-        "test" => {
-            no_options(command, options)?;
-            test::run(&root)
-        }
+        "test" => test::run(&root, options),
         "secrets" => {
             no_options(command, options)?;
             secrets(&root)
@@ -69,7 +66,10 @@ fn run(args: Vec<String>) -> Result<()> {
             _ => bail!("`registry` takes only `--check`\n\n{USAGE}"),
         },
         "help" | "--help" | "-h" => {
-            println!("{USAGE}");
+            println!(
+                "{USAGE}\n\ntest steps, in the order they run:\n{}",
+                test::usage()
+            );
             Ok(())
         }
         other => bail!("unknown command `{other}`\n\n{USAGE}"),
