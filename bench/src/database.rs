@@ -1,6 +1,6 @@
 //! A service's SQLite file as the host hands it to a component: pooled
-//! connections opened with the host's settings (WAL, `synchronous=FULL`, a
-//! 5 s busy timeout, no ATTACH, a 64-statement cache), writes that take
+//! connections opened with the host's settings (this crate compiles
+//! `host/src/sqlite_settings.rs`), writes that take
 //! turns as the host's do, and on every open the
 //! schema check `kit::migrate::run` makes (`Service::database`).
 //!
@@ -11,12 +11,11 @@
 
 use std::ops::Deref;
 use std::sync::Mutex;
-use std::time::Duration;
 
 use crate::error::Error;
+use crate::sqlite_settings::{self, MAX_IDLE};
 
 const READ_COMPLETE: &str = "PRAGMA user_version";
-const MAX_IDLE: usize = 32;
 
 pub struct Database {
     path: String,
@@ -56,11 +55,7 @@ impl Database {
     /// A raw connection with the host's settings (the movement loop).
     pub fn connect(path: &str) -> rusqlite::Result<rusqlite::Connection> {
         let conn = rusqlite::Connection::open(path)?;
-        conn.busy_timeout(Duration::from_secs(5))?;
-        conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.set_limit(rusqlite::limits::Limit::SQLITE_LIMIT_ATTACHED, 0)?;
-        conn.set_prepared_statement_cache_capacity(64);
+        sqlite_settings::configure(&conn, true)?;
         Ok(conn)
     }
 

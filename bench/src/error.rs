@@ -32,7 +32,7 @@ impl IntoResponse for Error {
             Error::Validation(_) => (StatusCode::BAD_REQUEST, "Données invalides.".to_owned()),
             Error::Unauthorized(detail) => (StatusCode::UNAUTHORIZED, (*detail).to_owned()),
             Error::Forbidden(detail) => (StatusCode::FORBIDDEN, (*detail).to_owned()),
-            Error::NotFound => (StatusCode::NOT_FOUND, "Not found.".to_owned()),
+            Error::NotFound => (StatusCode::NOT_FOUND, "Introuvable.".to_owned()),
             Error::Conflict(detail) => (StatusCode::CONFLICT, detail.clone()),
             Error::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -49,7 +49,7 @@ impl IntoResponse for Error {
             }
             Error::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "Internal server error.".to_owned(),
+                "Erreur interne du serveur.".to_owned(),
             ),
         };
         let mut body = serde_json::json!({ "detail": detail });

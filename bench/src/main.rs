@@ -22,6 +22,15 @@ mod pieces;
 mod raw;
 mod stock;
 
+// What the baseline shares with the code it stands beside, compiled from
+// the same files so that the two cannot drift apart: the host's connection
+// settings, and stock's statements (the baseline runs those of a movement).
+#[path = "../../host/src/sqlite_settings.rs"]
+mod sqlite_settings;
+#[allow(dead_code)]
+#[path = "../../stock/src/statements.rs"]
+mod statements;
+
 use std::sync::Arc;
 
 use axum::Router;

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use crate::database::Database;
-use crate::stock::movement_insert;
+use crate::statements::RECORD_MOVEMENT;
 
 pub struct Options {
     pub db: String,
@@ -16,13 +16,12 @@ pub struct Options {
 }
 
 pub fn run(options: &Options) -> Result<(), Box<dyn std::error::Error>> {
-    let sql = movement_insert();
     let started = Instant::now();
     let deadline = started + Duration::from_secs_f64(options.seconds);
     let workers: Vec<_> = (0..options.connections)
         .map(|_| {
-            let (db, sql, piece) = (options.db.clone(), sql.clone(), options.piece);
-            std::thread::spawn(move || worker(&db, &sql, piece, deadline))
+            let (db, piece) = (options.db.clone(), options.piece);
+            std::thread::spawn(move || worker(&db, RECORD_MOVEMENT, piece, deadline))
         })
         .collect();
     let mut latencies = Vec::new();

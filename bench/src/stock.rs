@@ -2,7 +2,8 @@
 //! role, the JSON body read and validated, the schema check, the piece read
 //! from pieces over HTTP (internal route) and remembered, the two
 //! statements of `movement::record`, then the movement read back as the
-//! API shows it (201).
+//! API shows it (201). The statements are stock's own: this crate compiles
+//! `stock/src/statements.rs`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,9 +21,8 @@ use crate::App;
 use crate::auth;
 use crate::database::Connection;
 use crate::error::Error;
+use crate::statements;
 
-/// `schema::NOW_SQL`.
-const NOW_SQL: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 const REASONS: &[&str] = &[
     "reception",
     "consumption",
@@ -36,10 +36,6 @@ const REASONS: &[&str] = &[
 ];
 const MAX_NOTE: usize = 1000;
 const MAX_QUANTITY: i64 = 1_000_000_000;
-/// `movement::COLUMNS`.
-const COLUMNS: &str = "m.id, m.piece_id, p.reference, p.name, m.type, m.quantity, m.delta, m.level_after, \
-     m.reason, m.note, m.user_id, m.username, m.created_at, m.reverses";
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     In,
@@ -312,9 +308,7 @@ async fn fetch(app: &App, piece_id: i64) -> Result<Piece, Error> {
 
 /// `pieces::cached` of stock.
 fn cached(db: &rusqlite::Connection, piece_id: i64) -> Result<Option<Piece>, Error> {
-    let mut statement = db.prepare_cached(
-        "SELECT piece_id, reference, name, category, min_stock, archived FROM pieces WHERE piece_id = ?",
-    )?;
+    let mut statement = db.prepare_cached(statements::CACHED_PIECE)?;
     let mut rows = statement.query([piece_id])?;
     let Some(row) = rows.next()? else {
         return Ok(None);
@@ -329,24 +323,25 @@ fn cached(db: &rusqlite::Connection, piece_id: i64) -> Result<Option<Piece>, Err
     }))
 }
 
-/// `pieces::remember` of stock.
+/// `pieces::remember` of stock: the copy, then the folded text search reads.
 fn remember(db: &rusqlite::Connection, piece: &Piece) -> Result<(), Error> {
-    db.prepare_cached(&format!(
-        "INSERT INTO pieces (piece_id, reference, name, category, min_stock, archived, refreshed_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, {NOW_SQL}) \
-         ON CONFLICT (piece_id) DO UPDATE SET reference = excluded.reference, name = excluded.name, \
-         category = excluded.category, min_stock = excluded.min_stock, archived = excluded.archived, refreshed_at = excluded.refreshed_at \
-         WHERE (pieces.reference, pieces.name, pieces.category, pieces.min_stock, pieces.archived) \
-         IS NOT (excluded.reference, excluded.name, excluded.category, excluded.min_stock, excluded.archived)"
-    ))?
-    .execute(rusqlite::params![
-        piece.id,
-        piece.reference,
-        piece.name,
-        piece.category,
-        piece.min_stock,
-        i64::from(piece.archived),
-    ])?;
+    db.prepare_cached(statements::REMEMBER_PIECE)?
+        .execute(rusqlite::params![
+            piece.id,
+            piece.reference,
+            piece.name,
+            piece.category,
+            piece.min_stock,
+            i64::from(piece.archived),
+        ])?;
+    db.prepare_cached(statements::WRITE_FOLDED)?
+        .execute(rusqlite::params![
+            piece.id,
+            kit::text::fold(&piece.reference),
+            kit::text::fold(&piece.name),
+            piece.reference,
+            piece.name,
+        ])?;
     Ok(())
 }
 
@@ -357,10 +352,8 @@ fn insert(db: &Connection<'_>, order: &Order, caller: &Caller) -> Result<Option<
         return Ok(Some(id));
     }
     db.write(|db| {
-        db.prepare_cached(&format!(
-            "INSERT OR IGNORE INTO levels (piece_id, quantity, updated_at) VALUES (?1, 0, {NOW_SQL})"
-        ))?
-        .execute([order.piece_id])
+        db.prepare_cached(statements::ENSURE_LEVEL)?
+            .execute([order.piece_id])
     })?;
     db.write(|db| insert_movement(db, order, caller))
 }
@@ -382,7 +375,7 @@ fn insert_movement(
         Sql::Null,
         Sql::Null,
     ];
-    let mut statement = db.prepare_cached(&movement_insert())?;
+    let mut statement = db.prepare_cached(statements::RECORD_MOVEMENT)?;
     let mut rows = statement.query(rusqlite::params_from_iter(params))?;
     Ok(match rows.next()? {
         Some(row) => Some(row.get("id")?),
@@ -390,26 +383,9 @@ fn insert_movement(
     })
 }
 
-/// The movement statement of `movement::record`, verbatim; the raw loop
-/// runs it too.
-pub fn movement_insert() -> String {
-    format!(
-        "INSERT INTO movements (piece_id, type, quantity, delta, level_after, reason, note, \
-            user_id, username, created_at, idempotency_key, request_hash, reverses) \
-         SELECT ?1, ?2, ?3, \
-            CASE ?2 WHEN 'IN' THEN ?3 WHEN 'OUT' THEN -?3 ELSE ?3 - quantity END, \
-            CASE ?2 WHEN 'IN' THEN quantity + ?3 WHEN 'OUT' THEN quantity - ?3 ELSE ?3 END, \
-            ?4, ?5, ?6, ?7, {NOW_SQL}, ?8, ?9, ?10 \
-         FROM levels WHERE piece_id = ?1 AND (?2 <> 'OUT' OR quantity >= ?3) \
-         RETURNING id"
-    )
-}
-
 /// `movement::find` and `movement::to_json`.
 fn find(db: &rusqlite::Connection, id: i64) -> Result<Option<Json>, Error> {
-    let mut statement = db.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM movements AS m JOIN pieces AS p USING (piece_id) WHERE m.id = ?"
-    ))?;
+    let mut statement = db.prepare_cached(statements::FIND_MOVEMENT)?;
     let mut rows = statement.query([id])?;
     let Some(row) = rows.next()? else {
         return Ok(None);

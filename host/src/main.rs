@@ -16,6 +16,7 @@ mod router;
 mod runtime_config;
 mod server;
 mod sqlite;
+mod sqlite_settings;
 mod state;
 mod variables;
 

@@ -29,19 +29,15 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rusqlite::types::ValueRef;
 use wasmtime::component::Resource;
 
 use crate::bindings::fermyon::spin::sqlite::{self, Error, QueryResult, RowResult, Value};
+use crate::sqlite_settings::{self, BUSY_TIMEOUT, MAX_IDLE};
 use crate::state::State;
 
-/// How long a statement waits for another writer before failing with
-/// `database is locked`.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// Idle connections kept per database; more are closed when returned.
-const MAX_IDLE: usize = 32;
 /// SQLite virtual-machine steps between two looks at the deadline: a few
 /// microseconds of work, so an overdue statement stops at once.
 const DEADLINE_CHECK_STEPS: i32 = 1000;
@@ -113,15 +109,7 @@ impl Database {
                 rusqlite::OpenFlags::default() | rusqlite::OpenFlags::SQLITE_OPEN_URI,
             )?,
         };
-        conn.busy_timeout(BUSY_TIMEOUT)?;
-        if let Location::File(_) = self.location {
-            conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;
-            conn.pragma_update(None, "synchronous", "FULL")?;
-        }
-        // A component reaches only the database it was granted: ATTACH
-        // would let it open any file the host can read.
-        conn.set_limit(rusqlite::limits::Limit::SQLITE_LIMIT_ATTACHED, 0)?;
-        conn.set_prepared_statement_cache_capacity(64);
+        sqlite_settings::configure(&conn, matches!(self.location, Location::File(_)))?;
         Ok(conn)
     }
 

@@ -32,10 +32,10 @@ pub enum Error {
     #[error("{0}")]
     Forbidden(String),
     /// 404 Not Found.
-    #[error("Not found.")]
+    #[error("Introuvable.")]
     NotFound,
     /// 405 Method Not Allowed, with an `Allow` header listing `allow`.
-    #[error("Method \"{method}\" not allowed.")]
+    #[error("Méthode « {method} » non autorisée.")]
     MethodNotAllowed { method: String, allow: String },
     /// 409 Conflict: the request contradicts the current state.
     #[error("{0}")]
@@ -74,7 +74,7 @@ pub enum Error {
     #[error("{}", describe_database_error(.0))]
     Database(#[from] sqlite::Error),
     /// 500 Internal Server Error: a failure that is ours, not the client's.
-    #[error("Internal server error.")]
+    #[error("Erreur interne du serveur.")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
@@ -281,6 +281,6 @@ mod tests {
             method: "DELETE".into(),
             allow: "GET, HEAD".into(),
         };
-        assert_eq!(error.to_string(), "Method \"DELETE\" not allowed.");
+        assert_eq!(error.to_string(), "Méthode « DELETE » non autorisée.");
     }
 }

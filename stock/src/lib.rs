@@ -12,6 +12,7 @@ mod movement;
 mod outbox;
 mod pieces;
 mod schema;
+mod statements;
 
 use kit::auth::Role;
 use kit::route::{Access, Call, Route, dispatch, ready};

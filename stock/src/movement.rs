@@ -11,7 +11,7 @@ use serde_json::{Value as Json, json};
 use spin_sdk::sqlite::{Connection, Row, Value};
 
 use crate::error::StockError;
-use crate::schema::NOW_SQL;
+use crate::statements;
 
 /// Reason codes. ADJUST needs one; IN and OUT may give one.
 pub const REASONS: &[&str] = &[
@@ -200,8 +200,7 @@ pub struct Author<'a> {
 }
 
 /// Columns every movement answer is built from.
-pub const COLUMNS: &str = "m.id, m.piece_id, p.reference, p.name, m.type, m.quantity, m.delta, m.level_after, \
-     m.reason, m.note, m.user_id, m.username, m.created_at, m.reverses";
+pub const COLUMNS: &str = statements::MOVEMENT_COLUMNS;
 
 /// Records `order`; `Ok(None)` when an OUT exceeds the level.
 ///
@@ -220,16 +219,6 @@ pub fn record(
     let (key, fingerprint) = idempotency.map_or((Value::Null, Value::Null), |(k, f)| {
         (Value::Text(k.to_owned()), Value::Text(f.to_owned()))
     });
-    let statement = format!(
-        "INSERT INTO movements (piece_id, type, quantity, delta, level_after, reason, note, \
-            user_id, username, created_at, idempotency_key, request_hash, reverses) \
-         SELECT ?1, ?2, ?3, \
-            CASE ?2 WHEN 'IN' THEN ?3 WHEN 'OUT' THEN -?3 ELSE ?3 - quantity END, \
-            CASE ?2 WHEN 'IN' THEN quantity + ?3 WHEN 'OUT' THEN quantity - ?3 ELSE ?3 END, \
-            ?4, ?5, ?6, ?7, {NOW_SQL}, ?8, ?9, ?10 \
-         FROM levels WHERE piece_id = ?1 AND (?2 <> 'OUT' OR quantity >= ?3) \
-         RETURNING id"
-    );
     let parameters = [
         Value::Integer(order.piece_id),
         Value::Text(order.kind.as_str().to_owned()),
@@ -243,27 +232,19 @@ pub fn record(
         reverses.map_or(Value::Null, Value::Integer),
     ];
     let insert = || {
-        let inserted = db.execute(&statement, &parameters)?;
+        let inserted = db.execute(statements::RECORD_MOVEMENT, &parameters)?;
         Ok(inserted.rows().next().and_then(|row| row.get::<i64>("id")))
     };
     if let Some(id) = insert()? {
         return Ok(Some(id));
     }
-    db.execute(
-        &format!("INSERT OR IGNORE INTO levels (piece_id, quantity, updated_at) VALUES (?1, 0, {NOW_SQL})"),
-        &[Value::Integer(order.piece_id)],
-    )?;
+    db.execute(statements::ENSURE_LEVEL, &[Value::Integer(order.piece_id)])?;
     insert()
 }
 
 /// The movement `id` as the API shows it.
 pub fn find(db: &Connection, id: i64) -> Result<Option<Json>, spin_sdk::sqlite::Error> {
-    let result = db.execute(
-        &format!(
-            "SELECT {COLUMNS} FROM movements AS m JOIN pieces AS p USING (piece_id) WHERE m.id = ?"
-        ),
-        &[Value::Integer(id)],
-    )?;
+    let result = db.execute(statements::FIND_MOVEMENT, &[Value::Integer(id)])?;
     Ok(result.rows().next().map(|row| to_json(&row)))
 }
 

@@ -16,6 +16,7 @@ use spin_sdk::sqlite::{Connection, Value};
 
 use crate::error::StockError;
 use crate::schema::NOW_SQL;
+use crate::statements;
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Piece {
@@ -92,17 +93,7 @@ async fn fetch(piece_id: i64) -> Result<Option<Piece>, String> {
 /// unchanged copy is left alone: the statement then changes no page, so the
 /// movement that follows is the only commit that waits for a disk sync.
 fn remember(db: &Connection, piece: &Piece) -> Result<(), StockError> {
-    db.execute(
-        &format!(
-            "INSERT INTO pieces (piece_id, reference, name, category, min_stock, archived, refreshed_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, {NOW_SQL}) \
-             ON CONFLICT (piece_id) DO UPDATE SET reference = excluded.reference, name = excluded.name, \
-             category = excluded.category, min_stock = excluded.min_stock, archived = excluded.archived, refreshed_at = excluded.refreshed_at \
-             WHERE (pieces.reference, pieces.name, pieces.category, pieces.min_stock, pieces.archived) \
-             IS NOT (excluded.reference, excluded.name, excluded.category, excluded.min_stock, excluded.archived)"
-        ),
-        &piece_params(piece),
-    )?;
+    db.execute(statements::REMEMBER_PIECE, &piece_params(piece))?;
     write_folded(db, piece)
 }
 
@@ -162,9 +153,7 @@ fn piece_params(piece: &Piece) -> [Value; 6] {
 /// (a trigger drops it with any change of text), so it is kept.
 fn write_folded(db: &Connection, piece: &Piece) -> Result<(), StockError> {
     db.execute(
-        "INSERT INTO pieces_folded (piece_id, reference, name) \
-         SELECT piece_id, ?2, ?3 FROM pieces WHERE piece_id = ?1 AND reference = ?4 AND name = ?5 \
-         ON CONFLICT (piece_id) DO NOTHING",
+        statements::WRITE_FOLDED,
         &[
             Value::Integer(piece.id),
             Value::Text(kit::text::fold(&piece.reference)),
@@ -177,10 +166,7 @@ fn write_folded(db: &Connection, piece: &Piece) -> Result<(), StockError> {
 }
 
 fn cached(db: &Connection, piece_id: i64) -> Result<Option<Piece>, StockError> {
-    let result = db.execute(
-        "SELECT piece_id, reference, name, category, min_stock, archived FROM pieces WHERE piece_id = ?",
-        &[Value::Integer(piece_id)],
-    )?;
+    let result = db.execute(statements::CACHED_PIECE, &[Value::Integer(piece_id)])?;
     Ok(result.rows().next().map(|row| Piece {
         id: row.get("piece_id").unwrap_or(piece_id),
         reference: row.get::<&str>("reference").unwrap_or_default().to_owned(),

@@ -138,7 +138,7 @@ pub const MIGRATIONS: &[Migration] = &[
 
 /// Now, UTC, ISO-8601 with milliseconds: every timestamp is SQLite's, so
 /// that two hosts on one file agree on order.
-pub const NOW_SQL: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+pub const NOW_SQL: &str = crate::statements::NOW;
 
 /// The status of a level against its piece's minimum, as SQL over
 /// `quantity` and `min_stock`: `out` at zero, `low` at or below the minimum

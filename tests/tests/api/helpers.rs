@@ -32,6 +32,7 @@ pub struct TestApp {
     /// The keys and passwords the host was given (`xtask::secrets`).
     pub secrets: Secrets,
     host: Child,
+    stderr: Arc<Mutex<String>>,
 }
 
 impl TestApp {
@@ -112,6 +113,14 @@ impl TestApp {
             headers: response.headers().clone(),
             body,
         }
+    }
+
+    /// What the host (and its components) wrote to stderr so far.
+    pub fn log(&self) -> String {
+        self.stderr
+            .lock()
+            .map(|text| text.clone())
+            .unwrap_or_default()
     }
 
     /// The service-to-service credential this host was started with.
@@ -405,6 +414,7 @@ pub fn start(mut command: Command, listen: &str, data_dir: TempDir, secrets: Sec
         data_dir,
         secrets,
         host: child,
+        stderr,
     }
 }
 

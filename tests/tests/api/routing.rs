@@ -20,7 +20,7 @@ fn an_unknown_path_under_a_service_is_a_problem_json_404() {
         );
         assert_eq!(
             reply.json(),
-            serde_json::json!({ "detail": "Not found." }),
+            serde_json::json!({ "detail": "Introuvable." }),
             "GET {path}"
         );
     }
@@ -36,7 +36,7 @@ fn a_wrong_method_is_405_with_allow() {
         assert_eq!(reply.header("allow"), Some("GET, HEAD"), "POST {path}");
         assert_eq!(
             reply.json(),
-            serde_json::json!({ "detail": "Method \"POST\" not allowed." }),
+            serde_json::json!({ "detail": "Méthode « POST » non autorisée." }),
             "POST {path}"
         );
     }

@@ -149,10 +149,11 @@ fn parallel_guesses_cannot_slip_past_the_limit() {
             .collect()
     });
     let checked = statuses.iter().filter(|status| **status == 401).count();
-    assert_eq!(checked, 5, "{statuses:?}");
+    assert_eq!(checked, 5, "{statuses:?}\n{}", app.log());
     assert!(
         statuses.iter().all(|status| matches!(status, 401 | 429)),
-        "{statuses:?}"
+        "{statuses:?}\n{}",
+        app.log()
     );
 }
 
