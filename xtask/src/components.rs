@@ -54,7 +54,9 @@ pub fn api_services() -> impl Iterator<Item = &'static Service> {
     SERVICES.iter().filter(|s| s.health.starts_with("/api/"))
 }
 
-/// The target Spin's Rust template builds components for.
+/// The target the components are built for, as each `build.command` of
+/// `spin.toml` says (Spin 3.6's own Rust template builds `wasm32-wasip1`;
+/// ARCHITECTURE.md says why this project does not).
 pub const COMPONENT_TARGET: &str = "wasm32-wasip2";
 
 /// Builds every component, in one cargo invocation so they build in parallel.

@@ -1,10 +1,12 @@
 //! `cargo xtask registry`: `service-registry.json`, generated from `spin.toml`
 //! and the port table of [`crate::components`].
 //!
-//! The file is what tools outside Rust (Consul registration, Traefik, the UI,
-//! docs) read to know each service's port, routes, health route and database,
-//! so it is committed, and `--check` (run by `cargo xtask test`) fails when it
-//! no longer matches its sources.
+//! The file is a summary for people and for tools outside this repository
+//! (an operator's monitoring, a deployment script): each service's port,
+//! routes, health route and database in one JSON document. Nothing in the
+//! stack reads it at run time (the sidecar reads `spin.toml`, xtask the
+//! table of [`crate::components`]); it is committed, and `--check` (run by
+//! `cargo xtask test`) fails when it no longer matches its sources.
 
 use std::path::Path;
 
