@@ -6,8 +6,9 @@ use axum::response::{IntoResponse, Response};
 
 #[derive(Debug)]
 pub enum Error {
+    /// What a component answers itself (`kit::body`, `order.rs` of stock).
+    Kit(kit::Error),
     BadRequest(String),
-    Validation(serde_json::Map<String, serde_json::Value>),
     Unauthorized(&'static str),
     Forbidden(&'static str),
     NotFound,
@@ -19,6 +20,12 @@ pub enum Error {
     Internal,
 }
 
+impl From<kit::Error> for Error {
+    fn from(error: kit::Error) -> Self {
+        Error::Kit(error)
+    }
+}
+
 impl From<rusqlite::Error> for Error {
     fn from(error: rusqlite::Error) -> Self {
         Error::Database(error)
@@ -28,8 +35,17 @@ impl From<rusqlite::Error> for Error {
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let (status, detail) = match &self {
+            Error::Kit(error) => {
+                let status = StatusCode::from_u16(error.status())
+                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                return (
+                    status,
+                    [(header::CONTENT_TYPE, "application/problem+json")],
+                    error.body().to_string(),
+                )
+                    .into_response();
+            }
             Error::BadRequest(detail) => (StatusCode::BAD_REQUEST, detail.clone()),
-            Error::Validation(_) => (StatusCode::BAD_REQUEST, "Données invalides.".to_owned()),
             Error::Unauthorized(detail) => (StatusCode::UNAUTHORIZED, (*detail).to_owned()),
             Error::Forbidden(detail) => (StatusCode::FORBIDDEN, (*detail).to_owned()),
             Error::NotFound => (StatusCode::NOT_FOUND, "Introuvable.".to_owned()),
@@ -52,12 +68,7 @@ impl IntoResponse for Error {
                 "Erreur interne du serveur.".to_owned(),
             ),
         };
-        let mut body = serde_json::json!({ "detail": detail });
-        if let Error::Validation(fields) = self {
-            for (field, messages) in fields {
-                body[field] = messages;
-            }
-        }
+        let body = serde_json::json!({ "detail": detail });
         let mut response = (
             status,
             [(header::CONTENT_TYPE, "application/problem+json")],

@@ -24,7 +24,10 @@ mod stock;
 
 // What the baseline shares with the code it stands beside, compiled from
 // the same files so that the two cannot drift apart: the host's connection
-// settings, and stock's statements (the baseline runs those of a movement).
+// settings, and stock's order rules and statements (the baseline runs
+// those of a movement).
+#[path = "../../stock/src/order.rs"]
+mod order;
 #[path = "../../host/src/sqlite_settings.rs"]
 mod sqlite_settings;
 #[allow(dead_code)]

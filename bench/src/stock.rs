@@ -5,7 +5,6 @@
 //! API shows it (201). The statements are stock's own: this crate compiles
 //! `stock/src/statements.rs`.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -21,183 +20,8 @@ use crate::App;
 use crate::auth;
 use crate::database::Connection;
 use crate::error::Error;
+use crate::order::{Input, Kind, Order};
 use crate::statements;
-
-const REASONS: &[&str] = &[
-    "reception",
-    "consumption",
-    "return",
-    "inventory",
-    "damaged",
-    "lost",
-    "found",
-    "correction",
-    "other",
-];
-const MAX_NOTE: usize = 1000;
-const MAX_QUANTITY: i64 = 1_000_000_000;
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    In,
-    Out,
-    Adjust,
-}
-
-impl Kind {
-    fn parse(s: &str) -> Option<Self> {
-        match s {
-            "IN" => Some(Self::In),
-            "OUT" => Some(Self::Out),
-            "ADJUST" => Some(Self::Adjust),
-            _ => None,
-        }
-    }
-
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::In => "IN",
-            Self::Out => "OUT",
-            Self::Adjust => "ADJUST",
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Input {
-    piece_id: Option<Json>,
-    #[serde(rename = "type")]
-    kind: Option<Json>,
-    quantity: Option<Json>,
-    reason: Option<Json>,
-    note: Option<Json>,
-}
-
-struct Order {
-    piece_id: i64,
-    kind: Kind,
-    quantity: i64,
-    reason: Option<String>,
-    note: String,
-}
-
-impl Input {
-    /// `movement::Input::validate`.
-    fn validate(self) -> Result<Order, Error> {
-        let mut errors: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        let mut fail = |field: &str, message: &str| {
-            errors
-                .entry(field.to_owned())
-                .or_default()
-                .push(message.to_owned());
-        };
-        let piece_id = match self.piece_id.as_ref().and_then(Json::as_i64) {
-            Some(id) if id > 0 => id,
-            _ => {
-                fail("piece_id", "Identifiant de pièce requis (entier positif).");
-                0
-            }
-        };
-        let kind = match self
-            .kind
-            .as_ref()
-            .and_then(Json::as_str)
-            .and_then(Kind::parse)
-        {
-            Some(kind) => kind,
-            None => {
-                fail("type", "Type requis : IN, OUT ou ADJUST.");
-                Kind::In
-            }
-        };
-        let quantity = match self.quantity.as_ref().and_then(Json::as_i64) {
-            Some(q) if q > MAX_QUANTITY => {
-                fail("quantity", "Quantité trop grande.");
-                0
-            }
-            Some(q) if q > 0 || (q == 0 && kind == Kind::Adjust) => q,
-            Some(_) if kind == Kind::Adjust => {
-                fail(
-                    "quantity",
-                    "Le niveau compté doit être un entier positif ou nul.",
-                );
-                0
-            }
-            _ => {
-                fail(
-                    "quantity",
-                    "Quantité requise : un entier strictement positif.",
-                );
-                0
-            }
-        };
-        let reason = match self.reason {
-            None | Some(Json::Null) => {
-                if kind == Kind::Adjust {
-                    fail("reason", "Un ajustement exige un motif.");
-                }
-                None
-            }
-            Some(Json::String(r)) if REASONS.contains(&r.as_str()) => Some(r),
-            Some(_) => {
-                fail(
-                    "reason",
-                    &format!(
-                        "Motif inconnu ; valeurs possibles : {}.",
-                        REASONS.join(", ")
-                    ),
-                );
-                None
-            }
-        };
-        let note = match self.note {
-            None | Some(Json::Null) => String::new(),
-            Some(Json::String(n)) if n.chars().count() <= MAX_NOTE => n.trim().to_owned(),
-            Some(Json::String(_)) => {
-                fail("note", &format!("{MAX_NOTE} caractères au plus."));
-                String::new()
-            }
-            Some(_) => {
-                fail("note", "Texte attendu.");
-                String::new()
-            }
-        };
-        if !errors.is_empty() {
-            return Err(Error::Validation(
-                errors
-                    .into_iter()
-                    .map(|(field, messages)| (field, json!(messages)))
-                    .collect(),
-            ));
-        }
-        Ok(Order {
-            piece_id,
-            kind,
-            quantity,
-            reason,
-            note,
-        })
-    }
-}
-
-impl Order {
-    /// `Order::fingerprint` (computed by the component whether or not an
-    /// `Idempotency-Key` came).
-    fn fingerprint(&self) -> String {
-        let canonical = format!(
-            "{}|{}|{}|{}|{}",
-            self.piece_id,
-            self.kind.as_str(),
-            self.quantity,
-            self.reason.as_deref().unwrap_or(""),
-            self.note
-        );
-        let hash = canonical.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
-        format!("{hash:016x}")
-    }
-}
 
 /// What stock keeps of a piece (`pieces.rs` of stock).
 #[derive(PartialEq, Eq, Deserialize)]
@@ -211,33 +35,6 @@ struct Piece {
     archived: bool,
 }
 
-/// `kit::body::json`: 415 unless JSON, 400 unless an object of the shape.
-fn body_json(headers: &HeaderMap, body: &[u8]) -> Result<Input, Error> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let is_json = content_type
-        .split(';')
-        .next()
-        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"));
-    if !is_json {
-        return Err(Error::UnsupportedMediaType);
-    }
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(Error::BadRequest("Le corps de la requête est vide.".into()));
-    }
-    let value: Json = serde_json::from_slice(body)
-        .map_err(|error| Error::BadRequest(format!("JSON invalide : {error}.")))?;
-    if !value.is_object() {
-        return Err(Error::BadRequest(
-            "Le corps de la requête doit être un objet JSON.".into(),
-        ));
-    }
-    serde_json::from_value(value)
-        .map_err(|error| Error::BadRequest(format!("Requête invalide : {error}.")))
-}
-
 /// `record` in stock's `lib.rs`, without an `Idempotency-Key` (the
 /// benchmark sends none).
 pub async fn record(
@@ -248,7 +45,11 @@ pub async fn record(
     let authorization = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
     let caller = auth::authenticate(authorization, &app.jwt_public_keys)?;
     auth::require(&caller, Role::Operator)?;
-    let order = body_json(&headers, &body)?.validate()?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let order = kit::body::json_of::<Input>(content_type, &body)?.validate()?;
     if order.kind == Kind::Adjust {
         auth::require(&caller, Role::Manager)?;
     }

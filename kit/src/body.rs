@@ -19,10 +19,15 @@ pub fn json<T: DeserializeOwned>(request: &Request) -> Result<T, Error> {
         .header("content-type")
         .and_then(|value| value.as_str())
         .unwrap_or_default();
+    json_of(content_type, request.body())
+}
+
+/// As [`json`], from the request's `Content-Type` and body.
+pub fn json_of<T: DeserializeOwned>(content_type: &str, body: &[u8]) -> Result<T, Error> {
     if !is_json(content_type) {
         return Err(Error::UnsupportedMediaType);
     }
-    parse(request.body())
+    parse(body)
 }
 
 /// `application/json`, parameters (`; charset=utf-8`) and case aside.

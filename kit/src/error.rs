@@ -103,28 +103,34 @@ impl Error {
         Error::Validation(BTreeMap::from([(field.to_owned(), vec![message.into()])]))
     }
 
+    /// The problem document: `detail`, and the members a client acts on
+    /// (each invalid field's messages, a conflict's `available`...).
+    pub fn body(&self) -> serde_json::Value {
+        let mut body = serde_json::json!({ "detail": self.to_string() });
+        if let Error::Validation(fields) = self {
+            for (field, messages) in fields {
+                body[field] = serde_json::json!(messages);
+            }
+        }
+        if let Error::ConflictWith { members, .. } = self {
+            for (name, value) in members {
+                body[name] = value.clone();
+            }
+        }
+        body
+    }
+
     /// The problem-JSON response for this error; server-side causes are logged.
     pub fn into_response(self) -> Response {
         let status = self.status();
         if status >= 500 {
             self.log();
         }
-        let mut body = serde_json::json!({ "detail": self.to_string() });
-        if let Error::Validation(fields) = &self {
-            for (field, messages) in fields {
-                body[field] = serde_json::json!(messages);
-            }
-        }
-        if let Error::ConflictWith { members, .. } = &self {
-            for (name, value) in members {
-                body[name] = value.clone();
-            }
-        }
         let mut builder = Response::builder();
         builder
             .status(status)
             .header("content-type", PROBLEM_JSON)
-            .body(body.to_string());
+            .body(self.body().to_string());
         match &self {
             Error::MethodNotAllowed { allow, .. } => {
                 builder.header("allow", allow.as_str());

@@ -5,7 +5,8 @@ use serde_json::Value as Json;
 use spin_sdk::http::Request;
 use spin_sdk::sqlite::{Connection, Value};
 
-use crate::movement::{COLUMNS, Kind, to_json};
+use crate::movement::{COLUMNS, to_json};
+use crate::order::Kind;
 use kit::page::{Page, Query};
 
 /// Cap of one CSV export; the ledger of a workshop stays far below it.

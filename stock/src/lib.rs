@@ -9,6 +9,7 @@ mod error;
 mod ledger;
 mod levels;
 mod movement;
+mod order;
 mod outbox;
 mod pieces;
 mod schema;
@@ -23,7 +24,8 @@ use spin_sdk::http_component;
 use spin_sdk::sqlite::{Connection, Value};
 
 use crate::error::StockError;
-use crate::movement::{Author, Order};
+use crate::movement::Author;
+use crate::order::{Input, Kind, Order};
 use kit::page::Query;
 
 const SERVICE: Service = Service {
@@ -156,8 +158,8 @@ async fn flush_outbox(call: &Call<'_>) -> Result<Response, Error> {
 /// for ADJUST; `Idempotency-Key` replays the first answer.
 async fn record(call: &Call<'_>) -> Result<Response, Error> {
     let (request, caller) = (call.request, call.caller()?);
-    let order = kit::body::json::<movement::Input>(request)?.validate()?;
-    if order.kind == movement::Kind::Adjust {
+    let order = kit::body::json::<Input>(request)?.validate()?;
+    if order.kind == Kind::Adjust {
         caller.require(Role::Manager)?;
     }
     // Keys are the caller's own: two users cannot collide on one.

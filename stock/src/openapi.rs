@@ -18,7 +18,7 @@ fn the_documented_movement_examples_are_valid_orders() {
         .expect("examples");
     assert!(!examples.is_empty());
     for (name, example) in examples {
-        let input: crate::movement::Input =
+        let input: crate::order::Input =
             serde_json::from_value(example["value"].clone()).expect("the input shape");
         assert!(input.validate().is_ok(), "{name}");
     }
