@@ -62,6 +62,16 @@ fn documented(document: &Value) -> BTreeMap<String, (String, BTreeSet<String>)> 
         .collect()
 }
 
+/// The project's role table, which every service's routes must agree with.
+const ROLES_TABLE: &str = include_str!("../../docs/ROLES.md");
+
+/// Every check on a service: its route table against its document and
+/// `docs/ROLES.md`. For each service's unit tests.
+pub fn check_service(service: &crate::Service, routes: &[crate::route::Route]) {
+    let served = crate::route::served(service, routes);
+    check(&served, service.openapi, ROLES_TABLE);
+}
+
 /// Runs every check on what a service serves (`route::served`), its
 /// document and the text of `docs/ROLES.md`; panics naming what is wrong.
 pub fn check(served: &[(Method, String, Access)], openapi: &str, roles_table: &str) {

@@ -12,12 +12,7 @@ fn openapi() -> Value {
 
 #[test]
 fn the_document_and_the_role_table_match_the_routes() {
-    let served = kit::route::served(&crate::SERVICE, crate::ROUTES);
-    kit::openapi::check(
-        &served,
-        crate::SERVICE.openapi,
-        include_str!("../../docs/ROLES.md"),
-    );
+    kit::openapi::check_service(&crate::SERVICE, crate::ROUTES);
 }
 
 #[test]

@@ -3,23 +3,7 @@
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::helpers::setup;
-
-const PROBES: &str = r#"
-spin_manifest_version = 2
-[application]
-name = "cache"
-[[trigger.http]]
-route = "/p1/..."
-component = "core-module"
-[[trigger.http]]
-route = "/p2/..."
-component = "component"
-[component.core-module]
-source = "{probe}"
-[component.component]
-source = "{probe_p2}"
-"#;
+use crate::helpers::{PROBES, setup};
 
 fn entries(dir: &Path) -> Vec<PathBuf> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)

@@ -10,6 +10,24 @@ use std::time::{Duration, Instant};
 pub const WASIP1: &str = "wasm32-wasip1";
 pub const WASIP2: &str = "wasm32-wasip2";
 
+/// The probe twice: built for wasip1 (a core module the host adapts) at
+/// `/p1/...`, for wasip2 (a component) at `/p2/...`.
+pub const PROBES: &str = r#"
+spin_manifest_version = 2
+[application]
+name = "probes"
+[[trigger.http]]
+route = "/p1/..."
+component = "core-module"
+[[trigger.http]]
+route = "/p2/..."
+component = "component"
+[component.core-module]
+source = "{probe}"
+[component.component]
+source = "{probe_p2}"
+"#;
+
 /// Builds the probe for `target` once per test run and returns its path.
 pub fn probe(target: &'static str) -> PathBuf {
     static BUILT: OnceLock<Mutex<Vec<(&'static str, PathBuf)>>> = OnceLock::new();

@@ -1,22 +1,6 @@
 use std::time::{Duration, Instant};
 
-use crate::helpers::setup;
-
-const PROBES: &str = r#"
-spin_manifest_version = 2
-[application]
-name = "isolation"
-[[trigger.http]]
-route = "/p1/..."
-component = "core-module"
-[[trigger.http]]
-route = "/p2/..."
-component = "component"
-[component.core-module]
-source = "{probe}"
-[component.component]
-source = "{probe_p2}"
-"#;
+use crate::helpers::{PROBES, setup};
 
 #[test]
 fn core_modules_and_components_both_run() {
