@@ -60,7 +60,7 @@ impl IntoResponse for Error {
                 eprintln!("error: {error}");
                 (
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "The database could not be queried.".to_owned(),
+                    "La base de données n'a pas pu être interrogée.".to_owned(),
                 )
             }
             Error::Internal => (

@@ -33,6 +33,7 @@ struct Piece {
     category: String,
     min_stock: i64,
     archived: bool,
+    version: i64,
 }
 
 /// `record` in stock's `lib.rs`, without an `Idempotency-Key` (the
@@ -121,28 +122,34 @@ fn cached(db: &rusqlite::Connection, piece_id: i64) -> Result<Option<Piece>, Err
         category: row.get("category")?,
         min_stock: row.get("min_stock")?,
         archived: row.get::<_, i64>("archived")? != 0,
+        version: row.get("version")?,
     }))
 }
 
-/// `pieces::remember` of stock: the copy, then the folded text search reads.
+/// `pieces::remember` of stock: the catalogue row (its triggers write the
+/// copy), then the folded text search reads.
 fn remember(db: &rusqlite::Connection, piece: &Piece) -> Result<(), Error> {
-    db.prepare_cached(statements::REMEMBER_PIECE)?
-        .execute(rusqlite::params![
-            piece.id,
-            piece.reference,
-            piece.name,
-            piece.category,
-            piece.min_stock,
-            i64::from(piece.archived),
-        ])?;
+    let change = serde_json::json!([{
+        "id": piece.id,
+        "version": piece.version,
+        "reference": piece.reference,
+        "name": piece.name,
+        "category": piece.category,
+        "min_stock": piece.min_stock,
+        "archived": piece.archived,
+    }]);
+    db.prepare_cached(statements::RECORD_CATALOGUE)?
+        .query([change.to_string()])?
+        .next()?;
+    let folded = serde_json::json!([{
+        "id": piece.id,
+        "reference": piece.reference,
+        "name": piece.name,
+        "reference_folded": kit::text::fold(&piece.reference),
+        "name_folded": kit::text::fold(&piece.name),
+    }]);
     db.prepare_cached(statements::WRITE_FOLDED)?
-        .execute(rusqlite::params![
-            piece.id,
-            kit::text::fold(&piece.reference),
-            kit::text::fold(&piece.name),
-            piece.reference,
-            piece.name,
-        ])?;
+        .execute([folded.to_string()])?;
     Ok(())
 }
 

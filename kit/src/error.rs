@@ -166,11 +166,11 @@ impl Error {
 /// out on purpose: it is SQLite's own text and may quote the statement.
 fn describe_database_error(error: &sqlite::Error) -> &'static str {
     match error {
-        sqlite::Error::NoSuchDatabase => "The database is not configured.",
-        sqlite::Error::AccessDenied => "The service may not open its database.",
-        sqlite::Error::InvalidConnection => "The database connection is invalid.",
-        sqlite::Error::DatabaseFull => "The database is full.",
-        sqlite::Error::Io(_) => "The database could not be queried.",
+        sqlite::Error::NoSuchDatabase => "La base de données n'est pas configurée.",
+        sqlite::Error::AccessDenied => "Le service n'a pas accès à sa base de données.",
+        sqlite::Error::InvalidConnection => "La connexion à la base de données n'est plus valide.",
+        sqlite::Error::DatabaseFull => "La base de données est pleine.",
+        sqlite::Error::Io(_) => "La base de données n'a pas pu être interrogée.",
     }
 }
 

@@ -74,7 +74,7 @@ mod tests {
                 "service": "auth",
                 "version": "0.1.0",
                 "database": "unavailable",
-                "detail": "The database could not be queried.",
+                "detail": "La base de données n'a pas pu être interrogée.",
             })
         );
     }

@@ -20,7 +20,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http::{Method, OutgoingResponse, Request, Response, ResponseOutparam};
 use spin_sdk::sqlite::Connection;
 
 use crate::auth::{Caller, Role, Session};
@@ -278,6 +278,21 @@ static BUILTIN: [(&str, Route); 2] = [
         }),
     ),
 ];
+
+/// Sends `response` whole, as `#[http_component]` does for a handler that
+/// returns one: for a component that goes on working once its caller has
+/// its answer (Spin keeps the instance until the handler returns).
+pub async fn send(response_out: ResponseOutparam, mut response: Response) {
+    let body = std::mem::take(response.body_mut());
+    match OutgoingResponse::try_from(response) {
+        Ok(outgoing) => {
+            if let Err(e) = response_out.set_with_body(outgoing, body).await {
+                eprintln!("cannot send the response: {e}");
+            }
+        }
+        Err(e) => eprintln!("cannot convert the response: {e}"),
+    }
+}
 
 /// A JSON answer.
 pub fn json(status: u16, body: &serde_json::Value) -> Response {

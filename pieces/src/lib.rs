@@ -13,6 +13,7 @@ mod listing;
 mod model;
 #[cfg(test)]
 mod openapi;
+mod outbox;
 mod precondition;
 mod schema;
 mod stock;
@@ -24,7 +25,7 @@ use kit::page::{self, Page};
 use kit::route::{Access, Call, Route, dispatch, ready};
 use kit::{Error, Service, route};
 use serde_json::{Map, Value, json};
-use spin_sdk::http::{Request, Response};
+use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
 use spin_sdk::http_component;
 
 use crate::model::{CSV_COLUMNS, Piece};
@@ -60,6 +61,11 @@ static ROUTES: &[Route] = &[
         Access::Internal,
         |call| ready(internal_read(call)),
     ),
+    Route::post(
+        "/api/pieces/internal/outbox/flush/",
+        Access::Internal,
+        |call| Box::pin(flush_outbox(call)),
+    ),
     Route::get("/api/pieces/{id}/", VIEWER, |call| ready(read(call))),
     Route::put("/api/pieces/{id}/", MANAGER, |call| {
         Box::pin(update(call, false))
@@ -71,8 +77,33 @@ static ROUTES: &[Route] = &[
 ];
 
 #[http_component]
-async fn handle(request: Request) -> Response {
-    dispatch(&SERVICE, ROUTES, &request).await
+async fn handle(request: Request, response_out: ResponseOutparam) {
+    let response = dispatch(&SERVICE, ROUTES, &request).await;
+    let wrote = (200..300).contains(response.status()) && changes_catalogue(&request);
+    kit::route::send(response_out, response).await;
+    // The caller has its answer; this invocation goes on to tell stock of
+    // the change (Spin keeps the instance until the handler returns).
+    if wrote {
+        let delivered = match SERVICE.database() {
+            Ok(db) => outbox::deliver(&db).await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = delivered {
+            eprintln!("catalogue changes after a write: {e}");
+        }
+    }
+}
+
+/// A write to the catalogue from outside (the outbox's own flush delivers
+/// already).
+fn changes_catalogue(request: &Request) -> bool {
+    !matches!(request.method(), Method::Get | Method::Head)
+        && !request.path().starts_with("/api/pieces/internal/")
+}
+
+async fn flush_outbox(call: &Call<'_>) -> Result<Response, Error> {
+    let (delivered, pending) = outbox::deliver(&call.database()?).await?;
+    Ok(route::json(200, &outbox::report(delivered, pending)))
 }
 
 /// What stock reads of a piece (its own copy, refreshed on movements).
@@ -125,7 +156,7 @@ fn create(call: &Call) -> Result<Response, Error> {
 /// checks, before the body and the database; an invalid body is refused
 /// before the precondition is judged, so that a 412, or a 409 for a stale
 /// `version`, only ever answers a request that is valid otherwise.
-/// Once the write is committed, stock is told (see [`stock::changed`]).
+/// Once the write is committed, stock learns of it (`outbox.rs`).
 async fn update(call: &Call<'_>, patch: bool) -> Result<Response, Error> {
     let id = call.param("id")?;
     let if_match = if_match(call.request)?;
@@ -144,10 +175,7 @@ async fn update(call: &Call<'_>, patch: bool) -> Result<Response, Error> {
     }
     refuse_conflicts(store::conflicts(&db, &write.draft, Some(id))?)?;
     match store::update(&db, id, current.version, &write.draft)? {
-        Some(piece) => {
-            stock::changed(&piece).await;
-            Ok(piece_response(200, &piece))
-        }
+        Some(piece) => Ok(piece_response(200, &piece)),
         // Changed or deleted between the read above and the write.
         None => match store::get(&db, id)? {
             None => Err(Error::NotFound),
@@ -160,7 +188,7 @@ async fn update(call: &Call<'_>, patch: bool) -> Result<Response, Error> {
 /// Deletes a piece stock never saw; archives one it did (its ledger keeps
 /// naming it), and says so. Stock is asked first: if it cannot answer,
 /// nothing changes (503). Once the change is committed, stock is told of
-/// its outcome (best effort, see [`stock::changed`]).
+/// its outcome through the outbox.
 async fn delete(call: &Call<'_>) -> Result<Response, Error> {
     let id = call.param("id")?;
     let if_match = if_match(call.request)?;
@@ -172,7 +200,6 @@ async fn delete(call: &Call<'_>) -> Result<Response, Error> {
     let usage = stock::usage(id).await?;
     if usage.in_use() {
         let piece = store::archive(&db, id)?.ok_or(Error::NotFound)?;
-        stock::changed(&piece).await;
         let detail = "La pièce a du stock ou un historique de mouvements : elle a été archivée, \
                       pas supprimée.";
         let mut response = route::json(
@@ -185,7 +212,6 @@ async fn delete(call: &Call<'_>) -> Result<Response, Error> {
     if !store::delete(&db, id)? {
         return Err(Error::NotFound);
     }
-    stock::deleted(id).await;
     Ok(Response::builder().status(204).build())
 }
 

@@ -67,6 +67,54 @@ pub const MIGRATIONS: &[Migration] = &[
              END",
         ],
     },
+    Migration {
+        version: 3,
+        statements: &[
+            // The outbox of catalogue changes: what stock must learn, oldest
+            // first, written by the triggers below in the statement that
+            // makes the change (an import of 10,000 pieces included), so
+            // none is lost; delivered right after the response, and by the
+            // sidecar's flush in the stack, then deleted (`outbox.rs`).
+            // Stock keeps the newest version of each piece, so a repeated or
+            // late delivery changes nothing. The trigger bodies guard with
+            // NOT EXISTS rather than `OR IGNORE`, which the import's upsert
+            // would override.
+            "CREATE TABLE IF NOT EXISTS outbox (\
+                seq INTEGER PRIMARY KEY AUTOINCREMENT, \
+                piece_id INTEGER NOT NULL, \
+                version INTEGER NOT NULL, \
+                payload TEXT NOT NULL, \
+                UNIQUE (piece_id, version))",
+            "CREATE TRIGGER IF NOT EXISTS outbox_piece_added AFTER INSERT ON pieces BEGIN \
+                INSERT INTO outbox (piece_id, version, payload) SELECT NEW.id, NEW.version, \
+                    json_object('id', NEW.id, 'version', NEW.version, 'reference', NEW.reference, \
+                    'name', NEW.name, 'category', NEW.category, 'unit', NEW.unit, 'min_stock', NEW.min_stock, \
+                    'archived', json(CASE WHEN NEW.archived THEN 'true' ELSE 'false' END), 'deleted', json('false')) \
+                WHERE NOT EXISTS (SELECT 1 FROM outbox WHERE piece_id = NEW.id AND version = NEW.version); \
+             END",
+            "CREATE TRIGGER IF NOT EXISTS outbox_piece_changed AFTER UPDATE ON pieces \
+             WHEN NEW.version <> OLD.version BEGIN \
+                INSERT INTO outbox (piece_id, version, payload) SELECT NEW.id, NEW.version, \
+                    json_object('id', NEW.id, 'version', NEW.version, 'reference', NEW.reference, \
+                    'name', NEW.name, 'category', NEW.category, 'unit', NEW.unit, 'min_stock', NEW.min_stock, \
+                    'archived', json(CASE WHEN NEW.archived THEN 'true' ELSE 'false' END), 'deleted', json('false')) \
+                WHERE NOT EXISTS (SELECT 1 FROM outbox WHERE piece_id = NEW.id AND version = NEW.version); \
+             END",
+            "CREATE TRIGGER IF NOT EXISTS outbox_piece_deleted AFTER DELETE ON pieces BEGIN \
+                INSERT INTO outbox (piece_id, version, payload) SELECT OLD.id, OLD.version + 1, \
+                    json_object('id', OLD.id, 'version', OLD.version + 1, 'reference', OLD.reference, \
+                    'name', OLD.name, 'category', OLD.category, 'unit', OLD.unit, 'min_stock', OLD.min_stock, \
+                    'archived', json(CASE WHEN OLD.archived THEN 'true' ELSE 'false' END), 'deleted', json('true')) \
+                WHERE NOT EXISTS (SELECT 1 FROM outbox WHERE piece_id = OLD.id AND version = OLD.version + 1); \
+             END",
+            // Pieces created before stock learnt of every change: each is
+            // told once.
+            "INSERT OR IGNORE INTO outbox (piece_id, version, payload) \
+             SELECT id, version, json_object('id', pieces.id, 'version', pieces.version, 'reference', pieces.reference, \
+                    'name', pieces.name, 'category', pieces.category, 'unit', pieces.unit, 'min_stock', pieces.min_stock, \
+                    'archived', json(CASE WHEN pieces.archived THEN 'true' ELSE 'false' END), 'deleted', json('false')) FROM pieces",
+        ],
+    },
 ];
 
 #[cfg(test)]

@@ -1,14 +1,11 @@
-//! What pieces and the stock service say to each other, through stock's
-//! internal routes: before a `DELETE`, whether the piece was ever used
-//! ([`usage`]); after any change pieces has committed, what became of the
-//! piece ([`changed`], [`deleted`]), so that stock's list shows it as it is.
+//! What pieces asks the stock service, through stock's internal routes:
+//! before a `DELETE`, whether the piece was ever used ([`usage`]). What
+//! became of a piece reaches stock through the outbox (`outbox.rs`).
 
 use serde::Deserialize;
-use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http::{Request, Response};
 
 use kit::Error;
-
-use crate::model::Piece;
 
 /// Spin variable holding stock's `host:port` (see `spin.toml`).
 const STOCK_URL_VARIABLE: &str = "stock_url";
@@ -70,54 +67,4 @@ async fn ask(id: i64) -> Result<Usage, String> {
         return Err(format!("answer about piece {} instead", usage.piece_id));
     }
     Ok(usage)
-}
-
-/// Tells stock that `piece` changed (edited or archived): stock updates its
-/// copy if it knows the piece. Called once the change is committed, and
-/// best effort: a failure is logged and changes nothing of pieces' answer;
-/// stock reads the piece again at its next movement.
-pub async fn changed(piece: &Piece) {
-    tell(
-        Method::Put,
-        piece.id,
-        Some(piece.to_internal_json().to_string()),
-    )
-    .await;
-}
-
-/// Tells stock that piece `id` was deleted; best effort, as [`changed`].
-pub async fn deleted(id: i64) {
-    tell(Method::Delete, id, None).await;
-}
-
-async fn tell(method: Method, id: i64, body: Option<String>) {
-    if let Err(why) = send(method.clone(), id, body).await {
-        eprintln!("telling stock of piece {id} ({method}): {why}");
-    }
-}
-
-async fn send(method: Method, id: i64, body: Option<String>) -> Result<(), String> {
-    let variable =
-        |name| spin_sdk::variables::get(name).map_err(|error| format!("variable {name}: {error}"));
-    let url = format!(
-        "http://{}/api/stock/internal/pieces/{id}/",
-        variable(STOCK_URL_VARIABLE)?
-    );
-    let mut request = Request::builder();
-    request.method(method).uri(url).header(
-        kit::auth::INTERNAL_SECRET_HEADER,
-        variable(INTERNAL_SECRET_VARIABLE)?,
-    );
-    if let Some(body) = body {
-        request
-            .header("content-type", "application/json")
-            .body(body);
-    }
-    let response: Response = spin_sdk::http::send(request.build())
-        .await
-        .map_err(|error| format!("request failed: {error}"))?;
-    match *response.status() {
-        200..=299 => Ok(()),
-        status => Err(format!("status {status}")),
-    }
 }

@@ -1,5 +1,5 @@
-//! `GET /api/stock/` and `GET /api/stock/{piece_id}/`: each known piece's
-//! level and status.
+//! `GET /api/stock/` and `GET /api/stock/{piece_id}/`: each catalogue
+//! piece's level and status, 0 until its first movement.
 
 use serde_json::{Value as Json, json};
 use spin_sdk::http::Request;
@@ -64,6 +64,13 @@ pub fn list(db: &Connection, request: &Request, query: &Query) -> Result<Json, k
         params.push(Value::Text(
             json!(unfolded_matches(db, search)?).to_string(),
         ));
+    }
+    // An archived piece leaves the list (its level and ledger stay, and
+    // `?archived=true` lists them).
+    match query.get("archived") {
+        None | Some("false") => filter.push_str(" AND archived = 0"),
+        Some("true") => filter.push_str(" AND archived = 1"),
+        Some(_) => return Err(kit::Error::field("archived", "true ou false.")),
     }
     if let Some(status) = query.get("status") {
         if !matches!(status, "ok" | "low" | "out") {

@@ -19,7 +19,7 @@ use kit::auth::Role;
 use kit::route::{Access, Call, Route, dispatch, ready};
 use kit::{Error, Service, route};
 use serde_json::Value as Json;
-use spin_sdk::http::{Method, OutgoingResponse, Request, Response, ResponseOutparam};
+use spin_sdk::http::{Request, Response, ResponseOutparam};
 use spin_sdk::http_component;
 use spin_sdk::sqlite::{Connection, Value};
 
@@ -68,16 +68,9 @@ static ROUTES: &[Route] = &[
         Access::Internal,
         |call| ready(usage(call)),
     ),
-    Route::put(
-        "/api/stock/internal/pieces/{id}/",
-        Access::Internal,
-        |call| ready(piece_changed(call)),
-    ),
-    Route::delete(
-        "/api/stock/internal/pieces/{id}/",
-        Access::Internal,
-        |call| ready(piece_changed(call)),
-    ),
+    Route::post("/api/stock/internal/catalogue/", Access::Internal, |call| {
+        ready(catalogue(call))
+    }),
     Route::post(
         "/api/stock/internal/outbox/flush/",
         Access::Internal,
@@ -96,7 +89,7 @@ async fn handle(request: Request, response_out: ResponseOutparam) {
         && RECORDING
             .iter()
             .any(|pattern| kit::route::matches(pattern, request.path()));
-    send(response_out, response).await;
+    kit::route::send(response_out, response).await;
     // The caller has its answer; this invocation goes on to deliver the
     // alert the movement may have written, so that it reaches
     // notifications with no scheduler running (Spin keeps the instance
@@ -109,20 +102,6 @@ async fn handle(request: Request, response_out: ResponseOutparam) {
         if let Err(e) = delivered {
             eprintln!("outbox delivery after a movement: {e}");
         }
-    }
-}
-
-/// Sends `response` whole, as `#[http_component]` does for a handler that
-/// returns one.
-async fn send(response_out: ResponseOutparam, mut response: Response) {
-    let body = std::mem::take(response.body_mut());
-    match OutgoingResponse::try_from(response) {
-        Ok(outgoing) => {
-            if let Err(e) = response_out.set_with_body(outgoing, body).await {
-                eprintln!("cannot send the response: {e}");
-            }
-        }
-        Err(e) => eprintln!("cannot convert the response: {e}"),
     }
 }
 
@@ -244,28 +223,35 @@ async fn level(call: &Call<'_>) -> Result<Response, Error> {
     }
 }
 
-/// `PUT` / `DELETE /api/stock/internal/pieces/{id}/`: pieces says what became
-/// of a piece once its change is committed (the piece as it now is, or that
-/// it was deleted), so that the list follows without waiting for a
-/// movement. `204` whether stock knew the piece or not.
-fn piece_changed(call: &Call) -> Result<Response, Error> {
-    let piece_id = call.param("id")?;
-    if *call.request.method() == Method::Delete {
-        pieces::forget(&call.database()?, piece_id)?;
-    } else {
-        let piece = kit::body::json::<pieces::Piece>(call.request)?;
-        if piece.id != piece_id {
-            return Err(Error::field(
-                "id",
-                "L'identifiant du corps n'est pas celui du chemin.",
-            ));
-        }
-        if piece.min_stock < 0 {
-            return Err(Error::field("min_stock", "Minimum négatif."));
-        }
-        pieces::update_known(&call.database()?, &piece)?;
+/// Changes pieces committed, oldest first (its outbox): each is recorded
+/// unless stock holds a newer version of the piece, so a repeated or late
+/// batch changes nothing. All or nothing is checked first: a batch with a
+/// malformed change is refused whole (400), never half applied.
+fn catalogue(call: &Call) -> Result<Response, Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Batch {
+        changes: Vec<pieces::Change>,
     }
-    Ok(Response::builder().status(204).build())
+    let batch: Batch = kit::body::json(call.request)?;
+    if let Some(bad) = batch
+        .changes
+        .iter()
+        .find(|c| c.piece.id < 1 || c.piece.version < 1 || c.piece.min_stock < 0)
+    {
+        return Err(Error::field(
+            "changes",
+            format!(
+                "Changement invalide pour la pièce {} (identifiant, version et minimum positifs).",
+                bad.piece.id
+            ),
+        ));
+    }
+    let applied = pieces::apply(&call.database()?, &batch.changes)?;
+    json(
+        200,
+        &serde_json::json!({ "received": batch.changes.len(), "applied": applied }),
+    )
 }
 
 fn created(db: &Connection, id: i64) -> Result<Response, Error> {

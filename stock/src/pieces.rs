@@ -1,24 +1,21 @@
-//! What stock knows of each piece (reference, name, minimum, archived), read
-//! through from the pieces service on every movement so that a changed
-//! minimum or an archiving applies to the next movement, and kept so that
-//! stock goes on serving known pieces while pieces is down. Pieces also
-//! tells stock of each change it commits (`PUT` or `DELETE` on
-//! `/api/stock/internal/pieces/{id}/`: [`update_known`], [`forget`]), so
-//! that the list shows current names, thresholds and archiving without
-//! waiting for a movement.
-//!
-//! A piece becomes known here through a movement only: reading a level does
-//! not store anything ([`lookup`]).
+//! What stock knows of each piece (reference, name, minimum, archived): every
+//! change pieces commits reaches stock through pieces' outbox
+//! (`POST /api/stock/internal/catalogue/`, [`apply`]), so a new piece is
+//! listed at 0 at once; a movement also reads its piece from pieces, so that
+//! a changed minimum or an archiving applies to it even before the change
+//! arrives. Both land in the `catalogue` table, which keeps the newer
+//! version only (`statements::RECORD_CATALOGUE`), and stock goes on serving
+//! known pieces while pieces is down. Reading a level stores nothing
+//! ([`lookup`]).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use spin_sdk::http::{Request, Response};
 use spin_sdk::sqlite::{Connection, Value};
 
 use crate::error::StockError;
-use crate::schema::NOW_SQL;
 use crate::statements;
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Piece {
     pub id: i64,
     pub reference: String,
@@ -28,6 +25,45 @@ pub struct Piece {
     pub category: String,
     pub min_stock: i64,
     pub archived: bool,
+    /// Pieces' version of the piece: a change never undoes a newer one.
+    pub version: i64,
+}
+
+/// One change pieces committed: the piece as it now is, or its deletion.
+#[derive(Debug, Deserialize, Serialize)]
+pub struct Change {
+    #[serde(flatten)]
+    pub piece: Piece,
+    #[serde(default)]
+    pub deleted: bool,
+}
+
+/// Records the changes, in one statement, each unless stock holds a newer
+/// version of its piece; how many were newer.
+pub fn apply(db: &Connection, changes: &[Change]) -> Result<usize, StockError> {
+    let batch = serde_json::to_string(changes)
+        .map_err(|e| StockError::Kit(kit::Error::Internal(Box::new(e))))?;
+    let written = db.execute(statements::RECORD_CATALOGUE, &[Value::Text(batch)])?;
+    let folded: Vec<serde_json::Value> = changes
+        .iter()
+        .filter(|change| !change.deleted)
+        .map(|Change { piece, .. }| {
+            serde_json::json!({
+                "id": piece.id,
+                "reference": piece.reference,
+                "name": piece.name,
+                "reference_folded": kit::text::fold(&piece.reference),
+                "name_folded": kit::text::fold(&piece.name),
+            })
+        })
+        .collect();
+    if !folded.is_empty() {
+        db.execute(
+            statements::WRITE_FOLDED,
+            &[Value::Text(serde_json::Value::Array(folded).to_string())],
+        )?;
+    }
+    Ok(written.rows.len())
 }
 
 /// The piece, fresh from the pieces service when it answers, else as last
@@ -93,76 +129,11 @@ async fn fetch(piece_id: i64) -> Result<Option<Piece>, String> {
 /// unchanged copy is left alone: the statement then changes no page, so the
 /// movement that follows is the only commit that waits for a disk sync.
 fn remember(db: &Connection, piece: &Piece) -> Result<(), StockError> {
-    db.execute(statements::REMEMBER_PIECE, &piece_params(piece))?;
-    write_folded(db, piece)
-}
-
-/// Pieces' word on a change it committed: updates the copy of a piece stock
-/// knows; one it does not know stays unknown (the list holds the pieces that
-/// movements named, not every piece edited). Whether it was known.
-pub fn update_known(db: &Connection, piece: &Piece) -> Result<bool, StockError> {
-    let updated = db.execute(
-        &format!(
-            "UPDATE pieces SET reference = ?2, name = ?3, category = ?4, min_stock = ?5, \
-             archived = ?6, refreshed_at = {NOW_SQL} WHERE piece_id = ?1 RETURNING piece_id"
-        ),
-        &piece_params(piece),
-    )?;
-    if updated.rows.is_empty() {
-        return Ok(false);
-    }
-    write_folded(db, piece)?;
-    Ok(true)
-}
-
-/// Pieces deleted the piece (it had neither stock nor movement when stock
-/// was asked): its copy and its empty level go. Should a movement have
-/// slipped in since, the ledger keeps naming it: the copy stays, archived,
-/// and takes no movement.
-pub fn forget(db: &Connection, piece_id: i64) -> Result<(), StockError> {
-    let id = [Value::Integer(piece_id)];
-    db.execute(
-        "DELETE FROM levels WHERE piece_id = ?1 \
-         AND NOT EXISTS (SELECT 1 FROM movements WHERE piece_id = ?1)",
-        &id,
-    )?;
-    db.execute(
-        "DELETE FROM pieces WHERE piece_id = ?1 \
-         AND NOT EXISTS (SELECT 1 FROM levels WHERE piece_id = ?1) \
-         AND NOT EXISTS (SELECT 1 FROM movements WHERE piece_id = ?1)",
-        &id,
-    )?;
-    db.execute("UPDATE pieces SET archived = 1 WHERE piece_id = ?1", &id)?;
-    Ok(())
-}
-
-fn piece_params(piece: &Piece) -> [Value; 6] {
-    [
-        Value::Integer(piece.id),
-        Value::Text(piece.reference.clone()),
-        Value::Text(piece.name.clone()),
-        Value::Text(piece.category.clone()),
-        Value::Integer(piece.min_stock),
-        Value::Integer(piece.archived.into()),
-    ]
-}
-
-/// Writes the folded reference and name `search` compares, if the stored
-/// piece still has this text: a concurrent writer with other text does not
-/// get its row overwritten by a stale fold. A row already there is current
-/// (a trigger drops it with any change of text), so it is kept.
-fn write_folded(db: &Connection, piece: &Piece) -> Result<(), StockError> {
-    db.execute(
-        statements::WRITE_FOLDED,
-        &[
-            Value::Integer(piece.id),
-            Value::Text(kit::text::fold(&piece.reference)),
-            Value::Text(kit::text::fold(&piece.name)),
-            Value::Text(piece.reference.clone()),
-            Value::Text(piece.name.clone()),
-        ],
-    )?;
-    Ok(())
+    let change = Change {
+        piece: piece.clone(),
+        deleted: false,
+    };
+    apply(db, &[change]).map(|_| ())
 }
 
 fn cached(db: &Connection, piece_id: i64) -> Result<Option<Piece>, StockError> {
@@ -174,5 +145,6 @@ fn cached(db: &Connection, piece_id: i64) -> Result<Option<Piece>, StockError> {
         category: row.get::<&str>("category").unwrap_or_default().to_owned(),
         min_stock: row.get("min_stock").unwrap_or(0),
         archived: row.get::<i64>("archived").unwrap_or(0) != 0,
+        version: row.get("version").unwrap_or(0),
     }))
 }

@@ -134,6 +134,89 @@ pub const MIGRATIONS: &[Migration] = &[
              BEGIN DELETE FROM pieces_folded WHERE piece_id = OLD.piece_id; END",
         ],
     },
+    Migration {
+        version: 4,
+        statements: &[
+            // The catalogue as pieces last said it, one row per piece it
+            // ever told of, with the piece's version: pieces sends each
+            // change it commits (its outbox), and a movement's own read of
+            // a piece lands here too; a change older than the row is
+            // ignored (`RECORD_CATALOGUE`), so a late or repeated delivery
+            // never undoes a newer one. The triggers below make `pieces`
+            // follow in the same statement: a new piece is listed at 0 at
+            // once, a deleted one (never moved: pieces checks) goes.
+            "CREATE TABLE IF NOT EXISTS catalogue (\
+                piece_id INTEGER PRIMARY KEY, \
+                version INTEGER NOT NULL, \
+                reference TEXT NOT NULL, \
+                name TEXT NOT NULL, \
+                category TEXT NOT NULL DEFAULT '', \
+                min_stock INTEGER NOT NULL CHECK (min_stock >= 0), \
+                archived INTEGER NOT NULL DEFAULT 0, \
+                deleted INTEGER NOT NULL DEFAULT 0, \
+                changed_at TEXT NOT NULL)",
+            // A piece new to stock with a minimum above its level (0) is
+            // the first thing to order: one alert, keyed on the piece. The
+            // bodies guard with NOT EXISTS rather than `OR IGNORE`, which
+            // the upsert that fires them would override.
+            "CREATE TRIGGER IF NOT EXISTS catalogue_added AFTER INSERT ON catalogue BEGIN \
+                INSERT INTO outbox (event_id, payload, created_at, next_attempt_at) \
+                SELECT 'catalogue-' || NEW.piece_id, json_object(\
+                    'event_id', 'catalogue-' || NEW.piece_id, \
+                    'type', 'out_of_stock', \
+                    'piece', json_object('id', NEW.piece_id, 'reference', NEW.reference, 'name', NEW.name, \
+                        'category', NEW.category), \
+                    'quantity', 0, \
+                    'previous_quantity', 0, \
+                    'min_stock', NEW.min_stock, \
+                    'occurred_at', NEW.changed_at), \
+                    NEW.changed_at, NEW.changed_at \
+                WHERE NEW.deleted = 0 AND NEW.archived = 0 AND NEW.min_stock > 0 \
+                  AND NOT EXISTS (SELECT 1 FROM pieces WHERE piece_id = NEW.piece_id) \
+                  AND NOT EXISTS (SELECT 1 FROM outbox WHERE event_id = 'catalogue-' || NEW.piece_id); \
+                INSERT INTO pieces (piece_id, reference, name, category, min_stock, archived, refreshed_at) \
+                SELECT NEW.piece_id, NEW.reference, NEW.name, NEW.category, NEW.min_stock, NEW.archived, NEW.changed_at \
+                WHERE NEW.deleted = 0 AND NOT EXISTS (SELECT 1 FROM pieces WHERE piece_id = NEW.piece_id); \
+                UPDATE pieces SET reference = NEW.reference, name = NEW.name, category = NEW.category, \
+                    min_stock = NEW.min_stock, archived = NEW.archived, refreshed_at = NEW.changed_at \
+                WHERE piece_id = NEW.piece_id AND NEW.deleted = 0 \
+                  AND (reference, name, category, min_stock, archived) \
+                      IS NOT (NEW.reference, NEW.name, NEW.category, NEW.min_stock, NEW.archived); \
+                DELETE FROM levels WHERE piece_id = NEW.piece_id AND NEW.deleted = 1 \
+                  AND NOT EXISTS (SELECT 1 FROM movements WHERE piece_id = NEW.piece_id); \
+                DELETE FROM pieces WHERE piece_id = NEW.piece_id AND NEW.deleted = 1 \
+                  AND NOT EXISTS (SELECT 1 FROM movements WHERE piece_id = NEW.piece_id); \
+             END",
+            "CREATE TRIGGER IF NOT EXISTS catalogue_changed AFTER UPDATE ON catalogue BEGIN \
+                INSERT INTO outbox (event_id, payload, created_at, next_attempt_at) \
+                SELECT 'catalogue-' || NEW.piece_id, json_object(\
+                    'event_id', 'catalogue-' || NEW.piece_id, \
+                    'type', 'out_of_stock', \
+                    'piece', json_object('id', NEW.piece_id, 'reference', NEW.reference, 'name', NEW.name, \
+                        'category', NEW.category), \
+                    'quantity', 0, \
+                    'previous_quantity', 0, \
+                    'min_stock', NEW.min_stock, \
+                    'occurred_at', NEW.changed_at), \
+                    NEW.changed_at, NEW.changed_at \
+                WHERE NEW.deleted = 0 AND NEW.archived = 0 AND NEW.min_stock > 0 \
+                  AND NOT EXISTS (SELECT 1 FROM pieces WHERE piece_id = NEW.piece_id) \
+                  AND NOT EXISTS (SELECT 1 FROM outbox WHERE event_id = 'catalogue-' || NEW.piece_id); \
+                INSERT INTO pieces (piece_id, reference, name, category, min_stock, archived, refreshed_at) \
+                SELECT NEW.piece_id, NEW.reference, NEW.name, NEW.category, NEW.min_stock, NEW.archived, NEW.changed_at \
+                WHERE NEW.deleted = 0 AND NOT EXISTS (SELECT 1 FROM pieces WHERE piece_id = NEW.piece_id); \
+                UPDATE pieces SET reference = NEW.reference, name = NEW.name, category = NEW.category, \
+                    min_stock = NEW.min_stock, archived = NEW.archived, refreshed_at = NEW.changed_at \
+                WHERE piece_id = NEW.piece_id AND NEW.deleted = 0 \
+                  AND (reference, name, category, min_stock, archived) \
+                      IS NOT (NEW.reference, NEW.name, NEW.category, NEW.min_stock, NEW.archived); \
+                DELETE FROM levels WHERE piece_id = NEW.piece_id AND NEW.deleted = 1 \
+                  AND NOT EXISTS (SELECT 1 FROM movements WHERE piece_id = NEW.piece_id); \
+                DELETE FROM pieces WHERE piece_id = NEW.piece_id AND NEW.deleted = 1 \
+                  AND NOT EXISTS (SELECT 1 FROM movements WHERE piece_id = NEW.piece_id); \
+             END",
+        ],
+    },
 ];
 
 /// Now, UTC, ISO-8601 with milliseconds: every timestamp is SQLite's, so

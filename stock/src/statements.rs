@@ -52,25 +52,39 @@ pub const FIND_MOVEMENT: &str = concat!(
     " FROM movements AS m JOIN pieces AS p USING (piece_id) WHERE m.id = ?1"
 );
 
-/// Stock's copy of piece `?1`.
-pub const CACHED_PIECE: &str = "SELECT piece_id, reference, name, category, min_stock, archived FROM pieces WHERE piece_id = ?1";
+/// Stock's copy of piece `?1`, with the catalogue version it holds (0 for
+/// a piece known before stock kept versions).
+pub const CACHED_PIECE: &str = "SELECT p.piece_id, p.reference, p.name, p.category, p.min_stock, p.archived, \
+     COALESCE(c.version, 0) AS version \
+     FROM pieces AS p LEFT JOIN catalogue AS c USING (piece_id) WHERE p.piece_id = ?1";
 
-/// Stores stock's copy of a piece (`?1` id, `?2` reference, `?3` name,
-/// `?4` category, `?5` minimum, `?6` archived), writing only what changed.
-pub const REMEMBER_PIECE: &str = concat!(
-    "INSERT INTO pieces (piece_id, reference, name, category, min_stock, archived, refreshed_at) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ",
+/// Records what pieces says of its pieces, `?1` a JSON array of changes
+/// (`id`, `version`, `reference`, `name`, `category`, `min_stock`,
+/// `archived`, `deleted`), each unless stock holds a newer version of its
+/// piece already; the catalogue's triggers bring `pieces` in step in the
+/// same statement. Returns the pieces whose row changed.
+pub const RECORD_CATALOGUE: &str = concat!(
+    "INSERT INTO catalogue (piece_id, version, reference, name, category, min_stock, archived, \
+        deleted, changed_at) \
+     SELECT json_extract(c.value, '$.id'), json_extract(c.value, '$.version'), \
+        json_extract(c.value, '$.reference'), json_extract(c.value, '$.name'), \
+        COALESCE(json_extract(c.value, '$.category'), ''), json_extract(c.value, '$.min_stock'), \
+        json_extract(c.value, '$.archived'), COALESCE(json_extract(c.value, '$.deleted'), 0), ",
     now!(),
-    ") \
-     ON CONFLICT (piece_id) DO UPDATE SET reference = excluded.reference, name = excluded.name, \
-     category = excluded.category, min_stock = excluded.min_stock, archived = excluded.archived, \
-     refreshed_at = excluded.refreshed_at \
-     WHERE (pieces.reference, pieces.name, pieces.category, pieces.min_stock, pieces.archived) \
-     IS NOT (excluded.reference, excluded.name, excluded.category, excluded.min_stock, excluded.archived)"
+    " FROM json_each(?1) AS c WHERE true \
+     ON CONFLICT (piece_id) DO UPDATE SET version = excluded.version, \
+        reference = excluded.reference, name = excluded.name, category = excluded.category, \
+        min_stock = excluded.min_stock, archived = excluded.archived, deleted = excluded.deleted, \
+        changed_at = excluded.changed_at \
+     WHERE excluded.version > catalogue.version \
+     RETURNING piece_id"
 );
 
-/// The folded reference `?2` and name `?3` of piece `?1` for search, when
-/// its stored reference and name are still `?4` and `?5`.
+/// The folded text search compares, `?1` a JSON array of `id`,
+/// `reference`, `name` and their folded forms: written for each piece whose
+/// stored reference and name are still those, so a stale fold never lands.
 pub const WRITE_FOLDED: &str = "INSERT INTO pieces_folded (piece_id, reference, name) \
-     SELECT piece_id, ?2, ?3 FROM pieces WHERE piece_id = ?1 AND reference = ?4 AND name = ?5 \
-     ON CONFLICT (piece_id) DO NOTHING";
+     SELECT p.piece_id, json_extract(f.value, '$.reference_folded'), json_extract(f.value, '$.name_folded') \
+     FROM json_each(?1) AS f JOIN pieces AS p ON p.piece_id = json_extract(f.value, '$.id') \
+        AND p.reference = json_extract(f.value, '$.reference') AND p.name = json_extract(f.value, '$.name') \
+     WHERE true ON CONFLICT (piece_id) DO NOTHING";

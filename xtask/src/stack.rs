@@ -432,7 +432,8 @@ impl Stack {
             command.args(["--health", &format!("{}={}", service.name, service.health)]);
         }
         // What Spin components cannot schedule themselves: stock's alerts
-        // leave its outbox every second, old notifications go hourly.
+        // and pieces' catalogue changes leave their outboxes every second
+        // (what waited while a peer was down), old notifications go hourly.
         let first = |name: &str| {
             self.ports
                 .instances
@@ -442,6 +443,7 @@ impl Stack {
         };
         let jobs = [
             ("stock", 1, "/api/stock/internal/outbox/flush/"),
+            ("pieces", 1, "/api/pieces/internal/outbox/flush/"),
             ("notifications", 3600, "/api/notifications/internal/purge/"),
         ];
         for (service, every, path) in jobs {

@@ -359,6 +359,19 @@ fn spawn(env: &[(&str, &str)], components: &[&str]) -> TestApp {
     start(command, &listen, data_dir, secrets)
 }
 
+/// Waits up to 2 s for what a service does right after its response (its
+/// outbox): `check` holds by then, or the test fails naming `what`.
+pub fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let started = std::time::Instant::now();
+    while !check() {
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "not within 2 s: {what}"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// A free port on 127.0.0.1, as `127.0.0.1:PORT`. Another process could
 /// take it before the runtime binds it; on a test machine that is rare
 /// enough.

@@ -30,9 +30,10 @@ fn threshold_crossings_make_one_alert_each_for_managers_only() {
         );
         assert_eq!(reply.status, 201, "{kind} {quantity}: {}", reply.body);
     }
-    // 0 -> 10 is a first reception, 10 -> 4 low, 4 -> 3 nothing, 3 -> 0 out, 0 -> 8 back.
-    // Each movement delivers its alert itself, right after its response:
-    // no flush is needed, and the sidecar's finds nothing left.
+    // Created at 0 under its minimum: the first thing to order, one alert.
+    // Then 0 -> 10 is a first reception, 10 -> 4 low, 4 -> 3 nothing,
+    // 3 -> 0 out, 0 -> 8 back. Each alert leaves right after the response
+    // that caused it: no flush is needed, and the sidecar's finds nothing.
     let count = || {
         w.app
             .call("GET", "/api/notifications/", Some(&w.team.manager), None)
@@ -40,10 +41,10 @@ fn threshold_crossings_make_one_alert_each_for_managers_only() {
             .as_i64()
     };
     let start = Instant::now();
-    while count() != Some(3) && start.elapsed() < Duration::from_secs(5) {
+    while count() != Some(4) && start.elapsed() < Duration::from_secs(5) {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(count(), Some(3), "the three alerts arrive without a flush");
+    assert_eq!(count(), Some(4), "the four alerts arrive without a flush");
     assert_eq!(
         w.flush_outbox(),
         json!({"delivered": 0, "pending": 0}),
@@ -75,7 +76,7 @@ fn threshold_crossings_make_one_alert_each_for_managers_only() {
     let seen = alerts(&w.team.manager);
     assert_eq!(
         seen,
-        ["back_in_stock", "out_of_stock", "low_stock"],
+        ["back_in_stock", "out_of_stock", "low_stock", "out_of_stock"],
         "newest first"
     );
     assert_eq!(alerts(&second_manager), seen);
@@ -91,16 +92,16 @@ fn threshold_crossings_make_one_alert_each_for_managers_only() {
             .json()["unread"]
             .as_i64()
     };
-    assert_eq!(unread(&w.team.manager), Some(3));
+    assert_eq!(unread(&w.team.manager), Some(4));
     let marked = w.app.json(
         "POST",
         "/api/notifications/mark-read/",
         Some(&w.team.manager),
         &json!({"all": true}),
     );
-    assert_eq!(marked.json()["marked"], 3);
+    assert_eq!(marked.json()["marked"], 4);
     assert_eq!(unread(&w.team.manager), Some(0));
-    assert_eq!(unread(&second_manager), Some(3));
+    assert_eq!(unread(&second_manager), Some(4));
 }
 
 #[test]

@@ -110,9 +110,11 @@ fn spin_up(runtime: &Path) -> TestApp {
     start(command, &listen, dir, secrets)
 }
 
-/// Health, login, a piece, IN then OUT across its threshold with the alert
-/// delivered, the deletion of an unused piece (pieces asks stock), the UI on
-/// the same origin, internal routes refused from outside.
+/// Health, login, a piece listed in stock at 0 right after its creation
+/// (pieces' outbox) with its "to order" alert, IN then OUT across its
+/// threshold with the alert delivered, the deletion of an unused piece
+/// (pieces asks stock), the UI on the same origin, internal routes refused
+/// from outside.
 fn workshop_day(app: &TestApp) {
     for service in xtask::components::api_services().map(|s| s.name) {
         let health = app.get(&format!("/api/{service}/health/"));
@@ -128,6 +130,19 @@ fn workshop_day(app: &TestApp) {
     );
     assert_eq!(created.status, 201, "{}", created.body);
     let piece = created.json()["id"].clone();
+    let listed = || {
+        let list = app.call("GET", "/api/stock/", Some(&admin), None).json();
+        list["results"].as_array().is_some_and(|levels| {
+            levels.iter().any(|level| {
+                level["piece_id"] == piece && level["quantity"] == 0 && level["status"] == "out"
+            })
+        })
+    };
+    let since = Instant::now();
+    while !listed() && since.elapsed() < ALERT_WITHIN {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(listed(), "the new piece is listed at 0, out of stock");
     for (kind, quantity) in [("IN", 10), ("OUT", 6)] {
         let moved = app.json(
             "POST",
@@ -147,16 +162,16 @@ fn workshop_day(app: &TestApp) {
             .unwrap_or_default()
     };
     let since = Instant::now();
-    while alerts().is_empty() && since.elapsed() < ALERT_WITHIN {
+    while alerts().len() < 2 && since.elapsed() < ALERT_WITHIN {
         std::thread::sleep(Duration::from_millis(100));
     }
     let alerts = alerts();
+    let kinds: Vec<&str> = alerts.iter().filter_map(|a| a["type"].as_str()).collect();
     assert_eq!(
-        alerts.len(),
-        1,
-        "one alert within {ALERT_WITHIN:?}: {alerts:?}"
+        kinds,
+        ["low_stock", "out_of_stock"],
+        "to order at creation, then low, within {ALERT_WITHIN:?}: {alerts:?}"
     );
-    assert_eq!(alerts[0]["type"], "low_stock");
 
     let unused = app.json(
         "POST",

@@ -452,8 +452,11 @@ fn threshold_alerts_reach_managers_through_the_edge() {
         );
         assert_eq!(status, 201, "{kind} {quantity}: {body}");
     }
+    // Created at 0 under its minimum (one "to order" alert), then
+    // 0 -> 10 a first reception, 10 -> 4 low, 4 -> 3 nothing, 3 -> 0 out,
+    // 0 -> 8 back.
     let mut seen = Vec::new();
-    eventually("the three alerts arrive", Duration::from_secs(20), || {
+    eventually("the four alerts arrive", Duration::from_secs(20), || {
         let (_, list) = send(
             "GET",
             &format!("{web}/api/notifications/"),
@@ -466,11 +469,16 @@ fn threshold_alerts_reach_managers_through_the_edge() {
             .flatten()
             .map(|n| n["type"].to_string())
             .collect();
-        seen.len() >= 3
+        seen.len() >= 4
     });
     assert_eq!(
         seen,
-        ["\"back_in_stock\"", "\"out_of_stock\"", "\"low_stock\""]
+        [
+            "\"back_in_stock\"",
+            "\"out_of_stock\"",
+            "\"low_stock\"",
+            "\"out_of_stock\""
+        ]
     );
     std::thread::sleep(Duration::from_secs(2));
     let (_, count) = send(
@@ -480,7 +488,7 @@ fn threshold_alerts_reach_managers_through_the_edge() {
         None,
     );
     assert_eq!(
-        count["unread"], 3,
+        count["unread"], 4,
         "delivered once, however many flushes ran"
     );
     running.stack.stop();
@@ -603,7 +611,8 @@ fn two_stock_replicas_never_oversell_double_count_or_lose_an_alert() {
         assert_eq!(Some(sum), level(id), "piece {id}");
     }
 
-    // Notifications down during 10 crossings: all 10 arrive once it is back.
+    // Notifications down during a creation under its minimum and 10
+    // crossings: all 11 alerts arrive once it is back.
     let count = || {
         send(
             "GET",
@@ -643,15 +652,15 @@ fn two_stock_replicas_never_oversell_double_count_or_lose_an_alert() {
         .start_instance("notifications", notifications)
         .expect("restart notifications");
     let back = Instant::now();
-    eventually("the 10 alerts arrive", Duration::from_secs(90), || {
-        count() == Some(12)
+    eventually("the 11 alerts arrive", Duration::from_secs(90), || {
+        count() == Some(13)
     });
     eprintln!(
-        "after a 2 min outage, the 10 alerts arrived {:.1?} after notifications returned",
+        "after a 2 min outage, the 11 alerts arrived {:.1?} after notifications returned",
         back.elapsed()
     );
     std::thread::sleep(Duration::from_secs(3));
-    assert_eq!(count(), Some(12), "none twice");
+    assert_eq!(count(), Some(13), "none twice");
     running.stack.stop();
 }
 
@@ -807,5 +816,56 @@ fn a_slow_client_is_cut_at_the_read_timeout() {
     assert!(
         waited < Duration::from_secs(45),
         "the connection stayed open {waited:?}"
+    );
+}
+
+/// A catalogue change reaches stock through the edge at once, and one made
+/// while stock is down reaches it once stock is back (the sidecar flushes
+/// pieces' outbox every second): none is lost.
+#[test]
+fn new_pieces_are_listed_in_stock_even_when_stock_was_down() {
+    let mut running = start(&[]);
+    let web = running.stack.web_url();
+    let admin = running.admin_token();
+    let create = |reference: &str| {
+        let (status, piece) = send(
+            "POST",
+            &format!("{web}/api/pieces/"),
+            Some(&admin),
+            Some(serde_json::json!({"reference": reference, "name": reference, "min_stock": 2})),
+        );
+        assert_eq!(status, 201, "{piece}");
+        piece["id"].as_i64().expect("an id")
+    };
+    let listed = |piece: i64| {
+        let (status, list) = send("GET", &format!("{web}/api/stock/"), Some(&admin), None);
+        status == 200
+            && list["results"].as_array().is_some_and(|levels| {
+                levels
+                    .iter()
+                    .any(|level| level["piece_id"] == piece && level["status"] == "out")
+            })
+    };
+    let first = create("EDGE-1");
+    eventually(
+        "a new piece listed at 0 through the edge",
+        Duration::from_secs(2),
+        || listed(first),
+    );
+
+    let port = running.stack.ports.instances["stock"][0];
+    running
+        .stack
+        .stop_instance("stock", port)
+        .expect("stock stops");
+    let second = create("EDGE-2");
+    running
+        .stack
+        .start_instance("stock", port)
+        .expect("stock starts again");
+    eventually(
+        "a piece created while stock was down is listed once it is back",
+        Duration::from_secs(10),
+        || listed(second),
     );
 }

@@ -93,7 +93,7 @@ export async function render({ container, query, signal, updateQuery }) {
       replace(
         results,
         emptyState(
-          filtered ? "Aucun niveau ne correspond à ces critères." : "Aucun niveau de stock pour l’instant : une pièce apparaît ici dès son premier mouvement.",
+          filtered ? "Aucun niveau ne correspond à ces critères." : "Aucune pièce active au catalogue pour l’instant : une pièce apparaît ici dès sa création.",
           { iconName: filtered ? "search" : "box", testid: "levels-empty" },
         ),
       );
