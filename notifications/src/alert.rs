@@ -17,6 +17,10 @@ pub struct Event {
     piece: EventPiece,
     quantity: i64,
     min_stock: i64,
+    /// `new_piece` for a piece that came into the catalogue under its
+    /// minimum: the same rupture, worded as what to do about it.
+    #[serde(default)]
+    reason: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -82,6 +86,12 @@ fn wording(event: &Event) -> Option<(String, String)> {
             format!("Stock bas : {reference}"),
             format!("{name} ({reference}) : {quantity} en stock, sous le minimum de {min}."),
         )),
+        "out_of_stock" if event.reason.as_deref() == Some("new_piece") => Some((
+            format!("À commander : {reference}"),
+            format!(
+                "{name} ({reference}) vient d'entrer au catalogue sans stock, sous son minimum de {min} : à commander."
+            ),
+        )),
         "out_of_stock" => Some((
             format!("Rupture de stock : {reference}"),
             format!("{name} ({reference}) est en rupture de stock (minimum {min})."),
@@ -91,5 +101,28 @@ fn wording(event: &Event) -> Option<(String, String)> {
             format!("{name} ({reference}) : {quantity} en stock, minimum {min} atteint."),
         )),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(kind: &str, reason: Option<&str>) -> Event {
+        serde_json::from_value(json!({
+            "event_id": "e", "type": kind, "quantity": 0, "min_stock": 5, "reason": reason,
+            "piece": {"id": 1, "reference": "R-1", "name": "Roulement"},
+        }))
+        .expect("an event")
+    }
+
+    #[test]
+    fn a_new_piece_under_its_minimum_is_worded_as_to_order() {
+        let (title, message) = wording(&event("out_of_stock", Some("new_piece"))).expect("known");
+        assert_eq!(title, "À commander : R-1");
+        assert!(message.contains("à commander"), "{message}");
+        let (title, _) = wording(&event("out_of_stock", None)).expect("known");
+        assert_eq!(title, "Rupture de stock : R-1");
+        assert!(wording(&event("to_order", None)).is_none());
     }
 }

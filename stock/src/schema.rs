@@ -169,6 +169,7 @@ pub const MIGRATIONS: &[Migration] = &[
                     'quantity', 0, \
                     'previous_quantity', 0, \
                     'min_stock', NEW.min_stock, \
+                    'reason', 'new_piece', \
                     'occurred_at', NEW.changed_at), \
                     NEW.changed_at, NEW.changed_at \
                 WHERE NEW.deleted = 0 AND NEW.archived = 0 AND NEW.min_stock > 0 \
@@ -197,6 +198,7 @@ pub const MIGRATIONS: &[Migration] = &[
                     'quantity', 0, \
                     'previous_quantity', 0, \
                     'min_stock', NEW.min_stock, \
+                    'reason', 'new_piece', \
                     'occurred_at', NEW.changed_at), \
                     NEW.changed_at, NEW.changed_at \
                 WHERE NEW.deleted = 0 AND NEW.archived = 0 AND NEW.min_stock > 0 \

@@ -59,18 +59,27 @@ pub fn api_services() -> impl Iterator<Item = &'static Service> {
 /// ARCHITECTURE.md says why this project does not).
 pub const COMPONENT_TARGET: &str = "wasm32-wasip2";
 
-/// Builds every component, in one cargo invocation so they build in parallel.
-/// Same flags as each `[component.*.build] command` of `spin.toml`.
+/// Builds every component with exactly the command of its `build.command`
+/// in `spin.toml`, one package per cargo invocation: cargo unifies the
+/// features of shared dependencies over the packages of one invocation, so
+/// building them together would give other `.wasm` bytes than `spin build`
+/// gives, and a `spin build` would then rewrite the files under running
+/// hosts.
 pub fn build_components(root: &Path) -> anyhow::Result<()> {
-    let mut command = cmd::cargo(root);
-    command.args(["build", "--target", COMPONENT_TARGET, "--release"]);
     for service in SERVICES {
-        command.args(["-p", service.name]);
+        cmd::step(
+            &format!("build {} ({COMPONENT_TARGET})", service.name),
+            cmd::cargo(root).args([
+                "build",
+                "--target",
+                COMPONENT_TARGET,
+                "--release",
+                "-p",
+                service.name,
+            ]),
+        )?;
     }
-    cmd::step(
-        &format!("build the components ({COMPONENT_TARGET})"),
-        &mut command,
-    )
+    Ok(())
 }
 
 /// Builds the native programs the tests, `dev` and `up` run (debug
@@ -149,4 +158,24 @@ pub fn install_wasm_targets() -> Result<()> {
             .args(["target", "add"])
             .args(&missing),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_build_command_of_spin_toml_is_the_one_xtask_runs() {
+        let root = crate::project_root().unwrap();
+        let text = std::fs::read_to_string(root.join("spin.toml")).unwrap();
+        let manifest: toml::Table = text.parse().unwrap();
+        for service in SERVICES {
+            let command = manifest["component"][service.name]["build"]["command"].as_str();
+            let expected = format!(
+                "cargo build --target {COMPONENT_TARGET} --release -p {}",
+                service.name
+            );
+            assert_eq!(command, Some(expected.as_str()), "{}", service.name);
+        }
+    }
 }

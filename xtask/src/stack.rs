@@ -54,22 +54,14 @@ impl Ports {
         }
     }
 
-    /// Ports the OS says are free, for tests running beside anything else.
+    /// Free ports for a test stack, beside anything else running.
     pub fn free(replicas: &BTreeMap<String, usize>) -> Result<Self> {
         let count: usize = 6 + SERVICES
             .iter()
             .map(|s| replicas.get(s.name).copied().unwrap_or(1))
             .sum::<usize>();
-        // Held together so that no two are the same, released before use.
-        let listeners = (0..count)
-            .map(|_| TcpListener::bind("127.0.0.1:0"))
-            .collect::<std::io::Result<Vec<_>>>()?;
-        let mut ports = listeners
-            .iter()
-            .map(|l| l.local_addr().map(|a| a.port()))
-            .collect::<std::io::Result<Vec<_>>>()?
-            .into_iter();
-        let mut next = || ports.next().expect("one port per listener");
+        let mut ports = unused_ports(count)?.into_iter();
+        let mut next = || ports.next().expect("as many ports as asked for");
         Ok(Self {
             web: next(),
             dashboard: next(),
@@ -505,6 +497,39 @@ impl Drop for Stack {
     }
 }
 
+/// The first port of the range test stacks take their ports from: below
+/// Linux's ephemeral range (32768 and up), so that no outgoing connection
+/// takes a port between its check and its use by a process that starts
+/// slowly (Consul takes seconds).
+const TEST_PORTS: std::ops::Range<u16> = 20_000..32_000;
+
+/// `count` ports of [`TEST_PORTS`] that nothing listens on, each handed out
+/// once per process (the stack tests run side by side in one), starting
+/// at a point that differs between processes.
+fn unused_ports(count: usize) -> Result<Vec<u16>> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(usize::MAX);
+    let span = usize::from(TEST_PORTS.end - TEST_PORTS.start);
+    let _ = NEXT.compare_exchange(
+        usize::MAX,
+        std::process::id() as usize * 97 % span,
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
+    let mut ports = Vec::with_capacity(count);
+    for _ in 0..span {
+        if ports.len() == count {
+            return Ok(ports);
+        }
+        let offset = NEXT.fetch_add(1, Ordering::Relaxed) % span;
+        let port = TEST_PORTS.start + u16::try_from(offset).unwrap_or(0);
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            ports.push(port);
+        }
+    }
+    bail!("fewer than {count} free ports in {TEST_PORTS:?}")
+}
+
 /// The Spin variables that depend on this run's ports: the peers services
 /// call on their internal routes (`stock_url`, `pieces_url`,
 /// `notifications_url` in `spin.toml`), the first instance of each, and the
@@ -645,4 +670,18 @@ fn relocate_runtime_config(root: &Path, data_dir: &Path, rendered: &Path) -> Res
     std::fs::write(&out, toml::to_string(&config)?)
         .with_context(|| format!("cannot write {}", out.display()))?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_ports_are_distinct_and_outside_the_ephemeral_range() {
+        let first = unused_ports(12).unwrap();
+        let second = unused_ports(12).unwrap();
+        let all: std::collections::BTreeSet<u16> = first.iter().chain(&second).copied().collect();
+        assert_eq!(all.len(), 24, "{first:?} {second:?}");
+        assert!(all.iter().all(|port| TEST_PORTS.contains(port)), "{all:?}");
+    }
 }

@@ -172,6 +172,7 @@ fn workshop_day(app: &TestApp) {
         ["low_stock", "out_of_stock"],
         "to order at creation, then low, within {ALERT_WITHIN:?}: {alerts:?}"
     );
+    assert_eq!(alerts[1]["title"], "À commander : SPIN-1", "{alerts:?}");
 
     let unused = app.json(
         "POST",
