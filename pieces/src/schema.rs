@@ -2,6 +2,17 @@
 
 use kit::migrate::Migration;
 
+/// The outbox row of a piece as it now is (`NEW`), unless already there.
+macro_rules! piece_changed {
+    () => {
+        "INSERT INTO outbox (piece_id, version, payload) SELECT NEW.id, NEW.version, \
+                    json_object('id', NEW.id, 'version', NEW.version, 'reference', NEW.reference, \
+                    'name', NEW.name, 'category', NEW.category, 'unit', NEW.unit, 'min_stock', NEW.min_stock, \
+                    'archived', json(CASE WHEN NEW.archived THEN 'true' ELSE 'false' END), 'deleted', json('false')) \
+                WHERE NOT EXISTS (SELECT 1 FROM outbox WHERE piece_id = NEW.id AND version = NEW.version);"
+    };
+}
+
 pub const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
@@ -85,21 +96,17 @@ pub const MIGRATIONS: &[Migration] = &[
                 version INTEGER NOT NULL, \
                 payload TEXT NOT NULL, \
                 UNIQUE (piece_id, version))",
-            "CREATE TRIGGER IF NOT EXISTS outbox_piece_added AFTER INSERT ON pieces BEGIN \
-                INSERT INTO outbox (piece_id, version, payload) SELECT NEW.id, NEW.version, \
-                    json_object('id', NEW.id, 'version', NEW.version, 'reference', NEW.reference, \
-                    'name', NEW.name, 'category', NEW.category, 'unit', NEW.unit, 'min_stock', NEW.min_stock, \
-                    'archived', json(CASE WHEN NEW.archived THEN 'true' ELSE 'false' END), 'deleted', json('false')) \
-                WHERE NOT EXISTS (SELECT 1 FROM outbox WHERE piece_id = NEW.id AND version = NEW.version); \
-             END",
-            "CREATE TRIGGER IF NOT EXISTS outbox_piece_changed AFTER UPDATE ON pieces \
-             WHEN NEW.version <> OLD.version BEGIN \
-                INSERT INTO outbox (piece_id, version, payload) SELECT NEW.id, NEW.version, \
-                    json_object('id', NEW.id, 'version', NEW.version, 'reference', NEW.reference, \
-                    'name', NEW.name, 'category', NEW.category, 'unit', NEW.unit, 'min_stock', NEW.min_stock, \
-                    'archived', json(CASE WHEN NEW.archived THEN 'true' ELSE 'false' END), 'deleted', json('false')) \
-                WHERE NOT EXISTS (SELECT 1 FROM outbox WHERE piece_id = NEW.id AND version = NEW.version); \
-             END",
+            concat!(
+                "CREATE TRIGGER IF NOT EXISTS outbox_piece_added AFTER INSERT ON pieces BEGIN ",
+                piece_changed!(),
+                " END"
+            ),
+            concat!(
+                "CREATE TRIGGER IF NOT EXISTS outbox_piece_changed AFTER UPDATE ON pieces \
+                 WHEN NEW.version <> OLD.version BEGIN ",
+                piece_changed!(),
+                " END"
+            ),
             "CREATE TRIGGER IF NOT EXISTS outbox_piece_deleted AFTER DELETE ON pieces BEGIN \
                 INSERT INTO outbox (piece_id, version, payload) SELECT OLD.id, OLD.version + 1, \
                     json_object('id', OLD.id, 'version', OLD.version + 1, 'reference', OLD.reference, \

@@ -11,6 +11,43 @@
 
 use kit::migrate::Migration;
 
+/// What a new catalogue row, or a newer version of one, does in the
+/// statement that writes it: the "to order" alert for a new piece under its
+/// minimum, then stock's copy of the piece created, updated or dropped.
+macro_rules! catalogue_follows {
+    () => {
+        "BEGIN \
+                INSERT INTO outbox (event_id, payload, created_at, next_attempt_at) \
+                SELECT 'catalogue-' || NEW.piece_id, json_object(\
+                    'event_id', 'catalogue-' || NEW.piece_id, \
+                    'type', 'out_of_stock', \
+                    'piece', json_object('id', NEW.piece_id, 'reference', NEW.reference, 'name', NEW.name, \
+                        'category', NEW.category), \
+                    'quantity', 0, \
+                    'previous_quantity', 0, \
+                    'min_stock', NEW.min_stock, \
+                    'reason', 'new_piece', \
+                    'occurred_at', NEW.changed_at), \
+                    NEW.changed_at, NEW.changed_at \
+                WHERE NEW.deleted = 0 AND NEW.archived = 0 AND NEW.min_stock > 0 \
+                  AND NOT EXISTS (SELECT 1 FROM pieces WHERE piece_id = NEW.piece_id) \
+                  AND NOT EXISTS (SELECT 1 FROM outbox WHERE event_id = 'catalogue-' || NEW.piece_id); \
+                INSERT INTO pieces (piece_id, reference, name, category, min_stock, archived, refreshed_at) \
+                SELECT NEW.piece_id, NEW.reference, NEW.name, NEW.category, NEW.min_stock, NEW.archived, NEW.changed_at \
+                WHERE NEW.deleted = 0 AND NOT EXISTS (SELECT 1 FROM pieces WHERE piece_id = NEW.piece_id); \
+                UPDATE pieces SET reference = NEW.reference, name = NEW.name, category = NEW.category, \
+                    min_stock = NEW.min_stock, archived = NEW.archived, refreshed_at = NEW.changed_at \
+                WHERE piece_id = NEW.piece_id AND NEW.deleted = 0 \
+                  AND (reference, name, category, min_stock, archived) \
+                      IS NOT (NEW.reference, NEW.name, NEW.category, NEW.min_stock, NEW.archived); \
+                DELETE FROM levels WHERE piece_id = NEW.piece_id AND NEW.deleted = 1 \
+                  AND NOT EXISTS (SELECT 1 FROM movements WHERE piece_id = NEW.piece_id); \
+                DELETE FROM pieces WHERE piece_id = NEW.piece_id AND NEW.deleted = 1 \
+                  AND NOT EXISTS (SELECT 1 FROM movements WHERE piece_id = NEW.piece_id); \
+             END"
+    };
+}
+
 pub const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
@@ -159,64 +196,14 @@ pub const MIGRATIONS: &[Migration] = &[
             // the first thing to order: one alert, keyed on the piece. The
             // bodies guard with NOT EXISTS rather than `OR IGNORE`, which
             // the upsert that fires them would override.
-            "CREATE TRIGGER IF NOT EXISTS catalogue_added AFTER INSERT ON catalogue BEGIN \
-                INSERT INTO outbox (event_id, payload, created_at, next_attempt_at) \
-                SELECT 'catalogue-' || NEW.piece_id, json_object(\
-                    'event_id', 'catalogue-' || NEW.piece_id, \
-                    'type', 'out_of_stock', \
-                    'piece', json_object('id', NEW.piece_id, 'reference', NEW.reference, 'name', NEW.name, \
-                        'category', NEW.category), \
-                    'quantity', 0, \
-                    'previous_quantity', 0, \
-                    'min_stock', NEW.min_stock, \
-                    'reason', 'new_piece', \
-                    'occurred_at', NEW.changed_at), \
-                    NEW.changed_at, NEW.changed_at \
-                WHERE NEW.deleted = 0 AND NEW.archived = 0 AND NEW.min_stock > 0 \
-                  AND NOT EXISTS (SELECT 1 FROM pieces WHERE piece_id = NEW.piece_id) \
-                  AND NOT EXISTS (SELECT 1 FROM outbox WHERE event_id = 'catalogue-' || NEW.piece_id); \
-                INSERT INTO pieces (piece_id, reference, name, category, min_stock, archived, refreshed_at) \
-                SELECT NEW.piece_id, NEW.reference, NEW.name, NEW.category, NEW.min_stock, NEW.archived, NEW.changed_at \
-                WHERE NEW.deleted = 0 AND NOT EXISTS (SELECT 1 FROM pieces WHERE piece_id = NEW.piece_id); \
-                UPDATE pieces SET reference = NEW.reference, name = NEW.name, category = NEW.category, \
-                    min_stock = NEW.min_stock, archived = NEW.archived, refreshed_at = NEW.changed_at \
-                WHERE piece_id = NEW.piece_id AND NEW.deleted = 0 \
-                  AND (reference, name, category, min_stock, archived) \
-                      IS NOT (NEW.reference, NEW.name, NEW.category, NEW.min_stock, NEW.archived); \
-                DELETE FROM levels WHERE piece_id = NEW.piece_id AND NEW.deleted = 1 \
-                  AND NOT EXISTS (SELECT 1 FROM movements WHERE piece_id = NEW.piece_id); \
-                DELETE FROM pieces WHERE piece_id = NEW.piece_id AND NEW.deleted = 1 \
-                  AND NOT EXISTS (SELECT 1 FROM movements WHERE piece_id = NEW.piece_id); \
-             END",
-            "CREATE TRIGGER IF NOT EXISTS catalogue_changed AFTER UPDATE ON catalogue BEGIN \
-                INSERT INTO outbox (event_id, payload, created_at, next_attempt_at) \
-                SELECT 'catalogue-' || NEW.piece_id, json_object(\
-                    'event_id', 'catalogue-' || NEW.piece_id, \
-                    'type', 'out_of_stock', \
-                    'piece', json_object('id', NEW.piece_id, 'reference', NEW.reference, 'name', NEW.name, \
-                        'category', NEW.category), \
-                    'quantity', 0, \
-                    'previous_quantity', 0, \
-                    'min_stock', NEW.min_stock, \
-                    'reason', 'new_piece', \
-                    'occurred_at', NEW.changed_at), \
-                    NEW.changed_at, NEW.changed_at \
-                WHERE NEW.deleted = 0 AND NEW.archived = 0 AND NEW.min_stock > 0 \
-                  AND NOT EXISTS (SELECT 1 FROM pieces WHERE piece_id = NEW.piece_id) \
-                  AND NOT EXISTS (SELECT 1 FROM outbox WHERE event_id = 'catalogue-' || NEW.piece_id); \
-                INSERT INTO pieces (piece_id, reference, name, category, min_stock, archived, refreshed_at) \
-                SELECT NEW.piece_id, NEW.reference, NEW.name, NEW.category, NEW.min_stock, NEW.archived, NEW.changed_at \
-                WHERE NEW.deleted = 0 AND NOT EXISTS (SELECT 1 FROM pieces WHERE piece_id = NEW.piece_id); \
-                UPDATE pieces SET reference = NEW.reference, name = NEW.name, category = NEW.category, \
-                    min_stock = NEW.min_stock, archived = NEW.archived, refreshed_at = NEW.changed_at \
-                WHERE piece_id = NEW.piece_id AND NEW.deleted = 0 \
-                  AND (reference, name, category, min_stock, archived) \
-                      IS NOT (NEW.reference, NEW.name, NEW.category, NEW.min_stock, NEW.archived); \
-                DELETE FROM levels WHERE piece_id = NEW.piece_id AND NEW.deleted = 1 \
-                  AND NOT EXISTS (SELECT 1 FROM movements WHERE piece_id = NEW.piece_id); \
-                DELETE FROM pieces WHERE piece_id = NEW.piece_id AND NEW.deleted = 1 \
-                  AND NOT EXISTS (SELECT 1 FROM movements WHERE piece_id = NEW.piece_id); \
-             END",
+            concat!(
+                "CREATE TRIGGER IF NOT EXISTS catalogue_added AFTER INSERT ON catalogue ",
+                catalogue_follows!()
+            ),
+            concat!(
+                "CREATE TRIGGER IF NOT EXISTS catalogue_changed AFTER UPDATE ON catalogue ",
+                catalogue_follows!()
+            ),
         ],
     },
 ];
