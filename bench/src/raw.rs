@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use crate::database::Database;
+use crate::order::DEFAULT_LOCATION;
 use crate::statements::RECORD_MOVEMENT;
 
 pub struct Options {
@@ -73,6 +74,8 @@ fn worker(db: &str, sql: &str, piece: i64, deadline: Instant) -> Outcome {
                     "bench",
                     Option::<String>::None,
                     Option::<String>::None,
+                    Option::<i64>::None,
+                    DEFAULT_LOCATION,
                     Option::<i64>::None,
                 ],
                 |row| row.get::<_, i64>(0),

@@ -182,6 +182,8 @@ fn insert_movement(
         Sql::Null,
         Sql::Null,
         Sql::Null,
+        Sql::Integer(order.location()),
+        order.destination.map_or(Sql::Null, Sql::Integer),
     ];
     let mut statement = db.prepare_cached(statements::RECORD_MOVEMENT)?;
     let mut rows = statement.query(rusqlite::params_from_iter(params))?;
@@ -207,6 +209,10 @@ fn find(db: &rusqlite::Connection, id: i64) -> Result<Option<Json>, Error> {
         "quantity": row.get::<_, Option<i64>>("quantity")?,
         "delta": row.get::<_, Option<i64>>("delta")?,
         "level_after": row.get::<_, Option<i64>>("level_after")?,
+        "location_id": row.get::<_, Option<i64>>("location_id")?,
+        "location_code": row.get::<_, Option<String>>("location_code")?,
+        "to_location_id": row.get::<_, Option<i64>>("to_location_id")?,
+        "to_location_code": row.get::<_, Option<String>>("to_location_code")?,
         "reason": row.get::<_, Option<String>>("reason")?,
         "note": row.get::<_, Option<String>>("note")?,
         "user_id": row.get::<_, Option<i64>>("user_id")?,

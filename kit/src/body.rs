@@ -1,5 +1,6 @@
-//! Reading a JSON request body: 415 unless it says it is JSON, 400 with a
-//! `detail` when it is not the expected document. Never a 500 for bad input.
+//! Reading a request body, JSON or CSV: 415 or 400 unless it says it is
+//! what the route takes, 400 with a `detail` when it is not the expected
+//! document. Never a 500 for bad input.
 //! The host takes bodies up to 10 MiB, for CSV imports; a JSON document is
 //! one object a person typed, so it gets a much smaller limit.
 
@@ -7,6 +8,7 @@ use serde::de::DeserializeOwned;
 use spin_sdk::http::Request;
 
 use crate::Error;
+use crate::csv::Record;
 
 /// The largest JSON body a route accepts: a piece with a long description
 /// is a few KiB.
@@ -36,6 +38,32 @@ fn is_json(content_type: &str) -> bool {
         .split(';')
         .next()
         .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// The CSV records of `request` (header first, at least a header): 400
+/// unless it says `text/csv`, is UTF-8 and parses.
+pub fn csv(request: &Request) -> Result<(Record, Vec<Record>), Error> {
+    let content_type = request
+        .header("content-type")
+        .and_then(|value| value.as_str())
+        .unwrap_or_default();
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    if !essence.eq_ignore_ascii_case("text/csv") {
+        return Err(Error::BadRequest(
+            "Le corps de la requête doit être du CSV (Content-Type: text/csv).".into(),
+        ));
+    }
+    let text = std::str::from_utf8(request.body())
+        .map_err(|_| Error::BadRequest("Le fichier doit être encodé en UTF-8.".into()))?;
+    let mut records =
+        crate::csv::parse(text).map_err(|error| Error::BadRequest(error.to_string()))?;
+    if records.is_empty() {
+        return Err(Error::BadRequest(
+            "Le fichier est vide : il faut au moins l'en-tête.".into(),
+        ));
+    }
+    let rows = records.split_off(1);
+    Ok((records.remove(0), rows))
 }
 
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {

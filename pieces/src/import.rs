@@ -8,7 +8,6 @@ use kit::{Error, route};
 use serde_json::json;
 use spin_sdk::http::Response;
 
-use crate::csv;
 use crate::model::{self, CSV_COLUMNS, Draft, FieldErrors};
 use crate::store;
 
@@ -19,24 +18,7 @@ const MAX_IMPORT_ROWS: usize = 10_000;
 /// nothing and a 400 naming each bad row's line and field.
 pub fn import(call: &Call) -> Result<Response, Error> {
     let (request, caller) = (call.request, call.caller()?);
-    let content_type = request
-        .header("content-type")
-        .and_then(|value| value.as_str())
-        .unwrap_or_default();
-    let essence = content_type.split(';').next().unwrap_or_default().trim();
-    if !essence.eq_ignore_ascii_case("text/csv") {
-        return Err(Error::BadRequest(
-            "Le corps de la requête doit être du CSV (Content-Type: text/csv).".into(),
-        ));
-    }
-    let text = std::str::from_utf8(request.body())
-        .map_err(|_| Error::BadRequest("Le fichier doit être encodé en UTF-8.".into()))?;
-    let records = csv::parse(text).map_err(|error| Error::BadRequest(error.to_string()))?;
-    let Some((header, rows)) = records.split_first() else {
-        return Err(Error::BadRequest(
-            "Le fichier est vide : il faut au moins l'en-tête.".into(),
-        ));
-    };
+    let (header, rows) = kit::body::csv(request)?;
     if rows.len() > MAX_IMPORT_ROWS {
         return Err(Error::BadRequest(format!(
             "Au plus {MAX_IMPORT_ROWS} lignes par fichier ; celui-ci en a {}.",
@@ -203,7 +185,7 @@ mod tests {
                 ["example"]
                 .as_str()
                 .expect("an import example");
-        let records = csv::parse(example).expect("CSV");
+        let records = kit::csv::parse(example).expect("CSV");
         let (header, rows) = records.split_first().expect("a header");
         let positions = header_positions(&header.cells).expect("a valid header");
         assert!(!rows.is_empty());

@@ -7,7 +7,6 @@
 //! `import.rs`, write preconditions in `precondition.rs`, the calls to stock
 //! in `stock.rs`.
 
-mod csv;
 mod import;
 mod listing;
 mod model;

@@ -7,13 +7,15 @@ use spin_sdk::sqlite::{Connection, Value};
 
 use crate::movement::{COLUMNS, to_json};
 use crate::order::Kind;
+use crate::statements::MOVEMENT_SOURCE as FROM;
 use kit::page::{Page, Query};
 
 /// Cap of one CSV export; the ledger of a workshop stays far below it.
 const MAX_EXPORT_ROWS: i64 = 100_000;
 
-/// `WHERE` clause and parameters from `piece_id`, `type`, `user`,
-/// `date_from`, `date_to` (dates `YYYY-MM-DD`, `date_to` inclusive).
+/// `WHERE` clause and parameters from `piece_id`, `type`, `location_id`
+/// (either side of a transfer), `user`, `date_from`, `date_to` (dates
+/// `YYYY-MM-DD`, `date_to` inclusive).
 fn filters(query: &Query) -> Result<(String, Vec<Value>), kit::Error> {
     let mut sql = String::from(" WHERE 1 = 1");
     let mut params = Vec::new();
@@ -29,8 +31,18 @@ fn filters(query: &Query) -> Result<(String, Vec<Value>), kit::Error> {
     }
     if let Some(kind) = query.get("type") {
         let kind = Kind::parse(kind)
-            .ok_or_else(|| kit::Error::field("type", "Type : IN, OUT ou ADJUST."))?;
+            .ok_or_else(|| kit::Error::field("type", "Type : IN, OUT, ADJUST ou TRANSFER."))?;
         add(" AND m.type = ?", Value::Text(kind.as_str().to_owned()));
+    }
+    if let Some(id) = query.get("location_id") {
+        let id = id
+            .parse::<i64>()
+            .map_err(|_| kit::Error::field("location_id", "Identifiant d'emplacement invalide."))?;
+        add(
+            " AND m.id IN (SELECT id FROM ledger WHERE location_id = ? \
+                           UNION ALL SELECT id FROM ledger WHERE to_location_id = ?)",
+            Value::Integer(id),
+        );
     }
     if let Some(user) = query.get("user") {
         add(" AND m.username = ?", Value::Text(user.to_owned()));
@@ -91,8 +103,6 @@ fn is_calendar_date(value: &str) -> bool {
     (1..=days).contains(&day)
 }
 
-const FROM: &str = " FROM movements AS m JOIN pieces AS p USING (piece_id)";
-
 pub fn list(db: &Connection, request: &Request, query: &Query) -> Result<Json, kit::Error> {
     let page = Page::from_query(query)?;
     let (filter, params) = filters(query)?;
@@ -126,6 +136,8 @@ pub fn export(db: &Connection, query: &Query) -> Result<String, kit::Error> {
         "quantity",
         "delta",
         "level_after",
+        "location_code",
+        "to_location_code",
         "reason",
         "note",
         "user",

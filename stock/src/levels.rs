@@ -1,10 +1,12 @@
 //! `GET /api/stock/` and `GET /api/stock/{piece_id}/`: each catalogue
-//! piece's level and status, 0 until its first movement.
+//! piece's level and status, 0 until its first movement, and what each
+//! location holds of it. Statuses compare the total with the minimum.
 
 use serde_json::{Value as Json, json};
 use spin_sdk::http::Request;
 use spin_sdk::sqlite::{Connection, Row, Value};
 
+use crate::locations::subtree;
 use crate::pieces::Piece;
 use crate::schema::STATUS_SQL;
 use kit::page::{Page, Query};
@@ -17,25 +19,46 @@ const ORDERINGS: &[(&str, &str)] = &[
 ];
 
 /// A level as the API shows it, from a source of the columns
-/// `piece_id, reference, name, quantity, min_stock, updated_at, archived`.
+/// `piece_id, reference, name, quantity, min_stock, updated_at, archived,
+/// here` (what the filtered location holds, or NULL).
 fn levels_from(source: &str) -> String {
     format!(
-        "SELECT piece_id, reference, name, quantity, min_stock, {STATUS_SQL} AS status, updated_at, archived \
+        "SELECT piece_id, reference, name, quantity, min_stock, {STATUS_SQL} AS status, updated_at, \
+                archived, here \
          FROM ({source})"
     )
 }
 
-/// Every known piece with its level (0 before its first movement); filters
-/// append `AND ...` to it.
-fn select() -> String {
+/// Every known piece with its level (0 before its first movement), or,
+/// given the parameter naming a location, only the pieces held in it or
+/// below it, with what they hold there; filters append `AND ...` to it.
+fn select(location: Option<&str>) -> String {
+    let (here, within) = match location {
+        None => ("NULL".to_owned(), String::new()),
+        Some(parameter) => (
+            "h.here".to_owned(),
+            format!(
+                " JOIN (SELECT piece_id, SUM(quantity) AS here FROM location_levels \
+                        WHERE quantity > 0 AND location_id IN ({}) GROUP BY piece_id) AS h \
+                   USING (piece_id)",
+                subtree(parameter)
+            ),
+        ),
+    };
     format!(
         "{} WHERE 1 = 1",
-        levels_from(
+        levels_from(&format!(
             "SELECT p.piece_id, p.reference, p.name, COALESCE(l.quantity, 0) AS quantity, p.min_stock, \
-                    l.updated_at, p.archived \
-             FROM pieces AS p LEFT JOIN levels AS l USING (piece_id)"
-        )
+                    l.updated_at, p.archived, {here} AS here \
+             FROM pieces AS p LEFT JOIN levels AS l USING (piece_id){within}"
+        ))
     )
+}
+
+/// Appends `value` to `params` and names it in SQL.
+fn bind(params: &mut Vec<Value>, value: Value) -> String {
+    params.push(value);
+    format!("?{}", params.len())
 }
 
 /// Longest accepted search, well beyond any reference or name.
@@ -45,6 +68,15 @@ pub fn list(db: &Connection, request: &Request, query: &Query) -> Result<Json, k
     let page = Page::from_query(query)?;
     let mut filter = String::new();
     let mut params = Vec::new();
+    let location = match query.get("location") {
+        None => None,
+        Some(id) => {
+            let id = id.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
+                kit::Error::field("location", "Identifiant d'emplacement invalide.")
+            })?;
+            Some(bind(&mut params, Value::Integer(id)))
+        }
+    };
     if let Some(search) = query.get("search") {
         if search.chars().count() > MAX_SEARCH_CHARS {
             // Nothing that long is stored; SQLite also caps LIKE patterns.
@@ -55,14 +87,16 @@ pub fn list(db: &Connection, request: &Request, query: &Query) -> Result<Json, k
         }
         // Folded text against folded text (`kit::text::fold`, as pieces'
         // search): `écrou` finds `Écrou`, `ECROU` and `ecrou`.
-        filter.push_str(
-            " AND (piece_id IN (SELECT piece_id FROM pieces_folded \
-                                WHERE reference LIKE ?1 ESCAPE '\\' OR name LIKE ?1 ESCAPE '\\') \
-                   OR piece_id IN (SELECT value FROM json_each(?2)))",
+        let pattern = bind(&mut params, Value::Text(search_pattern(search)));
+        let unfolded = bind(
+            &mut params,
+            Value::Text(json!(unfolded_matches(db, search)?).to_string()),
         );
-        params.push(Value::Text(search_pattern(search)));
-        params.push(Value::Text(
-            json!(unfolded_matches(db, search)?).to_string(),
+        filter.push_str(&format!(
+            " AND (piece_id IN (SELECT piece_id FROM pieces_folded \
+                                WHERE reference LIKE {pattern} ESCAPE '\\' \
+                                   OR name LIKE {pattern} ESCAPE '\\') \
+                   OR piece_id IN (SELECT value FROM json_each({unfolded})))"
         ));
     }
     // An archived piece leaves the list (its level and ledger stay, and
@@ -79,13 +113,13 @@ pub fn list(db: &Connection, request: &Request, query: &Query) -> Result<Json, k
                 "Statut inconnu : ok, low ou out.",
             ));
         }
-        filter.push_str(&format!(" AND ({STATUS_SQL}) = ?{}", params.len() + 1));
-        params.push(Value::Text(status.to_owned()));
+        let status = bind(&mut params, Value::Text(status.to_owned()));
+        filter.push_str(&format!(" AND ({STATUS_SQL}) = {status}"));
     }
     let order = ordering(query.get("ordering"))?;
     let (count, rows) = page.select(
         db,
-        &format!("{}{filter}", select()),
+        &format!("{}{filter}", select(location.as_deref())),
         &format!("{order}, piece_id"),
         &params,
     )?;
@@ -100,7 +134,7 @@ pub fn unseen(db: &Connection, piece: &Piece) -> Result<Json, kit::Error> {
     let rows = db.execute(
         &levels_from(
             "SELECT ?1 AS piece_id, ?2 AS reference, ?3 AS name, 0 AS quantity, ?4 AS min_stock, \
-                    NULL AS updated_at, ?5 AS archived",
+                    NULL AS updated_at, ?5 AS archived, NULL AS here",
         ),
         &[
             Value::Integer(piece.id),
@@ -110,21 +144,44 @@ pub fn unseen(db: &Connection, piece: &Piece) -> Result<Json, kit::Error> {
             Value::Integer(piece.archived.into()),
         ],
     )?;
-    rows.rows()
+    let mut level = rows
+        .rows()
         .next()
         .map(|row| to_json(&row))
-        .ok_or_else(|| kit::Error::Internal("a one-row SELECT returned nothing".into()))
+        .ok_or_else(|| kit::Error::Internal("a one-row SELECT returned nothing".into()))?;
+    level["locations"] = json!([]);
+    Ok(level)
 }
 
+/// A piece's level, with what each location holding some of it holds.
 pub fn one(db: &Connection, piece_id: i64) -> Result<Json, kit::Error> {
     let rows = db.execute(
-        &format!("{} AND piece_id = ?1", select()),
+        &format!("{} AND piece_id = ?1", select(None)),
         &[Value::Integer(piece_id)],
     )?;
-    rows.rows()
+    let mut level = rows
+        .rows()
         .next()
         .map(|row| to_json(&row))
-        .ok_or(kit::Error::NotFound)
+        .ok_or(kit::Error::NotFound)?;
+    let held = db.execute(
+        "SELECT h.location_id, l.code, l.name, h.quantity \
+         FROM location_levels AS h JOIN locations AS l ON l.id = h.location_id \
+         WHERE h.piece_id = ?1 AND h.quantity > 0 ORDER BY l.code",
+        &[Value::Integer(piece_id)],
+    )?;
+    level["locations"] = held
+        .rows()
+        .map(|row| {
+            json!({
+                "location_id": row.get::<i64>("location_id"),
+                "code": row.get::<&str>("code"),
+                "name": row.get::<&str>("name"),
+                "quantity": row.get::<i64>("quantity"),
+            })
+        })
+        .collect();
+    Ok(level)
 }
 
 /// `ordering=name` or `-name`; anything outside the whitelist is refused.
@@ -189,7 +246,7 @@ fn escape_like(s: &str) -> String {
 }
 
 fn to_json(row: &Row<'_>) -> Json {
-    json!({
+    let mut level = json!({
         "piece_id": row.get::<i64>("piece_id"),
         "reference": row.get::<&str>("reference"),
         "name": row.get::<&str>("name"),
@@ -198,7 +255,11 @@ fn to_json(row: &Row<'_>) -> Json {
         "status": row.get::<&str>("status"),
         "updated_at": row.get::<&str>("updated_at"),
         "archived": row.get::<i64>("archived").is_some_and(|a| a != 0),
-    })
+    });
+    if let Some(here) = row.get::<i64>("here") {
+        level["location_quantity"] = here.into();
+    }
+    level
 }
 
 #[cfg(test)]

@@ -1,13 +1,16 @@
-//! The `stock` service: stock levels and the append-only movement ledger.
+//! The `stock` service: stock levels per location, the append-only
+//! movement ledger, locations and stocktakes.
 //!
 //! Spin routes `/api/stock/...` here (see `spin.toml`); the service owns the
 //! SQLite database labelled `stock` and no other. Piece data comes from the
 //! pieces service ([`pieces`]); threshold alerts leave through the outbox
 //! ([`outbox`]) towards notifications.
 
+mod counts;
 mod error;
 mod ledger;
 mod levels;
+mod locations;
 mod movement;
 mod order;
 mod outbox;
@@ -43,26 +46,61 @@ const MAX_IDEMPOTENCY_KEY: usize = 255;
 mod openapi;
 
 const VIEWER: Access = Access::Token(Role::Viewer);
+const OPERATOR: Access = Access::Token(Role::Operator);
+const MANAGER: Access = Access::Token(Role::Manager);
 
 /// Everything stock serves, besides health and its document.
 static ROUTES: &[Route] = &[
     Route::get("/api/stock/", VIEWER, |call| ready(list_levels(call))),
-    Route::post(
-        "/api/stock/movement/",
-        Access::Token(Role::Operator),
-        |call| Box::pin(record(call)),
-    ),
+    Route::post("/api/stock/movement/", OPERATOR, |call| {
+        Box::pin(record(call))
+    }),
     Route::get("/api/stock/movements/", VIEWER, |call| {
         ready(list_movements(call))
     }),
     Route::get("/api/stock/movements/export.csv", VIEWER, |call| {
         ready(export_movements(call))
     }),
-    Route::post(
-        "/api/stock/movements/{id}/reverse/",
-        Access::Token(Role::Manager),
-        |call| Box::pin(reverse(call)),
-    ),
+    Route::post("/api/stock/movements/{id}/reverse/", MANAGER, |call| {
+        Box::pin(reverse(call))
+    }),
+    Route::get("/api/stock/locations/", VIEWER, |call| {
+        ready(list_locations(call))
+    }),
+    Route::post("/api/stock/locations/", MANAGER, |call| {
+        ready(create_location(call))
+    }),
+    Route::get("/api/stock/locations/{id}/", VIEWER, |call| {
+        ready(location(call))
+    }),
+    Route::patch("/api/stock/locations/{id}/", MANAGER, |call| {
+        ready(update_location(call))
+    }),
+    Route::delete("/api/stock/locations/{id}/", MANAGER, |call| {
+        ready(delete_location(call))
+    }),
+    Route::get("/api/stock/counts/", VIEWER, |call| {
+        ready(list_counts(call))
+    }),
+    Route::post("/api/stock/counts/", OPERATOR, |call| {
+        ready(open_count(call))
+    }),
+    Route::get("/api/stock/counts/{id}/", VIEWER, |call| ready(count(call))),
+    Route::put("/api/stock/counts/{id}/lines/", OPERATOR, |call| {
+        ready(record_lines(call))
+    }),
+    Route::post("/api/stock/counts/{id}/import/", OPERATOR, |call| {
+        ready(import_lines(call))
+    }),
+    Route::get("/api/stock/counts/{id}/export.csv", VIEWER, |call| {
+        ready(export_count(call))
+    }),
+    Route::post("/api/stock/counts/{id}/validate/", MANAGER, |call| {
+        ready(close_count(call, "validated"))
+    }),
+    Route::post("/api/stock/counts/{id}/cancel/", MANAGER, |call| {
+        ready(close_count(call, "cancelled"))
+    }),
     Route::get(
         "/api/stock/internal/usage/{id}/",
         Access::Internal,
@@ -79,13 +117,18 @@ static ROUTES: &[Route] = &[
     Route::get("/api/stock/{piece}/", VIEWER, |call| Box::pin(level(call))),
 ];
 
-/// The routes after whose `201` this invocation delivers the outbox.
-const RECORDING: [&str; 2] = ["/api/stock/movement/", "/api/stock/movements/{id}/reverse/"];
+/// The routes after whose success this invocation delivers the outbox.
+const RECORDING: [&str; 3] = [
+    "/api/stock/movement/",
+    "/api/stock/movements/{id}/reverse/",
+    "/api/stock/counts/{id}/validate/",
+];
 
 #[http_component]
 async fn handle(request: Request, response_out: ResponseOutparam) {
     let response = dispatch(&SERVICE, ROUTES, &request).await;
-    let recorded = *response.status() == 201
+    let recorded = (200..300).contains(response.status())
+        && request.method() == &spin_sdk::http::Method::Post
         && RECORDING
             .iter()
             .any(|pattern| kit::route::matches(pattern, request.path()));
@@ -150,17 +193,14 @@ async fn record(call: &Call<'_>) -> Result<Response, Error> {
     {
         return Ok(replay);
     }
-    movable(&db, order.piece_id).await?;
-    let author = Author {
-        user_id: caller.user_id,
-        username: &caller.username,
-    };
+    movable(&db, &order).await?;
+    let author = author(caller);
     let idempotency = key.as_deref().map(|k| (k, fingerprint.as_str()));
     match movement::record(&db, &order, &author, idempotency, None) {
         Ok(Some(id)) => created(&db, id),
-        Ok(None) => Err(insufficient(&db, &order)?),
+        Ok(None) => Err(refusal(&db, &order)?),
         // Another request with the same key won the race: answer as it did.
-        Err(e) if kit::constraint::is_unique_violation(&e, "movements.idempotency_key") => {
+        Err(e) if kit::constraint::is_unique_violation(&e, "ledger.idempotency_key") => {
             let key = key.as_deref().unwrap_or_default();
             replay(&db, key, &fingerprint)?
                 .ok_or_else(|| Error::Conflict("Requête concurrente ; réessayez.".into()))
@@ -176,25 +216,22 @@ async fn reverse(call: &Call<'_>) -> Result<Response, Error> {
     let db = call.database()?;
     let original = movement::find(&db, id)?.ok_or(Error::NotFound)?;
     let order = movement::reversal_of(&original)?;
-    movable(&db, order.piece_id).await?;
-    let author = Author {
-        user_id: caller.user_id,
-        username: &caller.username,
-    };
-    match movement::record(&db, &order, &author, None, Some(id)) {
+    movable(&db, &order).await?;
+    match movement::record(&db, &order, &author(caller), None, Some(id)) {
         Ok(Some(id)) => created(&db, id),
-        Ok(None) => Err(insufficient(&db, &order)?),
-        Err(e) if kit::constraint::is_unique_violation(&e, "movements.reverses") => {
+        Ok(None) => Err(refusal(&db, &order)?),
+        Err(e) if kit::constraint::is_unique_violation(&e, "ledger.reverses") => {
             Err(StockError::AlreadyReversed.into())
         }
         Err(e) => Err(e.into()),
     }
 }
 
-/// Refreshes the piece from pieces: movements only go to known pieces that
-/// are not archived.
-async fn movable(db: &Connection, piece_id: i64) -> Result<(), Error> {
-    let piece = pieces::refresh(db, piece_id).await?;
+/// Movements only go to known pieces that are not archived (refreshed from
+/// pieces), between known locations that are not archived.
+async fn movable(db: &Connection, order: &Order) -> Result<(), Error> {
+    placeable(db, order)?;
+    let piece = pieces::refresh(db, order.piece_id).await?;
     if piece.archived {
         return Err(StockError::ArchivedPiece {
             reference: piece.reference,
@@ -202,6 +239,25 @@ async fn movable(db: &Connection, piece_id: i64) -> Result<(), Error> {
         .into());
     }
     Ok(())
+}
+
+fn placeable(db: &Connection, order: &Order) -> Result<(), Error> {
+    let source = match order.kind {
+        Kind::Transfer => "from_location_id",
+        _ => "location_id",
+    };
+    locations::usable(db, order.location(), source)?;
+    if let Some(destination) = order.destination {
+        locations::usable(db, destination, "to_location_id")?;
+    }
+    Ok(())
+}
+
+fn author(caller: &kit::auth::Caller) -> Author<'_> {
+    Author {
+        user_id: caller.user_id,
+        username: &caller.username,
+    }
 }
 
 /// `GET /api/stock/{piece_id}/`: a piece stock has not seen yet is looked up
@@ -259,8 +315,13 @@ fn created(db: &Connection, id: i64) -> Result<Response, Error> {
     json(201, &movement)
 }
 
-fn insufficient(db: &Connection, order: &Order) -> Result<Error, Error> {
-    let available = movement::level(db, order.piece_id)?;
+/// Why a movement found no row to write: a location archived meanwhile,
+/// or not enough where it takes from.
+fn refusal(db: &Connection, order: &Order) -> Result<Error, Error> {
+    if let Err(error) = placeable(db, order) {
+        return Ok(error);
+    }
+    let available = movement::held(db, order.piece_id, order.location())?;
     Ok(StockError::Insufficient { available }.into())
 }
 
@@ -301,7 +362,7 @@ fn usage(call: &Call) -> Result<Response, Error> {
     let piece_id = call.param("id")?;
     let row = call.database()?.execute(
         "SELECT COALESCE((SELECT quantity FROM levels WHERE piece_id = ?1), 0) AS quantity, \
-                EXISTS (SELECT 1 FROM movements WHERE piece_id = ?1) AS moved",
+                EXISTS (SELECT 1 FROM ledger WHERE piece_id = ?1) AS moved",
         &[Value::Integer(piece_id)],
     )?;
     let row = row.rows().next();
@@ -318,6 +379,96 @@ fn usage(call: &Call) -> Result<Response, Error> {
         200,
         &serde_json::json!({ "piece_id": piece_id, "has_stock": quantity > 0, "has_movements": moved }),
     )
+}
+
+fn list_locations(call: &Call) -> Result<Response, Error> {
+    let query = query(call.request);
+    json(
+        200,
+        &locations::list(&call.database()?, query.get("archived"))?,
+    )
+}
+
+fn create_location(call: &Call) -> Result<Response, Error> {
+    let change = kit::body::json::<locations::Input>(call.request)?.validate(true)?;
+    let db = call.database()?;
+    let id = locations::create(&db, &change)?;
+    json(201, &locations::one(&db, id)?)
+}
+
+fn location(call: &Call) -> Result<Response, Error> {
+    json(200, &locations::one(&call.database()?, call.param("id")?)?)
+}
+
+fn update_location(call: &Call) -> Result<Response, Error> {
+    let id = call.param("id")?;
+    let change = kit::body::json::<locations::Input>(call.request)?.validate(false)?;
+    let db = call.database()?;
+    locations::one(&db, id)?;
+    locations::update(&db, id, &change)?;
+    json(200, &locations::one(&db, id)?)
+}
+
+fn delete_location(call: &Call) -> Result<Response, Error> {
+    locations::delete(&call.database()?, call.param("id")?)?;
+    Ok(Response::new(204, ()))
+}
+
+fn list_counts(call: &Call) -> Result<Response, Error> {
+    let listed = counts::list(&call.database()?, call.request, &query(call.request))?;
+    json(200, &listed)
+}
+
+fn open_count(call: &Call) -> Result<Response, Error> {
+    let caller = call.caller()?;
+    let (location, note) = kit::body::json::<counts::Opening>(call.request)?.validate()?;
+    let db = call.database()?;
+    let id = counts::open(&db, location, &note, &author(caller))?;
+    json(201, &counts::one(&db, id)?)
+}
+
+fn count(call: &Call) -> Result<Response, Error> {
+    json(200, &counts::one(&call.database()?, call.param("id")?)?)
+}
+
+fn record_lines(call: &Call) -> Result<Response, Error> {
+    let lines = kit::body::json::<counts::Lines>(call.request)?.validate()?;
+    save_lines(call, &lines)
+}
+
+fn import_lines(call: &Call) -> Result<Response, Error> {
+    let db = call.database()?;
+    let lines = counts::from_csv(&db, call.request)?;
+    save_lines(call, &lines)
+}
+
+fn save_lines(call: &Call, lines: &[counts::Counted]) -> Result<Response, Error> {
+    let (id, caller) = (call.param("id")?, call.caller()?);
+    let recorded = counts::record(&call.database()?, id, lines, &author(caller))?;
+    json(200, &serde_json::json!({ "recorded": recorded }))
+}
+
+fn export_count(call: &Call) -> Result<Response, Error> {
+    let id = call.param("id")?;
+    let csv = counts::export(&call.database()?, id)?;
+    Ok(Response::builder()
+        .status(200)
+        .header("content-type", "text/csv; charset=utf-8")
+        .header(
+            "content-disposition",
+            format!("attachment; filename=\"inventaire-{id}.csv\""),
+        )
+        .body(csv)
+        .build())
+}
+
+/// Validates or cancels an open count; validating one already validated
+/// answers it again and adjusts nothing.
+fn close_count(call: &Call, status: &str) -> Result<Response, Error> {
+    let (id, caller) = (call.param("id")?, call.caller()?);
+    let db = call.database()?;
+    counts::close(&db, id, status, &author(caller))?;
+    json(200, &counts::one(&db, id)?)
 }
 
 fn query(request: &Request) -> Query {

@@ -23,9 +23,10 @@ pub struct Author<'a> {
 /// Columns every movement answer is built from.
 pub const COLUMNS: &str = statements::MOVEMENT_COLUMNS;
 
-/// Records `order`; `Ok(None)` when an OUT exceeds the level.
+/// Records `order`; `Ok(None)` when an OUT or TRANSFER exceeds what its
+/// location holds, or a location is unknown or archived.
 ///
-/// The movement is one `INSERT ... SELECT` that reads the level it changes.
+/// The movement is one `INSERT ... SELECT` that reads the levels it changes.
 /// It is tried first: a piece that has moved before has its level row, and
 /// then the movement is the only write. Finding no row (a first movement, or
 /// an OUT beyond the level) creates the level row if it is missing and tries
@@ -51,6 +52,8 @@ pub fn record(
         key,
         fingerprint,
         reverses.map_or(Value::Null, Value::Integer),
+        Value::Integer(order.location()),
+        order.destination.map_or(Value::Null, Value::Integer),
     ];
     let insert = || {
         let inserted = db.execute(statements::RECORD_MOVEMENT, &parameters)?;
@@ -76,7 +79,7 @@ pub fn by_idempotency_key(
     key: &str,
 ) -> Result<Option<(i64, String)>, spin_sdk::sqlite::Error> {
     let result = db.execute(
-        "SELECT id, request_hash FROM movements WHERE idempotency_key = ?",
+        "SELECT id, request_hash FROM ledger WHERE idempotency_key = ?",
         &[Value::Text(key.to_owned())],
     )?;
     Ok(result.rows().next().and_then(|row| {
@@ -89,10 +92,11 @@ pub fn by_idempotency_key(
     }))
 }
 
-pub fn level(db: &Connection, piece_id: i64) -> Result<i64, spin_sdk::sqlite::Error> {
+/// What `location` holds of piece `piece_id`.
+pub fn held(db: &Connection, piece_id: i64, location: i64) -> Result<i64, spin_sdk::sqlite::Error> {
     let result = db.execute(
-        "SELECT quantity FROM levels WHERE piece_id = ?",
-        &[Value::Integer(piece_id)],
+        "SELECT quantity FROM location_levels WHERE piece_id = ? AND location_id = ?",
+        &[Value::Integer(piece_id), Value::Integer(location)],
     )?;
     Ok(result
         .rows()
@@ -101,24 +105,39 @@ pub fn level(db: &Connection, piece_id: i64) -> Result<i64, spin_sdk::sqlite::Er
         .unwrap_or(0))
 }
 
-/// The movement that undoes `original`: the opposite IN/OUT of its delta,
-/// recorded with `reverses` set (UNIQUE: a movement is reversed once).
+/// The movement that undoes `original`, recorded with `reverses` set
+/// (UNIQUE: a movement is reversed once): the opposite IN/OUT of its delta
+/// at its location, or the TRANSFER back.
 pub fn reversal_of(original: &Json) -> Result<Order, StockError> {
     if !original["reverses"].is_null() {
         return Err(StockError::ReversalOfReversal);
     }
-    let delta = original["delta"].as_i64().unwrap_or(0);
-    let kind = match delta.signum() {
-        1 => Kind::Out,
-        -1 => Kind::In,
-        _ => return Err(StockError::NothingToReverse),
+    let location = original["location_id"].as_i64();
+    let (kind, quantity, location, destination) = if original["type"] == "TRANSFER" {
+        let quantity = original["quantity"].as_i64().unwrap_or(0);
+        (
+            Kind::Transfer,
+            quantity,
+            original["to_location_id"].as_i64(),
+            location,
+        )
+    } else {
+        let delta = original["delta"].as_i64().unwrap_or(0);
+        let kind = match delta.signum() {
+            1 => Kind::Out,
+            -1 => Kind::In,
+            _ => return Err(StockError::NothingToReverse),
+        };
+        (kind, delta.abs(), location, None)
     };
     Ok(Order {
         piece_id: original["piece_id"].as_i64().unwrap_or(0),
         kind,
-        quantity: delta.abs(),
+        quantity,
         reason: Some(REVERSAL.to_owned()),
         note: format!("Annulation du mouvement n° {}", original["id"]),
+        location,
+        destination,
     })
 }
 
@@ -132,6 +151,10 @@ pub fn to_json(row: &Row<'_>) -> Json {
         "quantity": row.get::<i64>("quantity"),
         "delta": row.get::<i64>("delta"),
         "level_after": row.get::<i64>("level_after"),
+        "location_id": row.get::<i64>("location_id"),
+        "location_code": row.get::<&str>("location_code"),
+        "to_location_id": row.get::<i64>("to_location_id"),
+        "to_location_code": row.get::<&str>("to_location_code"),
         "reason": row.get::<&str>("reason"),
         "note": row.get::<&str>("note"),
         "user_id": row.get::<i64>("user_id"),
@@ -147,9 +170,15 @@ mod tests {
 
     #[test]
     fn reversals_undo_the_delta_once() {
-        let out = json!({"id": 7, "piece_id": 1, "delta": -3, "reverses": null});
+        let out = json!({"id": 7, "piece_id": 1, "delta": -3, "reverses": null, "location_id": 4});
         let reversal = reversal_of(&out).unwrap();
         assert_eq!((reversal.kind, reversal.quantity), (Kind::In, 3));
+        assert_eq!((reversal.location(), reversal.destination), (4, None));
+        let transfer = json!({"id": 9, "piece_id": 1, "type": "TRANSFER", "quantity": 2,
+            "delta": 0, "reverses": null, "location_id": 4, "to_location_id": 5});
+        let back = reversal_of(&transfer).unwrap();
+        assert_eq!((back.kind, back.quantity), (Kind::Transfer, 2));
+        assert_eq!((back.location(), back.destination), (5, Some(4)));
         let adjust_up = json!({"id": 8, "piece_id": 1, "delta": 5, "reverses": null});
         assert_eq!(reversal_of(&adjust_up).unwrap().kind, Kind::Out);
         assert!(matches!(

@@ -22,6 +22,10 @@ pub const REASONS: &[&str] = &[
 ];
 
 const MAX_NOTE: usize = 1000;
+
+/// Where a movement that names no location goes: the location every
+/// piece's stock was in before there were locations.
+pub const DEFAULT_LOCATION: i64 = 1;
 const MAX_QUANTITY: i64 = 1_000_000_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +33,7 @@ pub enum Kind {
     In,
     Out,
     Adjust,
+    Transfer,
 }
 
 impl Kind {
@@ -37,6 +42,7 @@ impl Kind {
             "IN" => Some(Self::In),
             "OUT" => Some(Self::Out),
             "ADJUST" => Some(Self::Adjust),
+            "TRANSFER" => Some(Self::Transfer),
             _ => None,
         }
     }
@@ -46,6 +52,7 @@ impl Kind {
             Self::In => "IN",
             Self::Out => "OUT",
             Self::Adjust => "ADJUST",
+            Self::Transfer => "TRANSFER",
         }
     }
 }
@@ -60,6 +67,9 @@ pub struct Input {
     quantity: Option<Json>,
     reason: Option<Json>,
     note: Option<Json>,
+    location_id: Option<Json>,
+    from_location_id: Option<Json>,
+    to_location_id: Option<Json>,
 }
 
 /// A movement request that passed validation.
@@ -71,6 +81,10 @@ pub struct Order {
     pub quantity: i64,
     pub reason: Option<String>,
     pub note: String,
+    /// The location it changes (a TRANSFER's source); `None`: the default.
+    pub location: Option<i64>,
+    /// A TRANSFER's destination; `None` for every other type.
+    pub destination: Option<i64>,
 }
 
 impl Input {
@@ -98,7 +112,7 @@ impl Input {
         {
             Some(kind) => kind,
             None => {
-                fail("type", "Type requis : IN, OUT ou ADJUST.");
+                fail("type", "Type requis : IN, OUT, ADJUST ou TRANSFER.");
                 Kind::In
             }
         };
@@ -154,6 +168,49 @@ impl Input {
                 String::new()
             }
         };
+        let mut location = |field: &str, value: Option<Json>| match value {
+            None | Some(Json::Null) => None,
+            Some(value) => match value.as_i64() {
+                Some(id) if id > 0 => Some(id),
+                _ => {
+                    fail(
+                        field,
+                        "Identifiant d'emplacement invalide (entier positif).",
+                    );
+                    None
+                }
+            },
+        };
+        let at = location("location_id", self.location_id);
+        let from = location("from_location_id", self.from_location_id);
+        let to = location("to_location_id", self.to_location_id);
+        let (location, destination) = if kind == Kind::Transfer {
+            if at.is_some() {
+                fail(
+                    "location_id",
+                    "Un transfert prend from_location_id et to_location_id.",
+                );
+            }
+            if from.is_none() {
+                fail("from_location_id", "Emplacement de départ requis.");
+            }
+            if to.is_none() {
+                fail("to_location_id", "Emplacement d'arrivée requis.");
+            } else if to == from {
+                fail(
+                    "to_location_id",
+                    "L'emplacement d'arrivée doit différer du départ.",
+                );
+            }
+            (from, to)
+        } else {
+            for (field, given) in [("from_location_id", from), ("to_location_id", to)] {
+                if given.is_some() {
+                    fail(field, "Réservé aux transferts ; utilisez location_id.");
+                }
+            }
+            (at, None)
+        };
         if !errors.is_empty() {
             return Err(kit::Error::Validation(errors));
         }
@@ -163,15 +220,24 @@ impl Input {
             quantity,
             reason,
             note,
+            location,
+            destination,
         })
     }
 }
 
 impl Order {
+    /// The location the movement changes (a TRANSFER's source).
+    pub fn location(&self) -> i64 {
+        self.location.unwrap_or(DEFAULT_LOCATION)
+    }
+
     /// The request's identity for `Idempotency-Key` (FNV-1a over its
     /// canonical fields: a replay with a re-serialised body still matches).
     pub fn fingerprint(&self) -> String {
-        let canonical = format!(
+        // Locations are appended only when given, so that a key recorded
+        // before locations existed still matches its replay.
+        let mut canonical = format!(
             "{}|{}|{}|{}|{}",
             self.piece_id,
             self.kind.as_str(),
@@ -179,6 +245,12 @@ impl Order {
             self.reason.as_deref().unwrap_or(""),
             self.note
         );
+        if let Some(location) = self.location {
+            canonical.push_str(&format!("|@{location}"));
+        }
+        if let Some(destination) = self.destination {
+            canonical.push_str(&format!("|>{destination}"));
+        }
         let hash = canonical.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
         });
@@ -258,6 +330,54 @@ mod tests {
             fields(input(json!({"type": "SIDEWAYS"}))),
             ["piece_id", "quantity", "type"]
         );
+    }
+
+    #[test]
+    fn a_transfer_names_two_distinct_locations_and_nothing_else() {
+        let order = input(json!({"piece_id": 1, "type": "TRANSFER", "quantity": 2,
+            "from_location_id": 3, "to_location_id": 4}))
+        .unwrap();
+        assert_eq!((order.location(), order.destination), (3, Some(4)));
+        assert_eq!(
+            fields(input(
+                json!({"piece_id": 1, "type": "TRANSFER", "quantity": 2,
+                "from_location_id": 3, "to_location_id": 3})
+            )),
+            ["to_location_id"]
+        );
+        assert_eq!(
+            fields(input(
+                json!({"piece_id": 1, "type": "TRANSFER", "quantity": 2,
+                "location_id": 3})
+            )),
+            ["from_location_id", "location_id", "to_location_id"]
+        );
+        assert_eq!(
+            fields(input(json!({"piece_id": 1, "type": "IN", "quantity": 2,
+                "to_location_id": 3}))),
+            ["to_location_id"]
+        );
+    }
+
+    #[test]
+    fn a_movement_without_location_goes_to_the_default_one() {
+        let order = input(json!({"piece_id": 1, "type": "OUT", "quantity": 2})).unwrap();
+        assert_eq!(order.location(), DEFAULT_LOCATION);
+        let elsewhere =
+            input(json!({"piece_id": 1, "type": "OUT", "quantity": 2, "location_id": 7})).unwrap();
+        assert_eq!(elsewhere.location(), 7);
+        assert_ne!(order.fingerprint(), elsewhere.fingerprint());
+        assert!(
+            fields(input(json!({"piece_id": 1, "type": "IN", "quantity": 2,
+            "location_id": "A"})))
+                == ["location_id"]
+        );
+    }
+
+    #[test]
+    fn fingerprints_from_before_locations_are_unchanged() {
+        let order = input(json!({"piece_id": 1, "type": "IN", "quantity": 2})).unwrap();
+        assert_eq!(order.fingerprint(), "e80985e0ba49fd31");
     }
 
     #[test]

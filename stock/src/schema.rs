@@ -1,22 +1,26 @@
 //! The `stock` database, oldest step first (see `kit::migrate`).
 //!
 //! The rules that must hold under any concurrency live in the schema, so
-//! that each movement is ONE statement (`INSERT INTO movements ... SELECT`
-//! reading the level it changes) and needs no transaction across several
+//! that each movement is ONE statement (`INSERT INTO ledger ... SELECT`
+//! reading the levels it changes) and needs no transaction across several
 //! `execute` calls, which not every Spin host promises:
-//! - `levels.quantity` has `CHECK (quantity >= 0)`;
-//! - the `movements` insert trigger moves the level and, on a status
-//!   crossing, writes the alert to the outbox: level, ledger and event
-//!   commit together or not at all.
+//! - `levels.quantity` (a piece's total) and `location_levels.quantity`
+//!   (what one location holds) have `CHECK (quantity >= 0)`;
+//! - the `ledger` insert trigger moves the total and the location levels
+//!   and, on a status crossing, writes the alert to the outbox: levels,
+//!   ledger and event commit together or not at all;
+//! - a stocktake's validation is one `UPDATE` of its status, whose trigger
+//!   writes every adjustment: all of them, once.
 
 use kit::migrate::Migration;
 
 /// What a new catalogue row, or a newer version of one, does in the
 /// statement that writes it: the "to order" alert for a new piece under its
-/// minimum, then stock's copy of the piece created, updated or dropped.
+/// minimum, then stock's copy of the piece created, updated or dropped
+/// (dropped only if `$ledger`, the ledger table, never mentions it).
 macro_rules! catalogue_follows {
-    () => {
-        "BEGIN \
+    ($ledger:literal) => {
+        concat!("BEGIN \
                 INSERT INTO outbox (event_id, payload, created_at, next_attempt_at) \
                 SELECT 'catalogue-' || NEW.piece_id, json_object(\
                     'event_id', 'catalogue-' || NEW.piece_id, \
@@ -41,10 +45,10 @@ macro_rules! catalogue_follows {
                   AND (reference, name, category, min_stock, archived) \
                       IS NOT (NEW.reference, NEW.name, NEW.category, NEW.min_stock, NEW.archived); \
                 DELETE FROM levels WHERE piece_id = NEW.piece_id AND NEW.deleted = 1 \
-                  AND NOT EXISTS (SELECT 1 FROM movements WHERE piece_id = NEW.piece_id); \
+                  AND NOT EXISTS (SELECT 1 FROM ", $ledger, " WHERE piece_id = NEW.piece_id); \
                 DELETE FROM pieces WHERE piece_id = NEW.piece_id AND NEW.deleted = 1 \
-                  AND NOT EXISTS (SELECT 1 FROM movements WHERE piece_id = NEW.piece_id); \
-             END"
+                  AND NOT EXISTS (SELECT 1 FROM ", $ledger, " WHERE piece_id = NEW.piece_id); \
+             END")
     };
 }
 
@@ -198,12 +202,209 @@ pub const MIGRATIONS: &[Migration] = &[
             // the upsert that fires them would override.
             concat!(
                 "CREATE TRIGGER IF NOT EXISTS catalogue_added AFTER INSERT ON catalogue ",
-                catalogue_follows!()
+                catalogue_follows!("movements")
             ),
             concat!(
                 "CREATE TRIGGER IF NOT EXISTS catalogue_changed AFTER UPDATE ON catalogue ",
-                catalogue_follows!()
+                catalogue_follows!("movements")
             ),
+        ],
+    },
+    Migration {
+        version: 5,
+        statements: &[
+            // Where stock is: a tree of locations (site, zone, bin). The
+            // default location (id 1) takes every movement that names none,
+            // so clients from before locations keep their meaning; it is
+            // never archived nor deleted.
+            "CREATE TABLE IF NOT EXISTS locations (\
+                id INTEGER PRIMARY KEY, \
+                code TEXT NOT NULL UNIQUE COLLATE NOCASE, \
+                name TEXT NOT NULL, \
+                parent_id INTEGER REFERENCES locations (id), \
+                archived INTEGER NOT NULL DEFAULT 0, \
+                created_at TEXT NOT NULL, \
+                updated_at TEXT NOT NULL, \
+                CHECK (parent_id IS NOT id))",
+            "CREATE INDEX IF NOT EXISTS locations_by_parent ON locations (parent_id)",
+            "INSERT OR IGNORE INTO locations (id, code, name, parent_id, archived, created_at, updated_at) \
+             VALUES (1, 'DEFAUT', 'Emplacement par défaut', NULL, 0, \
+                strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+            // How much of each piece each location holds. `levels` keeps
+            // the piece's total, the sum of its rows here: the ledger's
+            // trigger moves both in the movement's statement.
+            "CREATE TABLE IF NOT EXISTS location_levels (\
+                piece_id INTEGER NOT NULL REFERENCES pieces (piece_id), \
+                location_id INTEGER NOT NULL REFERENCES locations (id), \
+                quantity INTEGER NOT NULL CHECK (quantity >= 0), \
+                updated_at TEXT NOT NULL, \
+                PRIMARY KEY (piece_id, location_id)) WITHOUT ROWID",
+            "CREATE INDEX IF NOT EXISTS location_levels_by_location \
+             ON location_levels (location_id, piece_id, quantity)",
+            // Stock from before locations is in the default location.
+            "INSERT OR IGNORE INTO location_levels (piece_id, location_id, quantity, updated_at) \
+             SELECT piece_id, 1, quantity, updated_at FROM levels WHERE quantity > 0",
+            // The ledger again, now with locations and transfers: SQLite
+            // cannot widen `movements`' type CHECK in place, so its rows
+            // are copied here (ids kept) and the old table goes in the
+            // next step, once this one is recorded. A TRANSFER moves
+            // `quantity` from `location_id` to `to_location_id` and leaves
+            // the total alone; every other type touches `location_id` only.
+            "CREATE TABLE IF NOT EXISTS ledger (\
+                id INTEGER PRIMARY KEY, \
+                piece_id INTEGER NOT NULL REFERENCES pieces (piece_id), \
+                type TEXT NOT NULL CHECK (type IN ('IN', 'OUT', 'ADJUST', 'TRANSFER')), \
+                location_id INTEGER NOT NULL REFERENCES locations (id), \
+                to_location_id INTEGER REFERENCES locations (id), \
+                quantity INTEGER NOT NULL CHECK (quantity >= 0), \
+                delta INTEGER NOT NULL, \
+                level_after INTEGER NOT NULL CHECK (level_after >= 0), \
+                reason TEXT, \
+                note TEXT NOT NULL DEFAULT '', \
+                user_id INTEGER NOT NULL, \
+                username TEXT NOT NULL, \
+                created_at TEXT NOT NULL, \
+                reverses INTEGER UNIQUE REFERENCES ledger (id), \
+                idempotency_key TEXT UNIQUE, \
+                request_hash TEXT, \
+                CHECK (CASE type WHEN 'TRANSFER' \
+                    THEN to_location_id IS NOT NULL AND to_location_id <> location_id AND delta = 0 \
+                    ELSE to_location_id IS NULL END))",
+            // Before the triggers below exist: the copy moves no level.
+            "INSERT OR IGNORE INTO ledger (id, piece_id, type, location_id, to_location_id, quantity, \
+                delta, level_after, reason, note, user_id, username, created_at, reverses, \
+                idempotency_key, request_hash) \
+             SELECT id, piece_id, type, 1, NULL, quantity, delta, level_after, reason, note, user_id, \
+                username, created_at, reverses, idempotency_key, request_hash FROM movements",
+            "CREATE INDEX IF NOT EXISTS ledger_by_piece ON ledger (piece_id, id)",
+            "CREATE INDEX IF NOT EXISTS ledger_by_date ON ledger (created_at)",
+            "CREATE INDEX IF NOT EXISTS ledger_by_user ON ledger (username)",
+            "CREATE INDEX IF NOT EXISTS ledger_by_location ON ledger (location_id, id)",
+            "CREATE INDEX IF NOT EXISTS ledger_by_destination ON ledger (to_location_id, id) \
+             WHERE to_location_id IS NOT NULL",
+            "CREATE TRIGGER IF NOT EXISTS ledger_is_never_updated BEFORE UPDATE ON ledger \
+             BEGIN SELECT RAISE(ABORT, 'movements are never updated'); END",
+            "CREATE TRIGGER IF NOT EXISTS ledger_is_never_deleted BEFORE DELETE ON ledger \
+             BEGIN SELECT RAISE(ABORT, 'movements are never deleted'); END",
+            // The total and the location levels follow the ledger, in the
+            // same statement; `CHECK (quantity >= 0)` guards both.
+            "CREATE TRIGGER IF NOT EXISTS ledger_moves_levels AFTER INSERT ON ledger \
+             BEGIN \
+                UPDATE levels SET quantity = NEW.level_after, updated_at = NEW.created_at \
+                WHERE piece_id = NEW.piece_id; \
+                INSERT INTO location_levels (piece_id, location_id, quantity, updated_at) \
+                SELECT NEW.piece_id, place.id, 0, NEW.created_at \
+                FROM (SELECT NEW.location_id AS id UNION ALL SELECT NEW.to_location_id) AS place \
+                WHERE place.id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM location_levels \
+                    WHERE piece_id = NEW.piece_id AND location_id = place.id); \
+                UPDATE location_levels SET updated_at = NEW.created_at, quantity = quantity + \
+                    CASE WHEN location_id = NEW.location_id AND NEW.type = 'TRANSFER' THEN -NEW.quantity \
+                         WHEN location_id = NEW.location_id THEN NEW.delta \
+                         ELSE NEW.quantity END \
+                WHERE piece_id = NEW.piece_id AND location_id IN (NEW.location_id, NEW.to_location_id); \
+             END",
+            // As `movement_crossing_alerts`, on the new ledger (a TRANSFER
+            // changes no total, so it never crosses).
+            "CREATE TRIGGER IF NOT EXISTS ledger_crossing_alerts AFTER INSERT ON ledger \
+             BEGIN \
+                INSERT INTO outbox (event_id, payload, created_at, next_attempt_at) \
+                SELECT 'movement-' || NEW.id, json_object(\
+                    'event_id', 'movement-' || NEW.id, \
+                    'type', crossing.kind, \
+                    'piece', json_object('id', p.piece_id, 'reference', p.reference, 'name', p.name, \
+                        'category', p.category), \
+                    'quantity', NEW.level_after, \
+                    'previous_quantity', NEW.level_after - NEW.delta, \
+                    'min_stock', p.min_stock, \
+                    'movement_id', NEW.id, \
+                    'occurred_at', NEW.created_at), \
+                    NEW.created_at, NEW.created_at \
+                FROM pieces AS p, (SELECT CASE \
+                    WHEN NEW.level_after = 0 AND NEW.level_after - NEW.delta > 0 THEN 'out_of_stock' \
+                    WHEN NEW.level_after > 0 AND NEW.level_after <= p2.min_stock \
+                         AND NEW.level_after - NEW.delta > p2.min_stock THEN 'low_stock' \
+                    WHEN NEW.level_after > p2.min_stock AND NEW.level_after - NEW.delta <= p2.min_stock \
+                         AND EXISTS (SELECT 1 FROM ledger AS earlier \
+                                     WHERE earlier.piece_id = NEW.piece_id AND earlier.id < NEW.id) \
+                         THEN 'back_in_stock' \
+                    END AS kind FROM pieces AS p2 WHERE p2.piece_id = NEW.piece_id) AS crossing \
+                WHERE p.piece_id = NEW.piece_id AND crossing.kind IS NOT NULL; \
+             END",
+            // Stocktakes: a count of one location. Opening snapshots what
+            // the location holds (`expected`); validating turns each
+            // counted line into one ADJUST that applies the difference
+            // counted - expected on top of the level at validation, so
+            // movements made during the count are kept (never below 0).
+            "CREATE TABLE IF NOT EXISTS counts (\
+                id INTEGER PRIMARY KEY, \
+                location_id INTEGER NOT NULL REFERENCES locations (id), \
+                status TEXT NOT NULL DEFAULT 'open' \
+                    CHECK (status IN ('open', 'validated', 'cancelled')), \
+                note TEXT NOT NULL DEFAULT '', \
+                opened_by_id INTEGER NOT NULL, \
+                opened_by TEXT NOT NULL, \
+                opened_at TEXT NOT NULL, \
+                closed_by_id INTEGER, \
+                closed_by TEXT, \
+                closed_at TEXT)",
+            "CREATE UNIQUE INDEX IF NOT EXISTS counts_one_open_per_location \
+             ON counts (location_id) WHERE status = 'open'",
+            "CREATE TABLE IF NOT EXISTS count_lines (\
+                count_id INTEGER NOT NULL REFERENCES counts (id), \
+                piece_id INTEGER NOT NULL REFERENCES pieces (piece_id), \
+                expected INTEGER NOT NULL CHECK (expected >= 0), \
+                counted INTEGER CHECK (counted >= 0), \
+                counted_by TEXT, \
+                counted_at TEXT, \
+                PRIMARY KEY (count_id, piece_id)) WITHOUT ROWID",
+            "CREATE TRIGGER IF NOT EXISTS count_snapshots_its_location AFTER INSERT ON counts \
+             BEGIN \
+                INSERT INTO count_lines (count_id, piece_id, expected) \
+                SELECT NEW.id, piece_id, quantity FROM location_levels \
+                WHERE location_id = NEW.location_id AND quantity > 0; \
+             END",
+            // Validation is the one statement that closes the count: a
+            // second one finds it closed and adjusts nothing. Each line's
+            // movement is also keyed on count and piece.
+            "CREATE TRIGGER IF NOT EXISTS count_validation_adjusts AFTER UPDATE OF status ON counts \
+             WHEN OLD.status = 'open' AND NEW.status = 'validated' \
+             BEGIN \
+                INSERT INTO levels (piece_id, quantity, updated_at) \
+                SELECT piece_id, 0, NEW.closed_at FROM count_lines \
+                WHERE count_id = NEW.id AND counted IS NOT NULL \
+                  AND piece_id NOT IN (SELECT piece_id FROM levels); \
+                INSERT INTO ledger (piece_id, type, location_id, quantity, delta, level_after, reason, \
+                    note, user_id, username, created_at, idempotency_key) \
+                SELECT line.piece_id, 'ADJUST', NEW.location_id, line.target, line.target - line.here, \
+                    total.quantity + line.target - line.here, 'inventory', 'Inventaire n° ' || NEW.id, \
+                    NEW.closed_by_id, NEW.closed_by, NEW.closed_at, \
+                    'count-' || NEW.id || '-' || line.piece_id \
+                FROM (SELECT c.piece_id, COALESCE(here.quantity, 0) AS here, \
+                        MAX(0, COALESCE(here.quantity, 0) + c.counted - c.expected) AS target \
+                      FROM count_lines AS c LEFT JOIN location_levels AS here \
+                        ON here.piece_id = c.piece_id AND here.location_id = NEW.location_id \
+                      WHERE c.count_id = NEW.id AND c.counted IS NOT NULL) AS line \
+                JOIN levels AS total ON total.piece_id = line.piece_id \
+                WHERE line.target <> line.here; \
+             END",
+        ],
+    },
+    Migration {
+        version: 6,
+        statements: &[
+            // The catalogue's triggers read the new ledger, then the old
+            // table goes, its own triggers with it (copied in step 5).
+            "DROP TRIGGER IF EXISTS catalogue_added",
+            "DROP TRIGGER IF EXISTS catalogue_changed",
+            concat!(
+                "CREATE TRIGGER IF NOT EXISTS catalogue_added AFTER INSERT ON catalogue ",
+                catalogue_follows!("ledger")
+            ),
+            concat!(
+                "CREATE TRIGGER IF NOT EXISTS catalogue_changed AFTER UPDATE ON catalogue ",
+                catalogue_follows!("ledger")
+            ),
+            "DROP TABLE IF EXISTS movements",
         ],
     },
 ];

@@ -9,32 +9,52 @@ macro_rules! now {
     };
 }
 
-/// Columns every movement answer is built from.
+/// Columns every movement answer is built from, over [`movement_source`].
 macro_rules! movement_columns {
     () => {
         "m.id, m.piece_id, p.reference, p.name, m.type, m.quantity, m.delta, m.level_after, \
+         m.location_id, here.code AS location_code, m.to_location_id, there.code AS to_location_code, \
          m.reason, m.note, m.user_id, m.username, m.created_at, m.reverses"
+    };
+}
+
+/// The ledger with its pieces and locations, as `m`, `p`, `here`, `there`.
+macro_rules! movement_source {
+    () => {
+        " FROM ledger AS m JOIN pieces AS p USING (piece_id) \
+         LEFT JOIN locations AS here ON here.id = m.location_id \
+         LEFT JOIN locations AS there ON there.id = m.to_location_id"
     };
 }
 
 pub const NOW: &str = now!();
 pub const MOVEMENT_COLUMNS: &str = movement_columns!();
+pub const MOVEMENT_SOURCE: &str = movement_source!();
 
-/// A movement and the level it leaves, computed from the level it reads, in
-/// one statement: `?1` piece, `?2` type, `?3` quantity, `?4` reason, `?5`
-/// note, `?6` user id, `?7` user name, `?8` idempotency key, `?9` request
-/// hash, `?10` the movement it reverses. No row when the piece has no level
-/// row yet, or an OUT exceeds the level.
+/// A movement and the levels it leaves, computed from the levels it reads,
+/// in one statement: `?1` piece, `?2` type, `?3` quantity, `?4` reason,
+/// `?5` note, `?6` user id, `?7` user name, `?8` idempotency key, `?9`
+/// request hash, `?10` the movement it reverses, `?11` its location (a
+/// TRANSFER's source), `?12` a TRANSFER's destination. An ADJUST's quantity
+/// is the new level of its location. No row when the piece has no level
+/// row yet, a location is unknown or archived, or an OUT or TRANSFER
+/// exceeds what its location holds.
 pub const RECORD_MOVEMENT: &str = concat!(
-    "INSERT INTO movements (piece_id, type, quantity, delta, level_after, reason, note, \
-        user_id, username, created_at, idempotency_key, request_hash, reverses) \
-     SELECT ?1, ?2, ?3, \
-        CASE ?2 WHEN 'IN' THEN ?3 WHEN 'OUT' THEN -?3 ELSE ?3 - quantity END, \
-        CASE ?2 WHEN 'IN' THEN quantity + ?3 WHEN 'OUT' THEN quantity - ?3 ELSE ?3 END, \
-        ?4, ?5, ?6, ?7, ",
+    "INSERT INTO ledger (piece_id, type, quantity, delta, level_after, reason, note, \
+        user_id, username, created_at, idempotency_key, request_hash, reverses, location_id, \
+        to_location_id) \
+     SELECT ?1, ?2, ?3, at.delta, total.quantity + at.delta, ?4, ?5, ?6, ?7, ",
     now!(),
-    ", ?8, ?9, ?10 \
-     FROM levels WHERE piece_id = ?1 AND (?2 <> 'OUT' OR quantity >= ?3) \
+    ", ?8, ?9, ?10, ?11, ?12 \
+     FROM levels AS total, \
+        (SELECT quantity AS here, \
+                CASE ?2 WHEN 'IN' THEN ?3 WHEN 'OUT' THEN -?3 WHEN 'TRANSFER' THEN 0 \
+                ELSE ?3 - quantity END AS delta \
+         FROM (SELECT COALESCE((SELECT quantity FROM location_levels \
+                                WHERE piece_id = ?1 AND location_id = ?11), 0) AS quantity)) AS at \
+     WHERE total.piece_id = ?1 AND (?2 NOT IN ('OUT', 'TRANSFER') OR at.here >= ?3) \
+       AND EXISTS (SELECT 1 FROM locations WHERE id = ?11 AND archived = 0) \
+       AND (?12 IS NULL OR EXISTS (SELECT 1 FROM locations WHERE id = ?12 AND archived = 0)) \
      RETURNING id"
 );
 
@@ -49,7 +69,8 @@ pub const ENSURE_LEVEL: &str = concat!(
 pub const FIND_MOVEMENT: &str = concat!(
     "SELECT ",
     movement_columns!(),
-    " FROM movements AS m JOIN pieces AS p USING (piece_id) WHERE m.id = ?1"
+    movement_source!(),
+    " WHERE m.id = ?1"
 );
 
 /// Stock's copy of piece `?1`, with the catalogue version it holds (0 for

@@ -16,10 +16,16 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-/// The workspace root: xtask lives one level below it.
+/// The workspace root, one level above the package cargo runs (`cargo
+/// run` and `cargo test` say which when they start it); the directory xtask
+/// was compiled in only when run by hand. Cargo shares artifacts between
+/// checkouts of one workspace that share a target directory, so the
+/// compile-time path may be another checkout's.
 pub fn project_root() -> anyhow::Result<PathBuf> {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let package = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    package
         .parent()
         .map(Path::to_path_buf)
-        .context("xtask has no parent directory")
+        .context("the package cargo runs has no parent directory")
 }

@@ -2,7 +2,7 @@
 //! the test, around the `probe` component the tests build themselves.
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -36,11 +36,11 @@ pub fn probe(target: &'static str) -> PathBuf {
     if let Some((_, path)) = built.iter().find(|(t, _)| *t == target) {
         return path.clone();
     }
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let target_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap();
+    let workspace = workspace();
+    let target_dir = workspace.join("target");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let output = Command::new(cargo)
-        .current_dir(workspace)
+        .current_dir(&workspace)
         .args([
             "build",
             "--quiet",
@@ -50,7 +50,7 @@ pub fn probe(target: &'static str) -> PathBuf {
             "--target",
             target,
         ])
-        .env("CARGO_TARGET_DIR", target_dir)
+        .env("CARGO_TARGET_DIR", &target_dir)
         .output()
         .expect("cargo runs");
     assert!(
@@ -132,7 +132,7 @@ impl<'a> Setup<'a> {
         let dir = self.dir.unwrap_or_else(|| tempfile::tempdir().unwrap());
         let manifest = dir.path().join("spin.toml");
         std::fs::write(&manifest, &self.manifest).unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_host"));
+        let mut command = Command::new(workspace().join("target/debug/host"));
         command
             .current_dir(dir.path())
             .args(["up", "-f"])
@@ -303,4 +303,15 @@ fn client() -> ureq::Agent {
 
 pub fn json(body: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+/// The workspace root, from the package `cargo test` says it runs: the
+/// compile-time paths may be those of another checkout sharing this target
+/// directory (cargo shares artifacts between them).
+fn workspace() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+        .parent()
+        .expect("host sits in the workspace")
+        .to_path_buf()
 }

@@ -46,6 +46,11 @@ impl TestApp {
 
     /// `method path` with an optional bearer token and an optional body of
     /// the given content type.
+    /// `POST path` with a token and no body.
+    pub fn post_as(&self, path: &str, token: &str) -> Reply {
+        self.call("POST", path, Some(token), None)
+    }
+
     pub fn call(
         &self,
         method: &str,
@@ -263,6 +268,33 @@ impl Workshop {
         reply.json()
     }
 
+    /// A new location (as the manager); its id.
+    pub fn location(&self, code: &str, name: &str, parent: Option<i64>) -> i64 {
+        let reply = self.app.json(
+            "POST",
+            "/api/stock/locations/",
+            Some(&self.team.manager),
+            &serde_json::json!({ "code": code, "name": name, "parent_id": parent }),
+        );
+        assert_eq!(reply.status, 201, "create location: {}", reply.body);
+        reply.json()["id"].as_i64().expect("a location id")
+    }
+
+    /// What each location holds of `piece`, by location code.
+    pub fn held(&self, piece: i64) -> std::collections::BTreeMap<String, i64> {
+        self.level(piece)["locations"]
+            .as_array()
+            .expect("the locations of a level")
+            .iter()
+            .map(|at| {
+                (
+                    at["code"].as_str().unwrap_or_default().to_owned(),
+                    at["quantity"].as_i64().unwrap_or_default(),
+                )
+            })
+            .collect()
+    }
+
     /// What the sidecar does every second in the stack.
     pub fn flush_outbox(&self) -> serde_json::Value {
         let reply = self.app.call_with_headers(
@@ -456,10 +488,7 @@ fn runtime_config_toml(data_dir: &Path) -> String {
 }
 
 pub fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the tests crate sits in the workspace")
-        .to_path_buf()
+    xtask::project_root().expect("the tests crate sits in the workspace")
 }
 
 /// Fails with the command to run when the host or a component is not built.

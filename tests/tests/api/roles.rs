@@ -79,12 +79,33 @@ fn every_route_admits_its_roles_and_refuses_the_others() {
         .json()["id"]
         .to_string();
 
+    let location = app
+        .json(
+            "POST",
+            "/api/stock/locations/",
+            Some(&admin),
+            &json!({"code": "BAC-1", "name": "Bac 1"}),
+        )
+        .json()["id"]
+        .to_string();
+    let count = app
+        .json(
+            "POST",
+            "/api/stock/counts/",
+            Some(&admin),
+            &json!({"location_id": location.parse::<i64>().unwrap()}),
+        )
+        .json()["id"]
+        .to_string();
+
     for row in rows() {
         let path = row
             .path
             .replace("{piece}", &piece)
             .replace("{movement}", &movement)
-            .replace("{user}", &user);
+            .replace("{user}", &user)
+            .replace("{location}", &location)
+            .replace("{count}", &count);
         let body = matches!(row.method, "POST" | "PUT" | "PATCH")
             .then(|| ("application/json", "{}".to_owned()));
         let anonymous = app.call(row.method, &path, None, body.clone());
