@@ -55,6 +55,67 @@ fn the_app_runs_on_our_host_in_one_process() {
     databases_are_private(&app);
 }
 
+/// A transfer into a new location and a stocktake of it, validated twice:
+/// the ledger's triggers and the recursive queries behind them run on this
+/// runtime's SQLite too.
+fn stock_in_locations(app: &TestApp, admin: &str, piece: &Value) {
+    let created = app.json(
+        "POST",
+        "/api/stock/locations/",
+        Some(admin),
+        &json!({"code": "SPIN-BAC", "name": "Bac"}),
+    );
+    assert_eq!(created.status, 201, "{}", created.body);
+    let bin = created.json()["id"].clone();
+    let moved = app.json(
+        "POST",
+        "/api/stock/movement/",
+        Some(admin),
+        &json!({"piece_id": piece, "type": "TRANSFER", "quantity": 3,
+                "from_location_id": 1, "to_location_id": bin}),
+    );
+    assert_eq!(moved.status, 201, "{}", moved.body);
+    let count = app.json(
+        "POST",
+        "/api/stock/counts/",
+        Some(admin),
+        &json!({"location_id": bin}),
+    );
+    assert_eq!(count.status, 201, "{}", count.body);
+    let count = count.json()["id"].clone();
+    let lines = app.json(
+        "PUT",
+        &format!("/api/stock/counts/{count}/lines/"),
+        Some(admin),
+        &json!({"lines": [{"piece_id": piece, "counted": 2}]}),
+    );
+    assert_eq!(lines.status, 200, "{}", lines.body);
+    for _ in 0..2 {
+        let validated = app.call(
+            "POST",
+            &format!("/api/stock/counts/{count}/validate/"),
+            Some(admin),
+            None,
+        );
+        assert_eq!(validated.status, 200, "{}", validated.body);
+    }
+    let level = app
+        .call("GET", &format!("/api/stock/{piece}/"), Some(admin), None)
+        .json();
+    let held: Vec<(Value, Value)> = level["locations"]
+        .as_array()
+        .expect("locations")
+        .iter()
+        .map(|at| (at["code"].clone(), at["quantity"].clone()))
+        .collect();
+    assert_eq!(
+        held,
+        [(json!("DEFAUT"), json!(1)), (json!("SPIN-BAC"), json!(2))],
+        "{level}"
+    );
+    assert_eq!(level["quantity"], 3, "{level}");
+}
+
 /// Spin creates database files with the umask's mode (0644 here); the
 /// `.data/` that `cargo xtask secrets` made (0700) keeps them from other
 /// users all the same.
@@ -173,6 +234,7 @@ fn workshop_day(app: &TestApp) {
         "to order at creation, then low, within {ALERT_WITHIN:?}: {alerts:?}"
     );
     assert_eq!(alerts[1]["title"], "À commander : SPIN-1", "{alerts:?}");
+    stock_in_locations(app, &admin, &piece);
 
     let unused = app.json(
         "POST",

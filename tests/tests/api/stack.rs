@@ -869,3 +869,151 @@ fn new_pieces_are_listed_in_stock_even_when_stock_was_down() {
         || listed(second),
     );
 }
+
+/// Issue 19's proofs through Traefik, with two stock replicas on one file:
+/// concurrent transfers both ways never take a location below zero and
+/// keep the total; a stocktake validated twice at once adjusts once; a
+/// movement body from before locations still works.
+#[test]
+fn transfers_and_stocktakes_hold_through_the_edge_with_two_stock_replicas() {
+    let mut running = start(&[("stock", 2)]);
+    let web = running.stack.web_url();
+    let admin = running.admin_token();
+    let call = |method: &str, path: &str, body: Option<serde_json::Value>| {
+        send(method, &format!("{web}{path}"), Some(&admin), body)
+    };
+    let (status, piece) = call(
+        "POST",
+        "/api/pieces/",
+        Some(serde_json::json!({"reference": "ROUL-6301", "name": "Roulement 6301"})),
+    );
+    assert_eq!(status, 201, "{piece}");
+    let piece = piece["id"].as_i64().expect("an id");
+    let location = |code: &str| {
+        let (status, created) = call(
+            "POST",
+            "/api/stock/locations/",
+            Some(serde_json::json!({"code": code, "name": code})),
+        );
+        assert_eq!(status, 201, "{created}");
+        created["id"].as_i64().expect("an id")
+    };
+    let (left, right) = (location("GAUCHE"), location("DROITE"));
+    for (at, quantity) in [(left, 30), (right, 20)] {
+        let (status, body) = call(
+            "POST",
+            "/api/stock/movement/",
+            Some(
+                serde_json::json!({"piece_id": piece, "type": "IN", "quantity": quantity, "location_id": at}),
+            ),
+        );
+        assert_eq!(status, 201, "{body}");
+    }
+
+    // 100 transfers, 10 clients, quantities 1 to 12 either way: many are
+    // refused for want of stock, none may overdraw.
+    let outcomes: Vec<(i64, i64, u16)> = std::thread::scope(|s| {
+        let clients: Vec<_> = (0..10u64)
+            .map(|client| {
+                let call = &call;
+                s.spawn(move || {
+                    let mut seed = client.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                    (0..10)
+                        .map(|_| {
+                            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                            let quantity = (seed >> 33) as i64 % 12 + 1;
+                            let (from, to) = if seed >> 63 == 0 { (left, right) } else { (right, left) };
+                            let (status, body) = call(
+                                "POST",
+                                "/api/stock/movement/",
+                                Some(serde_json::json!({"piece_id": piece, "type": "TRANSFER",
+                                    "quantity": quantity, "from_location_id": from, "to_location_id": to})),
+                            );
+                            assert!(matches!(status, 201 | 409), "{status}: {body}");
+                            (from, quantity, status)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        clients
+            .into_iter()
+            .flat_map(|c| c.join().unwrap())
+            .collect()
+    });
+    let moved_right: i64 = outcomes
+        .iter()
+        .filter(|(_, _, status)| *status == 201)
+        .map(|(from, quantity, _)| if *from == left { *quantity } else { -quantity })
+        .sum();
+    let held = || -> BTreeMap<i64, i64> {
+        let (_, level) = call("GET", &format!("/api/stock/{piece}/"), None);
+        assert_eq!(level["quantity"], 50, "the total never changes: {level}");
+        level["locations"]
+            .as_array()
+            .expect("locations")
+            .iter()
+            .map(|at| {
+                (
+                    at["location_id"].as_i64().unwrap(),
+                    at["quantity"].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let after = held();
+    assert_eq!(
+        (
+            after.get(&left).copied().unwrap_or(0),
+            after.get(&right).copied().unwrap_or(0)
+        ),
+        (30 - moved_right, 20 + moved_right),
+        "each accepted transfer moved once: {outcomes:?}"
+    );
+    assert!(outcomes.iter().any(|(_, _, s)| *s == 201), "{outcomes:?}");
+
+    // A stocktake of the left location, validated by two requests at once.
+    let (status, count) = call(
+        "POST",
+        "/api/stock/counts/",
+        Some(serde_json::json!({"location_id": left})),
+    );
+    assert_eq!(status, 201, "{count}");
+    let id = count["id"].as_i64().unwrap();
+    let counted = after.get(&left).copied().unwrap_or(0) + 3;
+    let (status, body) = call(
+        "PUT",
+        &format!("/api/stock/counts/{id}/lines/"),
+        Some(serde_json::json!({"lines": [{"piece_id": piece, "counted": counted}]})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let validations: Vec<u16> = std::thread::scope(|s| {
+        let both: Vec<_> = (0..2)
+            .map(|_| s.spawn(|| call("POST", &format!("/api/stock/counts/{id}/validate/"), None).0))
+            .collect();
+        both.into_iter().map(|v| v.join().unwrap()).collect()
+    });
+    assert_eq!(validations, [200, 200]);
+    let (_, adjustments) = call(
+        "GET",
+        &format!("/api/stock/movements/?type=ADJUST&piece_id={piece}"),
+        None,
+    );
+    assert_eq!(adjustments["count"], 1, "{adjustments}");
+    assert_eq!(adjustments["results"][0]["delta"], 3);
+
+    // A body from before locations: the default location.
+    let (status, old) = call(
+        "POST",
+        "/api/stock/movement/",
+        Some(serde_json::json!({"piece_id": piece, "type": "IN", "quantity": 2})),
+    );
+    assert_eq!(
+        (status, old["location_id"].as_i64()),
+        (201, Some(1)),
+        "{old}"
+    );
+    let (_, level) = call("GET", &format!("/api/stock/{piece}/"), None);
+    assert_eq!(level["quantity"], 55, "{level}");
+    running.stack.stop();
+}
