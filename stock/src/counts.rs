@@ -181,17 +181,9 @@ pub fn record(
     author: &Author<'_>,
 ) -> Result<usize, kit::Error> {
     require_open(db, id)?;
-    let ids = json!(lines.iter().map(|l| l.piece_id).collect::<Vec<_>>()).to_string();
-    let unknown = db.execute(
-        "SELECT value FROM json_each(?1) WHERE value NOT IN (SELECT piece_id FROM pieces)",
-        &[Value::Text(ids)],
-    )?;
-    let unknown: Vec<String> = unknown
-        .rows()
-        .filter_map(|row| row.get::<i64>("value"))
-        .map(|id| id.to_string())
-        .collect();
+    let unknown = unknown_pieces(db, lines)?;
     if !unknown.is_empty() {
+        let unknown: Vec<String> = unknown.iter().map(i64::to_string).collect();
         return Err(StockError::UnknownPieces(unknown.join(", ")).into());
     }
     let expected = lines.len();
@@ -227,6 +219,19 @@ pub fn record(
         require_open(db, id)?;
     }
     Ok(recorded)
+}
+
+/// The pieces of `lines` that stock has no copy of.
+pub fn unknown_pieces(db: &Connection, lines: &[Counted]) -> Result<Vec<i64>, kit::Error> {
+    let ids = json!(lines.iter().map(|l| l.piece_id).collect::<Vec<_>>()).to_string();
+    let unknown = db.execute(
+        "SELECT value FROM json_each(?1) WHERE value NOT IN (SELECT piece_id FROM pieces)",
+        &[Value::Text(ids)],
+    )?;
+    Ok(unknown
+        .rows()
+        .filter_map(|row| row.get::<i64>("value"))
+        .collect())
 }
 
 /// Counted quantities from a CSV sheet (the export's columns, or any with

@@ -87,10 +87,10 @@ static ROUTES: &[Route] = &[
     }),
     Route::get("/api/stock/counts/{id}/", VIEWER, |call| ready(count(call))),
     Route::put("/api/stock/counts/{id}/lines/", OPERATOR, |call| {
-        ready(record_lines(call))
+        Box::pin(record_lines(call))
     }),
     Route::post("/api/stock/counts/{id}/import/", OPERATOR, |call| {
-        ready(import_lines(call))
+        Box::pin(import_lines(call))
     }),
     Route::get("/api/stock/counts/{id}/export.csv", VIEWER, |call| {
         ready(export_count(call))
@@ -431,20 +431,34 @@ fn count(call: &Call) -> Result<Response, Error> {
     json(200, &counts::one(&call.database()?, call.param("id")?)?)
 }
 
-fn record_lines(call: &Call) -> Result<Response, Error> {
+async fn record_lines(call: &Call<'_>) -> Result<Response, Error> {
     let lines = kit::body::json::<counts::Lines>(call.request)?.validate()?;
-    save_lines(call, &lines)
+    save_lines(call, &lines).await
 }
 
-fn import_lines(call: &Call) -> Result<Response, Error> {
+async fn import_lines(call: &Call<'_>) -> Result<Response, Error> {
     let db = call.database()?;
     let lines = counts::from_csv(&db, call.request)?;
-    save_lines(call, &lines)
+    save_lines(call, &lines).await
 }
 
-fn save_lines(call: &Call, lines: &[counts::Counted]) -> Result<Response, Error> {
+/// Pieces that stock has not heard of yet (created a moment ago, their
+/// change still on its way) are asked of pieces, a few at most.
+const LOOKUPS_PER_COUNT_REQUEST: usize = 20;
+
+async fn save_lines(call: &Call<'_>, lines: &[counts::Counted]) -> Result<Response, Error> {
     let (id, caller) = (call.param("id")?, call.caller()?);
-    let recorded = counts::record(&call.database()?, id, lines, &author(caller))?;
+    let db = call.database()?;
+    let unknown = counts::unknown_pieces(&db, lines)?;
+    if unknown.len() <= LOOKUPS_PER_COUNT_REQUEST {
+        for piece in unknown {
+            match pieces::refresh(&db, piece).await {
+                Ok(_) | Err(StockError::UnknownPiece) => {}
+                Err(other) => return Err(other.into()),
+            }
+        }
+    }
+    let recorded = counts::record(&db, id, lines, &author(caller))?;
     json(200, &serde_json::json!({ "recorded": recorded }))
 }
 

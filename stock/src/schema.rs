@@ -17,9 +17,10 @@ use kit::migrate::Migration;
 /// What a new catalogue row, or a newer version of one, does in the
 /// statement that writes it: the "to order" alert for a new piece under its
 /// minimum, then stock's copy of the piece created, updated or dropped
-/// (dropped only if `$ledger`, the ledger table, never mentions it).
+/// (dropped only if `$ledger`, the ledger table, never mentions it; after
+/// `$unlink`, which removes what else names such a piece).
 macro_rules! catalogue_follows {
-    ($ledger:literal) => {
+    ($ledger:literal, $unlink:literal) => {
         concat!("BEGIN \
                 INSERT INTO outbox (event_id, payload, created_at, next_attempt_at) \
                 SELECT 'catalogue-' || NEW.piece_id, json_object(\
@@ -44,6 +45,7 @@ macro_rules! catalogue_follows {
                 WHERE piece_id = NEW.piece_id AND NEW.deleted = 0 \
                   AND (reference, name, category, min_stock, archived) \
                       IS NOT (NEW.reference, NEW.name, NEW.category, NEW.min_stock, NEW.archived); \
+                ", $unlink, " \
                 DELETE FROM levels WHERE piece_id = NEW.piece_id AND NEW.deleted = 1 \
                   AND NOT EXISTS (SELECT 1 FROM ", $ledger, " WHERE piece_id = NEW.piece_id); \
                 DELETE FROM pieces WHERE piece_id = NEW.piece_id AND NEW.deleted = 1 \
@@ -202,11 +204,11 @@ pub const MIGRATIONS: &[Migration] = &[
             // the upsert that fires them would override.
             concat!(
                 "CREATE TRIGGER IF NOT EXISTS catalogue_added AFTER INSERT ON catalogue ",
-                catalogue_follows!("movements")
+                catalogue_follows!("movements", "")
             ),
             concat!(
                 "CREATE TRIGGER IF NOT EXISTS catalogue_changed AFTER UPDATE ON catalogue ",
-                catalogue_follows!("movements")
+                catalogue_follows!("movements", "")
             ),
         ],
     },
@@ -392,17 +394,27 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 6,
         statements: &[
-            // The catalogue's triggers read the new ledger, then the old
-            // table goes, its own triggers with it (copied in step 5).
+            // The catalogue's triggers read the new ledger (and a deleted
+            // piece leaves the counts that named it without moving it:
+            // foreign keys hold), then the old table goes, its own
+            // triggers with it (copied in step 5).
             "DROP TRIGGER IF EXISTS catalogue_added",
             "DROP TRIGGER IF EXISTS catalogue_changed",
             concat!(
                 "CREATE TRIGGER IF NOT EXISTS catalogue_added AFTER INSERT ON catalogue ",
-                catalogue_follows!("ledger")
+                catalogue_follows!(
+                    "ledger",
+                    "DELETE FROM count_lines WHERE piece_id = NEW.piece_id AND NEW.deleted = 1 \
+                       AND NOT EXISTS (SELECT 1 FROM ledger WHERE piece_id = NEW.piece_id);"
+                )
             ),
             concat!(
                 "CREATE TRIGGER IF NOT EXISTS catalogue_changed AFTER UPDATE ON catalogue ",
-                catalogue_follows!("ledger")
+                catalogue_follows!(
+                    "ledger",
+                    "DELETE FROM count_lines WHERE piece_id = NEW.piece_id AND NEW.deleted = 1 \
+                       AND NOT EXISTS (SELECT 1 FROM ledger WHERE piece_id = NEW.piece_id);"
+                )
             ),
             "DROP TABLE IF EXISTS movements",
         ],

@@ -350,7 +350,18 @@ pub fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
 /// `static_response` triggers, so the internal routes answer (to the
 /// service secret) as they do on each service's own host.
 pub fn spawn_app_selecting_each_component() -> TestApp {
-    spawn(&[], &["auth", "pieces", "stock", "notifications", "ui"])
+    spawn_app_on(&[])
+}
+
+/// As [`spawn_app_selecting_each_component`], on databases that exist
+/// already: each `(service, sql)` is loaded into the service's file first,
+/// as an older version of the app left it.
+pub fn spawn_app_on(databases: &[(&str, &str)]) -> TestApp {
+    spawn_seeded(
+        &[],
+        &["auth", "pieces", "stock", "notifications", "ui"],
+        databases,
+    )
 }
 
 /// Our host, built by `cargo xtask test`.
@@ -364,10 +375,24 @@ pub fn host_binary() -> PathBuf {
 }
 
 fn spawn(env: &[(&str, &str)], components: &[&str]) -> TestApp {
+    spawn_seeded(env, components, &[])
+}
+
+fn spawn_seeded(env: &[(&str, &str)], components: &[&str], databases: &[(&str, &str)]) -> TestApp {
     let root = project_root();
     let host = host_binary();
 
     let data_dir = tempfile::tempdir().expect("create a temp dir");
+    for (service, sql) in databases {
+        // A dump creates each table in name order, before the ones its
+        // rows reference.
+        rusqlite::Connection::open(database_file(data_dir.path(), service))
+            .and_then(|db| {
+                db.pragma_update(None, "foreign_keys", false)?;
+                db.execute_batch(sql)
+            })
+            .unwrap_or_else(|error| panic!("loading {service}'s database: {error}"));
+    }
     let secrets = Secrets::load_or_create(&data_dir.path().join("secrets"))
         .unwrap_or_else(|error| panic!("make the secrets: {error:#}"));
     let runtime_config = data_dir.path().join("rc.toml");

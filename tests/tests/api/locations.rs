@@ -278,3 +278,70 @@ fn stock_lives_in_locations_and_transfers_keep_the_total() {
     assert_eq!(w.held(piece), held(&[("DEFAUT", 17)]));
     assert_eq!(w.level(piece)["quantity"], 17);
 }
+
+/// A store kept by the version before locations (stock's database as that
+/// version left it: three pieces, five movements, an idempotency key)
+/// upgrades in place: every unit in the default location, the ledger whole
+/// and still reversible, the key still replaying.
+#[test]
+fn a_store_from_before_locations_keeps_its_stock_in_the_default_location() {
+    let app = crate::helpers::spawn_app_on(&[(
+        "stock",
+        include_str!("../../fixtures/stock-before-locations.sql"),
+    )]);
+    let w = Workshop {
+        team: app.team(),
+        app,
+    };
+    // The catalogue again, under the same ids: movements read it.
+    let (screws, nuts) = (w.piece("OLD-VIS", 5), w.piece("OLD-ECROU", 0));
+    assert_eq!((screws, nuts, w.piece("OLD-NEUF", 2)), (1, 2, 3));
+    assert_eq!(w.held(screws), held(&[("DEFAUT", 4)]));
+    assert_eq!(w.held(nuts), held(&[("DEFAUT", 2)]));
+    assert_eq!(w.level(screws)["status"], "low");
+    let listed = w
+        .app
+        .call("GET", "/api/stock/", Some(&w.team.viewer), None)
+        .json();
+    assert_eq!(listed["count"], 3, "{listed}");
+
+    let ledger = w
+        .app
+        .call("GET", "/api/stock/movements/", Some(&w.team.viewer), None)
+        .json();
+    assert_eq!(ledger["count"], 5, "{ledger}");
+    assert!(
+        ledger["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["location_code"] == "DEFAUT"),
+        "{ledger}"
+    );
+    // The admin who received 20 screws with this key is user 1 here too.
+    let replayed = w.app.request(
+        "POST",
+        "/api/stock/movement/",
+        Some(&w.team.admin),
+        &[("idempotency-key", "reception-1")],
+        Some((
+            "application/json",
+            r#"{"piece_id": 1, "type": "IN", "quantity": 20}"#,
+        )),
+    );
+    assert_eq!(replayed.status, 201, "{}", replayed.body);
+    assert_eq!(replayed.header("idempotent-replayed"), Some("true"));
+    assert_eq!(replayed.json()["id"], 1);
+
+    let reversal = w
+        .app
+        .post_as("/api/stock/movements/2/reverse/", &w.team.manager);
+    assert_eq!(reversal.status, 201, "{}", reversal.body);
+    assert_eq!(reversal.json()["id"], 6, "ids go on after the old ledger's");
+    assert_eq!(w.held(screws), held(&[("DEFAUT", 20)]));
+    let out = w.movement(
+        &w.team.operator,
+        json!({"piece_id": nuts, "type": "OUT", "quantity": 2}),
+    );
+    assert_eq!(out.json()["level_after"], 0, "{}", out.body);
+}

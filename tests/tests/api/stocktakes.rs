@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::Workshop;
+use crate::helpers::{Workshop, eventually};
 
 fn count_url(id: &Value, action: &str) -> String {
     format!("/api/stock/counts/{id}/{action}")
@@ -265,6 +265,30 @@ fn a_count_sheet_goes_out_and_comes_back_as_csv() {
         sheet.body
     );
     assert!(sheet.body.contains(",20,21"), "{}", sheet.body);
+
+    // A piece counted at zero that never moved may still leave the
+    // catalogue, and stock's list with it.
+    let never = w.piece("JAMAIS-1", 0);
+    let zero = w.app.json(
+        "PUT",
+        &count_url(&id, "lines/"),
+        Some(operator),
+        &json!({"lines": [{"piece_id": never, "counted": 0}]}),
+    );
+    assert_eq!(zero.status, 200, "{}", zero.body);
+    let removed = w.app.call(
+        "DELETE",
+        &format!("/api/pieces/{never}/"),
+        Some(&w.team.admin),
+        None,
+    );
+    assert_eq!(removed.status, 204, "{}", removed.body);
+    eventually("the deleted piece leaves stock", || {
+        let listed = w
+            .app
+            .call("GET", "/api/stock/?search=JAMAIS", Some(operator), None);
+        listed.json()["count"] == 0
+    });
 
     let cancelled = w.app.post_as(&count_url(&id, "cancel/"), manager);
     assert_eq!(
