@@ -1,7 +1,8 @@
 // Parcours complet de l'interface dans Chromium (playwright-core), contre
 // une pile fraîche : connexion, renouvellement du jeton, session expirée,
 // préférences, pièce, mouvements, alerte à la cloche, notification lue,
-// stock insuffisant, historique, compte lecteur et ses droits, déconnexion,
+// stock insuffisant, historique, emplacements en arbre, transfert, filtre
+// par emplacement, inventaire validé, compte lecteur et ses droits, déconnexion,
 // blocage (429), mauvais mot de passe. Tout ce qu'il crée porte un nom unique.
 // Tout passe par la vraie pile : la pile de test signe des jetons d'accès
 // très courts, pour que le renouvellement et l'expiration de session se
@@ -52,6 +53,8 @@ const suffix = `${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toS
 const REFERENCE = `TEST-${suffix}`;
 const PIECE_NAME = `Écrou de test ${suffix}`;
 const VIEWER = `lecteur_${suffix.toLowerCase()}`;
+const SHELF = `ETAGERE-${suffix}`;
+const BIN = `BAC-${suffix}`;
 const VIEWER_PASSWORD = `Lecteur-${suffix}-mdp`;
 
 let page;
@@ -219,6 +222,17 @@ async function recordMovement(type, quantity) {
   await byTestId(`movement-type-${type}`).check();
   await byTestId("movement-quantity").fill(String(quantity));
   await byTestId("movement-submit").click();
+}
+
+/** Crée un emplacement par le formulaire ; rend son id. */
+async function createLocation(code, name, parentId = null) {
+  await byTestId("location-code").fill(code);
+  await byTestId("location-name").fill(name);
+  if (parentId) await byTestId("location-parent").selectOption(parentId);
+  await byTestId("location-submit").click();
+  const row = page.locator(`[data-testid="location-row"][data-code="${code}"]`);
+  await visible(row, `l’emplacement ${code} dans l’arbre`);
+  return row.getAttribute("data-location-id");
 }
 
 async function levelInTable(pieceId) {
@@ -456,6 +470,68 @@ async function main() {
       if (count !== 2) fail(`2 mouvements attendus pour ${REFERENCE}, ${count} affichés.`);
       await visible(byTestId("reverse-movement"), "le bouton d’annulation (gestionnaire et au-dessus)");
       await shot("historique");
+    });
+
+    let shelfId = null;
+    let binId = null;
+    await step(`Emplacements : ${SHELF}, puis ${BIN} rangé dedans, affichés en arbre`, async () => {
+      await clickNav("nav-locations", "emplacements");
+      shelfId = await createLocation(SHELF, `Étagère ${suffix}`);
+      await page.waitForFunction((id) => Boolean(document.querySelector(`[data-testid="location-parent"] option[value="${id}"]`)), shelfId, { timeout: TIMEOUT })
+        .catch(() => fail(`${SHELF} n’est pas proposée comme parent.`));
+      binId = await createLocation(BIN, `Bac ${suffix}`, shelfId);
+      const depth = await page.locator(`[data-testid="location-row"][data-code="${BIN}"]`).getAttribute("data-depth");
+      if (depth !== "1") fail(`${BIN} devrait être au niveau 1 de l’arbre, sous ${SHELF} (lu : ${depth}).`);
+      await shot("emplacements");
+    });
+
+    await step(`Transfert de 1 ${REFERENCE} vers ${BIN} : 1 là, 1 à l’emplacement par défaut, filtre par emplacement`, async () => {
+      await clickNav("nav-stock", "stock");
+      await choosePieceInMovementForm(pieceId);
+      await byTestId("movement-type-TRANSFER").check();
+      await page.waitForFunction((id) => Boolean(document.querySelector(`[data-testid="movement-to"] option[value="${id}"]`)), binId, { timeout: TIMEOUT })
+        .catch(() => fail(`${BIN} n’est pas proposé comme destination.`));
+      await byTestId("movement-from").selectOption("1");
+      await byTestId("movement-to").selectOption(binId);
+      await byTestId("movement-quantity").fill("1");
+      await byTestId("movement-submit").click();
+      await waitForText(byTestId("movement-message"), "Transfert de 1 enregistré", "la confirmation du transfert");
+      await waitForText(byTestId("movement-level-places"), `${BIN} 1`, "la quantité par emplacement dans le formulaire");
+      await byTestId("stock-location").selectOption(shelfId);
+      await waitForText(page.locator(`[data-testid="level-row"][data-piece-id="${pieceId}"] [data-testid="level-here"]`), /^1$/, `la quantité sous ${SHELF}`);
+      const rows = await page.locator('[data-testid="level-row"]').count();
+      if (rows !== 1) fail(`sous ${SHELF}, seule ${REFERENCE} devrait figurer (${rows} lignes).`);
+      await shot("stock-par-emplacement");
+      await goTo(`/pieces/${pieceId}`, "piece");
+      await waitForText(page.locator(`[data-testid="piece-place"][data-code="${BIN}"] [data-testid="piece-place-quantity"]`), /^1\b/, `la quantité de ${BIN} sur la fiche`);
+      await shot("fiche-par-emplacement");
+    });
+
+    await step(`Inventaire de ${BIN} : 3 comptés pour 1 attendu, écart +2, validé une fois, niveau 4`, async () => {
+      await clickNav("nav-counts", "inventaires");
+      await page.waitForFunction((id) => Boolean(document.querySelector(`[data-testid="count-location"] option[value="${id}"]`)), binId, { timeout: TIMEOUT })
+        .catch(() => fail(`${BIN} n’est pas proposé à l’inventaire.`));
+      await byTestId("count-location").selectOption(binId);
+      await byTestId("count-open").click();
+      await waitForPage("inventaire");
+      const line = page.locator(`[data-testid="count-line"][data-piece-id="${pieceId}"]`);
+      await visible(line, `la ligne de ${REFERENCE} dans l’inventaire`);
+      await line.locator('[data-testid="count-input"]').fill("3");
+      await byTestId("count-save").click();
+      await waitForText(page.locator(`[data-testid="count-line"][data-piece-id="${pieceId}"] [data-testid="count-difference"]`), "+2", "l’écart affiché");
+      await shot("inventaire");
+      await byTestId("count-validate").click();
+      await byTestId("dialog-confirm").click();
+      await page.waitForFunction(() => document.querySelector('[data-testid="count-detail"]')?.dataset.status === "validated", null, { timeout: TIMEOUT })
+        .catch(() => fail("l’inventaire ne passe pas à « validé »."));
+      await shot("inventaire-valide");
+      await shot("inventaire-360px", NARROW);
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      if (overflow > 0) fail(`à 360 px, l’inventaire déborde de ${overflow} px en largeur.`);
+      await page.setViewportSize(WIDE);
+      await goTo(`/pieces/${pieceId}`, "piece");
+      await waitForText(byTestId("piece-level-value"), /^4$/, "le niveau total après l’inventaire");
+      await waitForText(page.locator(`[data-testid="piece-place"][data-code="${BIN}"] [data-testid="piece-place-quantity"]`), /^3\b/, `la quantité de ${BIN} après l’inventaire`);
     });
 
     await step(`Utilisateurs : création du lecteur « ${VIEWER} »`, async () => {

@@ -14,6 +14,9 @@ import * as pieceFormPage from "./js/pages/piece-form.js";
 import * as piecePage from "./js/pages/piece.js";
 import * as stockPage from "./js/pages/stock.js";
 import * as historyPage from "./js/pages/history.js";
+import * as locationsPage from "./js/pages/locations.js";
+import * as countsPage from "./js/pages/counts.js";
+import * as countPage from "./js/pages/count.js";
 import * as notificationsPage from "./js/pages/notifications.js";
 import * as usersPage from "./js/pages/users.js";
 import * as accountPage from "./js/pages/account.js";
@@ -27,6 +30,9 @@ const ROUTES = [
   { path: /^\/pieces\/(\d+)$/, page: piecePage, role: "viewer", nav: "/pieces" },
   { path: /^\/pieces\/(\d+)\/modifier$/, page: pieceFormPage, role: "manager", nav: "/pieces" },
   { path: /^\/stock$/, page: stockPage, role: "viewer", nav: "/stock" },
+  { path: /^\/emplacements$/, page: locationsPage, role: "viewer", nav: "/emplacements" },
+  { path: /^\/inventaires$/, page: countsPage, role: "viewer", nav: "/inventaires" },
+  { path: /^\/inventaires\/(\d+)$/, page: countPage, role: "viewer", nav: "/inventaires" },
   { path: /^\/historique$/, page: historyPage, role: "viewer", nav: "/historique" },
   { path: /^\/notifications$/, page: notificationsPage, role: "viewer", nav: "/notifications" },
   { path: /^\/utilisateurs$/, page: usersPage, role: "admin", nav: "/utilisateurs" },
@@ -37,6 +43,8 @@ const NAV = [
   { href: "/", label: "Tableau de bord", testid: "nav-dashboard" },
   { href: "/pieces", label: "Pièces", testid: "nav-pieces" },
   { href: "/stock", label: "Stock", testid: "nav-stock" },
+  { href: "/emplacements", label: "Emplacements", testid: "nav-locations" },
+  { href: "/inventaires", label: "Inventaires", testid: "nav-counts" },
   { href: "/historique", label: "Historique", testid: "nav-history" },
   { href: "/notifications", label: "Notifications", testid: "nav-notifications" },
   { href: "/utilisateurs", label: "Utilisateurs", testid: "nav-users", role: "admin" },

@@ -12,8 +12,8 @@ export const ROLE_LABELS = {
 
 export const ROLE_DESCRIPTIONS = {
   viewer: "consulte le catalogue, le stock et l’historique",
-  operator: "enregistre aussi les entrées et les sorties",
-  manager: "gère aussi le catalogue, les ajustements et les annulations",
+  operator: "enregistre aussi les entrées, les sorties, les transferts et les comptages",
+  manager: "gère aussi le catalogue, les emplacements, les ajustements, les inventaires et les annulations",
   admin: "gère aussi les comptes utilisateurs",
 };
 
@@ -21,6 +21,7 @@ export const MOVEMENT_TYPES = {
   IN: "Entrée",
   OUT: "Sortie",
   ADJUST: "Ajustement",
+  TRANSFER: "Transfert",
 };
 
 export const REASONS = {
@@ -34,6 +35,12 @@ export const REASONS = {
   correction: "Correction",
   other: "Autre",
   reversal: "Annulation",
+};
+
+export const COUNT_STATUSES = {
+  open: "Ouvert",
+  validated: "Validé",
+  cancelled: "Annulé",
 };
 
 export const STATUS_LABELS = {
@@ -85,6 +92,12 @@ export const FIELD_LABELS = {
   user: "Utilisateur",
   status: "Statut",
   page: "Page",
+  location_id: "Emplacement",
+  from_location_id: "Depuis",
+  to_location_id: "Vers",
+  parent_id: "Parent",
+  code: "Code",
+  lines: "Lignes",
 };
 
 export function roleLabel(role) {

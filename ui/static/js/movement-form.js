@@ -1,4 +1,6 @@
-// Formulaire de mouvement de stock : ENTRÉE, SORTIE, AJUSTEMENT.
+// Formulaire de mouvement de stock : ENTRÉE, SORTIE, TRANSFERT entre deux
+// emplacements, AJUSTEMENT ; chacun à un emplacement (par défaut celui où
+// allaient les mouvements avant les emplacements).
 //
 // Chaque mouvement envoyé porte un Idempotency-Key : la même clé est
 // renvoyée tant que la saisie n'a pas changé et que la réponse n'est pas
@@ -11,6 +13,7 @@ import { REASONS, MOVEMENT_TYPES, STATUS_LABELS } from "./labels.js";
 import { ApiError, fieldMessages } from "./errors.js";
 import { may } from "./session.js";
 import { refreshBellSoon } from "./bell.js";
+import { DEFAULT_LOCATION, loadLocations, locationOptions } from "./locations.js";
 
 const REASON_CHOICES = ["reception", "consumption", "return", "inventory", "damaged", "lost", "found", "correction", "other"];
 
@@ -22,7 +25,7 @@ const REASON_CHOICES = ["reception", "consumption", "return", "inventory", "dama
 export function movementForm({ piece = null, onRecorded = () => {}, signal } = {}) {
   let idempotencyKey = null;
   let pieces = piece ? [piece] : [];
-  const types = may.adjust() ? ["IN", "OUT", "ADJUST"] : ["IN", "OUT"];
+  const types = may.adjust() ? ["IN", "OUT", "TRANSFER", "ADJUST"] : ["IN", "OUT", "TRANSFER"];
 
   // --- Pièce -----------------------------------------------------------------------
   let pieceSearch = null;
@@ -62,6 +65,13 @@ export function movementForm({ piece = null, onRecorded = () => {}, signal } = {
     typeError,
   );
 
+  const placeField = (label, name, testid) =>
+    field({ label, name, required: true, control: select([[DEFAULT_LOCATION, "Emplacement par défaut"]], { dataset: { testid } }) });
+  const location = placeField("Emplacement", "location_id", "movement-location");
+  const from = placeField("Depuis", "from_location_id", "movement-from");
+  const to = placeField("Vers", "to_location_id", "movement-to");
+  const places = [location, from, to];
+
   const quantity = field({
     label: "Quantité",
     name: "quantity",
@@ -92,6 +102,8 @@ export function movementForm({ piece = null, onRecorded = () => {}, signal } = {
     pieceSelect?.wrapper,
     level,
     typeFieldset,
+    location.wrapper,
+    h("div", { class: "form-grid form-grid--2", dataset: { testid: "movement-transfer-places" } }, from.wrapper, to.wrapper),
     h("div", { class: "form-grid form-grid--2" }, quantity.wrapper, reason.wrapper),
     note.wrapper,
     message,
@@ -104,6 +116,8 @@ export function movementForm({ piece = null, onRecorded = () => {}, signal } = {
 
   function updateTypeUi() {
     const type = currentType();
+    location.wrapper.hidden = type === "TRANSFER";
+    from.wrapper.parentElement.hidden = type !== "TRANSFER";
     if (type === "ADJUST") {
       quantity.label.firstChild.textContent = "Niveau compté";
       quantity.control.min = "0";
@@ -112,12 +126,17 @@ export function movementForm({ piece = null, onRecorded = () => {}, signal } = {
       reason.label.querySelector(".field__required") || reason.label.append(h("span", { class: "field__required", "aria-hidden": "true", text: " *" }));
       if (!reason.control.value) reason.control.value = "inventory";
     } else {
-      quantity.label.firstChild.textContent = "Quantité";
+      quantity.label.firstChild.textContent = type === "TRANSFER" ? "Quantité à transférer" : "Quantité";
       quantity.control.min = "1";
       reason.control.required = false;
       reason.label.querySelector(".field__required")?.remove();
     }
-    submit.querySelector("span").textContent = type === "IN" ? "Enregistrer l’entrée" : type === "OUT" ? "Enregistrer la sortie" : "Enregistrer l’ajustement";
+    submit.querySelector("span").textContent = {
+      IN: "Enregistrer l’entrée",
+      OUT: "Enregistrer la sortie",
+      TRANSFER: "Enregistrer le transfert",
+      ADJUST: "Enregistrer l’ajustement",
+    }[type];
   }
 
   let levelRequest = 0;
@@ -132,14 +151,25 @@ export function movementForm({ piece = null, onRecorded = () => {}, signal } = {
       const data = await api.get(`/api/stock/${id}/`, { signal });
       if (mine !== levelRequest) return;
       const unit = currentPiece()?.unit || "";
+      const held = data.locations.map((at) => `${at.code} ${formatNumber(at.quantity)}`).join(" · ");
       level.replaceChildren(
         "Niveau actuel : ",
         h("strong", { dataset: { testid: "movement-level-value" }, text: `${formatNumber(data.quantity)} ${unit}`.trim() }),
         ` · seuil ${formatNumber(data.min_stock)} · `,
         h("span", { class: ["status-text", `status-text--${data.status}`], text: STATUS_LABELS[data.status] || data.status }),
+        held ? h("span", { class: "level-hint__places", dataset: { testid: "movement-level-places" }, text: `Par emplacement : ${held}` }) : null,
       );
     } catch {
       if (mine === levelRequest) level.textContent = "";
+    }
+  }
+
+  async function loadPlaces() {
+    try {
+      const options = locationOptions(await loadLocations(signal));
+      for (const place of places) setOptions(place.control, options, place.control.value || DEFAULT_LOCATION);
+    } catch (error) {
+      if (error?.name !== "AbortError") message.show("Liste des emplacements indisponible : l’emplacement par défaut reste proposé.", "error");
     }
   }
 
@@ -193,7 +223,7 @@ export function movementForm({ piece = null, onRecorded = () => {}, signal } = {
   }
 
   function clearErrors() {
-    for (const f of [pieceSelect, quantity, reason, note]) f?.setError("");
+    for (const f of [pieceSelect, quantity, reason, note, ...places]) f?.setError("");
     typeError.textContent = "";
     message.clear();
   }
@@ -210,12 +240,19 @@ export function movementForm({ piece = null, onRecorded = () => {}, signal } = {
     if (!/^\d+$/.test(raw)) errors.quantity = type === "ADJUST" ? "Saisissez le niveau compté (entier positif ou nul)." : "Saisissez une quantité entière.";
     else if (type !== "ADJUST" && Number(raw) < 1) errors.quantity = "La quantité doit être au moins 1.";
     if (type === "ADJUST" && !reason.control.value) errors.reason = "Un ajustement exige un motif.";
+    if (type === "TRANSFER" && from.control.value === to.control.value) errors.to_location_id = "Choisissez un autre emplacement que celui de départ.";
     if (Object.keys(errors).length) {
       showErrors(errors);
       message.show("Corrigez les champs signalés.", "error");
       return;
     }
     const body = { piece_id: pieceId, type, quantity: Number(raw) };
+    if (type === "TRANSFER") {
+      body.from_location_id = Number(from.control.value);
+      body.to_location_id = Number(to.control.value);
+    } else {
+      body.location_id = Number(location.control.value);
+    }
     if (reason.control.value) body.reason = reason.control.value;
     if (note.control.value.trim()) body.note = note.control.value.trim();
     idempotencyKey ??= uuid();
@@ -225,13 +262,14 @@ export function movementForm({ piece = null, onRecorded = () => {}, signal } = {
       resetKey();
       const replayed = response.headers.get("Idempotent-Replayed") === "true";
       const unit = currentPiece()?.unit || piece?.unit || "";
-      const what =
-        type === "IN"
-          ? `Entrée de ${formatNumber(data.quantity)} enregistrée`
-          : type === "OUT"
-            ? `Sortie de ${formatNumber(data.quantity)} enregistrée`
-            : `Ajustement à ${formatNumber(data.quantity)} enregistré`;
-      const text = `${what} pour ${data.reference} : niveau ${formatNumber(data.level_after)} ${unit}`.trim() + ".";
+      const what = {
+        IN: `Entrée de ${formatNumber(data.quantity)} enregistrée`,
+        OUT: `Sortie de ${formatNumber(data.quantity)} enregistrée`,
+        TRANSFER: `Transfert de ${formatNumber(data.quantity)} enregistré`,
+        ADJUST: `Ajustement à ${formatNumber(data.quantity)} enregistré`,
+      }[type];
+      const where = type === "TRANSFER" ? `${data.location_code} → ${data.to_location_code}` : data.location_code;
+      const text = `${what} pour ${data.reference} (${where}) : niveau ${formatNumber(data.level_after)} ${unit}`.trim() + ".";
       message.show(replayed ? `${text} (déjà enregistrée, non comptée deux fois)` : text, "success");
       quantity.control.value = "";
       note.control.value = "";
@@ -257,7 +295,7 @@ export function movementForm({ piece = null, onRecorded = () => {}, signal } = {
 
   function showErrors(errors) {
     let first = null;
-    const map = { piece_id: pieceSelect, quantity, reason, note };
+    const map = { piece_id: pieceSelect, quantity, reason, note, location_id: location, from_location_id: from, to_location_id: to };
     for (const [key, text] of Object.entries(errors)) {
       if (key === "type") {
         typeError.textContent = text;
@@ -273,6 +311,7 @@ export function movementForm({ piece = null, onRecorded = () => {}, signal } = {
   }
 
   updateTypeUi();
+  loadPlaces();
   if (piece) showLevel();
   else loadPieces();
 

@@ -255,7 +255,12 @@ export function statusBadge(status) {
 
 /** Pastille de type de mouvement. */
 export function movementBadge(type) {
-  const labels = { IN: "Entrée", OUT: "Sortie", ADJUST: "Ajustement" };
-  const icons = { IN: "in", OUT: "arrowOut", ADJUST: "adjust" };
+  const labels = { IN: "Entrée", OUT: "Sortie", ADJUST: "Ajustement", TRANSFER: "Transfert" };
+  const icons = { IN: "in", OUT: "arrowOut", ADJUST: "adjust", TRANSFER: "transfer" };
   return h("span", { class: ["badge", `badge--mvt-${type.toLowerCase()}`], dataset: { type } }, icon(icons[type] || "box"), h("span", { text: labels[type] || type }));
+}
+
+/** Où un mouvement a eu lieu : son emplacement, ou « départ → arrivée ». */
+export function movementPlace(m) {
+  return h("span", { class: "ref nowrap", dataset: { testid: "movement-place" }, text: m.type === "TRANSFER" ? `${m.location_code} → ${m.to_location_code}` : m.location_code });
 }

@@ -2,7 +2,7 @@
 
 import { api, download } from "../api.js";
 import { h, icon, replace, field, input, select, setOptions, button, formatNumber, formatDateTime, formatSigned, plural, loading, emptyState, setBusy, saveBlob } from "../dom.js";
-import { pageHeader, dataTable, pagination, pagedList, pageFromQuery, choiceFromQuery, movementBadge, confirmDialog, toast } from "../ui.js";
+import { pageHeader, dataTable, pagination, pagedList, pageFromQuery, choiceFromQuery, movementBadge, movementPlace, confirmDialog, toast } from "../ui.js";
 import { may } from "../session.js";
 import { refreshBellSoon } from "../bell.js";
 import { REASONS } from "../labels.js";
@@ -17,6 +17,7 @@ const TYPES = [
   ["IN", "Entrée"],
   ["OUT", "Sortie"],
   ["ADJUST", "Ajustement"],
+  ["TRANSFER", "Transfert"],
 ];
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -111,6 +112,7 @@ export async function render({ container, query, signal, updateQuery }) {
       { label: "Date", cell: (m) => h("span", {}, formatDateTime(m.created_at), h("span", { class: "muted block small", text: `n° ${m.id}` })) },
       { label: "Pièce", wide: true, cell: (m) => h("span", { class: "cell-stack" }, h("a", { href: `#/pieces/${m.piece_id}`, class: "ref", text: m.reference }), h("span", { class: "muted small", text: m.name })) },
       { label: "Type", cell: (m) => movementBadge(m.type) },
+      { label: "Emplacement", cell: movementPlace },
       {
         label: "Variation",
         numeric: true,
@@ -120,6 +122,7 @@ export async function render({ container, query, signal, updateQuery }) {
             { class: "cell-stack cell-stack--end" },
             h("span", { class: ["delta", m.delta > 0 ? "delta--up" : m.delta < 0 ? "delta--down" : ""], text: formatSigned(m.delta) }),
             m.type === "ADJUST" ? h("span", { class: "muted small nowrap", text: `compté : ${formatNumber(m.quantity)}` }) : null,
+            m.type === "TRANSFER" ? h("span", { class: "muted small nowrap", text: `transféré : ${formatNumber(m.quantity)}` }) : null,
           ),
       },
       { label: "Niveau après", numeric: true, cell: (m) => formatNumber(m.level_after) },

@@ -1,8 +1,9 @@
-// Fiche pièce : détails, niveau actuel, historique de ses mouvements.
+// Fiche pièce : détails, niveau actuel et par emplacement, historique de
+// ses mouvements.
 
 import { api, request } from "../api.js";
 import { h, icon, replace, formatNumber, formatDateTime, formatPrice, formatSigned, loading, emptyState, loadError } from "../dom.js";
-import { pageHeader, dataTable, pagination, statusBadge, movementBadge, confirmDialog, toast } from "../ui.js";
+import { pageHeader, dataTable, pagination, statusBadge, movementBadge, movementPlace, confirmDialog, toast } from "../ui.js";
 import { may } from "../session.js";
 import { movementForm } from "../movement-form.js";
 import { REASONS } from "../labels.js";
@@ -117,6 +118,20 @@ export async function render({ container, params, signal, navigate, setTitle }) 
           h("p", { class: "level__value" }, h("span", { dataset: { testid: "piece-level-value" }, text: formatNumber(level.quantity) }), h("span", { class: "level__unit", text: ` ${piece.unit}` })),
           statusBadge(level.status),
           h("p", { class: "muted small", text: `Seuil minimum : ${formatNumber(level.min_stock)} · ${level.updated_at ? `dernier mouvement le ${formatDateTime(level.updated_at)}` : "aucun mouvement"}` }),
+          level.locations.length
+            ? h(
+                "ul",
+                { class: "places", "aria-label": "Quantité par emplacement", dataset: { testid: "piece-places" } },
+                level.locations.map((at) =>
+                  h(
+                    "li",
+                    { dataset: { testid: "piece-place", code: at.code } },
+                    h("a", { href: `#/stock?location=${at.location_id}`, text: `${at.code} — ${at.name}` }),
+                    h("strong", { class: "qty", dataset: { testid: "piece-place-quantity" }, text: `${formatNumber(at.quantity)} ${piece.unit}` }),
+                  ),
+                ),
+              )
+            : null,
         ),
       );
     } catch (error) {
@@ -143,6 +158,7 @@ export async function render({ container, params, signal, navigate, setTitle }) 
           columns: [
             { label: "Date", className: "nowrap", cell: (m) => formatDateTime(m.created_at) },
             { label: "Type", cell: (m) => movementBadge(m.type) },
+            { label: "Emplacement", cell: movementPlace },
             { label: "Variation", numeric: true, cell: (m) => h("span", { class: ["delta", m.delta > 0 ? "delta--up" : m.delta < 0 ? "delta--down" : ""], text: formatSigned(m.delta) }) },
             { label: "Niveau après", numeric: true, cell: (m) => formatNumber(m.level_after) },
             {

@@ -1,10 +1,12 @@
-// Stock : niveaux (ok / bas / rupture) et formulaire de mouvement.
+// Stock : niveaux (ok / bas / rupture), filtrés par emplacement au besoin,
+// et formulaire de mouvement.
 
 import { api } from "../api.js";
-import { h, icon, replace, field, input, select, button, formatNumber, formatDateTime, plural, loading, emptyState } from "../dom.js";
+import { h, icon, replace, field, input, select, setOptions, button, formatNumber, formatDateTime, plural, loading, emptyState } from "../dom.js";
 import { pageHeader, dataTable, pagination, pagedList, bindFilters, pageFromQuery, choiceFromQuery, statusBadge } from "../ui.js";
 import { may } from "../session.js";
 import { movementForm } from "../movement-form.js";
+import { loadLocations, locationOptions } from "../locations.js";
 
 export const name = "stock";
 export const title = () => "Stock";
@@ -31,6 +33,7 @@ export async function render({ container, query, signal, updateQuery }) {
     search: query.get("search") || "",
     status: choiceFromQuery(query, "status", STATUSES, ""),
     ordering: choiceFromQuery(query, "ordering", ORDERINGS, "reference"),
+    location: /^\d+$/.test(query.get("location") || "") ? query.get("location") : "",
     page: pageFromQuery(query),
   };
   const preselect = Number.parseInt(query.get("piece"), 10) || null;
@@ -63,6 +66,15 @@ export async function render({ container, query, signal, updateQuery }) {
   const search = field({ label: "Rechercher", name: "search", control: input({ type: "search", value: state.search, placeholder: "Référence ou nom", autocomplete: "off", dataset: { testid: "stock-search" } }) });
   const status = field({ label: "Statut", name: "status", control: select(STATUSES, { value: state.status, dataset: { testid: "stock-status" } }) });
   const ordering = field({ label: "Trier par", name: "ordering", control: select(ORDERINGS, { value: state.ordering }) });
+  const place = field({
+    label: "Emplacement",
+    name: "location",
+    hint: "Avec ses sous-emplacements.",
+    control: select([["", "Tous"]], { dataset: { testid: "stock-location" } }),
+  });
+  loadLocations(signal)
+    .then((locations) => setOptions(place.control, locationOptions(locations, ["", "Tous"]), state.location))
+    .catch(() => {});
   const results = h("div", { class: "results", dataset: { testid: "levels" } }, loading("Chargement des niveaux…"));
   const live = h("p", { class: "sr-only", "aria-live": "polite" });
   layout.append(
@@ -70,7 +82,7 @@ export async function render({ container, query, signal, updateQuery }) {
       "section",
       { class: "card card--flush split__main", "aria-labelledby": "niveaux-titre" },
       h("div", { class: "card__header" }, h("h2", { id: "niveaux-titre", text: "Niveaux de stock" })),
-      h("div", { class: "card__body" }, h("form", { class: "filters", role: "search", "aria-label": "Filtrer les niveaux", on: { submit: (e) => e.preventDefault() } }, search.wrapper, status.wrapper, ordering.wrapper)),
+      h("div", { class: "card__body" }, h("form", { class: "filters", role: "search", "aria-label": "Filtrer les niveaux", on: { submit: (e) => e.preventDefault() } }, search.wrapper, place.wrapper, status.wrapper, ordering.wrapper)),
       results,
       live,
     ),
@@ -79,8 +91,10 @@ export async function render({ container, query, signal, updateQuery }) {
   const { load, goToPage } = pagedList({
     results,
     state,
-    onStart: () => updateQuery({ search: state.search, status: state.status, ordering: state.ordering === "reference" ? "" : state.ordering, page: state.page > 1 ? state.page : "" }),
-    fetchPage: () => api.get("/api/stock/", { query: { search: state.search, status: state.status, ordering: state.ordering, page: state.page, page_size: PAGE_SIZE }, signal }),
+    onStart: () =>
+      updateQuery({ search: state.search, location: state.location, status: state.status, ordering: state.ordering === "reference" ? "" : state.ordering, page: state.page > 1 ? state.page : "" }),
+    fetchPage: () =>
+      api.get("/api/stock/", { query: { search: state.search, location: state.location, status: state.status, ordering: state.ordering, page: state.page, page_size: PAGE_SIZE }, signal }),
     show: (page) => {
       renderLevels(page);
       live.textContent = `${plural(page.count, "niveau affiché", "niveaux affichés")}.`;
@@ -89,7 +103,7 @@ export async function render({ container, query, signal, updateQuery }) {
 
   function renderLevels(page) {
     if (page.results.length === 0) {
-      const filtered = state.search || state.status;
+      const filtered = state.search || state.status || state.location;
       replace(
         results,
         emptyState(
@@ -116,6 +130,9 @@ export async function render({ container, query, signal, updateQuery }) {
         numeric: true,
         cell: (l) => h("span", { class: "nowrap" }, h("strong", { class: "qty", dataset: { testid: "level-quantity" }, text: formatNumber(l.quantity) }), h("span", { class: "muted", text: ` / ${formatNumber(l.min_stock)}` })),
       },
+      ...(state.location
+        ? [{ label: "Ici", numeric: true, cell: (l) => h("strong", { class: "qty", dataset: { testid: "level-here" }, text: formatNumber(l.location_quantity) }) }]
+        : []),
       { label: "Statut", cell: (l) => statusBadge(l.status) },
       { label: "Dernier mouvement", cell: (l) => (l.updated_at ? formatDateTime(l.updated_at) : "Aucun") },
     ];
@@ -152,7 +169,7 @@ export async function render({ container, query, signal, updateQuery }) {
     );
   }
 
-  bindFilters({ state, reload: load, search: search.control, selects: { status: status.control, ordering: ordering.control } });
+  bindFilters({ state, reload: load, search: search.control, selects: { location: place.control, status: status.control, ordering: ordering.control } });
 
   await load();
   if (form && preselect) form.selectPiece(preselect);
