@@ -44,7 +44,7 @@ use crate::database::Database;
 
 /// Migrations of `pieces/src/schema.rs` and `stock/src/schema.rs`.
 const PIECES_MIGRATIONS: i64 = 2;
-const STOCK_MIGRATIONS: i64 = 6;
+const STOCK_MIGRATIONS: i64 = 7;
 
 /// What every handler reads: the variables and the two databases.
 pub struct App {

@@ -127,14 +127,7 @@ impl Lines {
                 )),
             }
         }
-        if problems.is_empty() {
-            Ok(lines)
-        } else {
-            Err(kit::Error::Validation(BTreeMap::from([(
-                "lines".to_owned(),
-                problems,
-            )])))
-        }
+        checked(lines, problems)
     }
 }
 
@@ -257,7 +250,9 @@ pub fn from_csv(
             "L'en-tête doit avoir une colonne « piece_id » ou « reference ».".into(),
         ));
     }
-    let references = references(db)?;
+    // Every piece's reference, read the first time a row names its piece
+    // by reference only.
+    let mut known: Option<HashMap<String, i64>> = None;
     let mut problems = Vec::new();
     let mut lines = Vec::new();
     let mut seen = HashSet::new();
@@ -272,7 +267,15 @@ pub fn from_csv(
         };
         let piece = match (cell(by_id), cell(by_reference)) {
             (Some(id), _) => id.parse::<i64>().ok(),
-            (None, Some(reference)) => references.get(&reference.to_lowercase()).copied(),
+            (None, Some(reference)) => {
+                if known.is_none() {
+                    known = Some(references(db)?);
+                }
+                known
+                    .as_ref()
+                    .and_then(|by_reference| by_reference.get(&reference.to_lowercase()))
+                    .copied()
+            }
             (None, None) => None,
         };
         match (piece, counted.parse::<i64>()) {
@@ -293,6 +296,11 @@ pub fn from_csv(
     if lines.len() > MAX_SHEET_LINES {
         problems.push(format!("{MAX_SHEET_LINES} lignes au plus par fichier."));
     }
+    checked(lines, problems)
+}
+
+/// The lines, or a 400 naming every bad one at once: all or nothing.
+fn checked(lines: Vec<Counted>, problems: Vec<String>) -> Result<Vec<Counted>, kit::Error> {
     if problems.is_empty() {
         Ok(lines)
     } else {

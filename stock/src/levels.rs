@@ -33,14 +33,17 @@ fn levels_from(source: &str) -> String {
 /// given the parameter naming a location, only the pieces held in it or
 /// below it, with what they hold there; filters append `AND ...` to it.
 fn select(location: Option<&str>) -> String {
-    let (here, within) = match location {
-        None => ("NULL".to_owned(), String::new()),
+    // A location's pieces are read from what it holds, then sorted: a
+    // `CROSS JOIN` keeps SQLite from walking the whole catalogue in order
+    // instead, probing each piece.
+    let (here, pieces) = match location {
+        None => ("NULL".to_owned(), "pieces AS p".to_owned()),
         Some(parameter) => (
             "h.here".to_owned(),
             format!(
-                " JOIN (SELECT piece_id, SUM(quantity) AS here FROM location_levels \
-                        WHERE quantity > 0 AND location_id IN ({}) GROUP BY piece_id) AS h \
-                   USING (piece_id)",
+                "(SELECT piece_id, SUM(quantity) AS here FROM location_levels \
+                  WHERE quantity > 0 AND location_id IN ({}) GROUP BY piece_id) AS h \
+                 CROSS JOIN pieces AS p ON p.piece_id = h.piece_id",
                 subtree(parameter)
             ),
         ),
@@ -50,7 +53,7 @@ fn select(location: Option<&str>) -> String {
         levels_from(&format!(
             "SELECT p.piece_id, p.reference, p.name, COALESCE(l.quantity, 0) AS quantity, p.min_stock, \
                     l.updated_at, p.archived, {here} AS here \
-             FROM pieces AS p LEFT JOIN levels AS l USING (piece_id){within}"
+             FROM {pieces} LEFT JOIN levels AS l ON l.piece_id = p.piece_id"
         ))
     )
 }

@@ -228,9 +228,9 @@ async fn reverse(call: &Call<'_>) -> Result<Response, Error> {
 }
 
 /// Movements only go to known pieces that are not archived (refreshed from
-/// pieces), between known locations that are not archived.
+/// pieces); the movement's statement checks its locations itself, and
+/// [`refusal`] says which one it found wanting.
 async fn movable(db: &Connection, order: &Order) -> Result<(), Error> {
-    placeable(db, order)?;
     let piece = pieces::refresh(db, order.piece_id).await?;
     if piece.archived {
         return Err(StockError::ArchivedPiece {
@@ -315,7 +315,7 @@ fn created(db: &Connection, id: i64) -> Result<Response, Error> {
     json(201, &movement)
 }
 
-/// Why a movement found no row to write: a location archived meanwhile,
+/// Why a movement found no row to write: a location unknown or archived,
 /// or not enough where it takes from.
 fn refusal(db: &Connection, order: &Order) -> Result<Error, Error> {
     if let Err(error) = placeable(db, order) {

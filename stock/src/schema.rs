@@ -54,6 +54,41 @@ macro_rules! catalogue_follows {
     };
 }
 
+/// A status crossing (ok / low / out, see `STATUS_SQL`) becomes one event,
+/// written by the trigger on `$ledger`'s inserts with the movement that
+/// caused it. A piece's first reception is not "back" in stock: it never
+/// was; a TRANSFER changes no total, so it never crosses.
+macro_rules! crossing_alerts {
+    ($ledger:literal) => {
+        concat!(
+            "BEGIN \
+                INSERT INTO outbox (event_id, payload, created_at, next_attempt_at) \
+                SELECT 'movement-' || NEW.id, json_object(\
+                    'event_id', 'movement-' || NEW.id, \
+                    'type', crossing.kind, \
+                    'piece', json_object('id', p.piece_id, 'reference', p.reference, 'name', p.name, \
+                        'category', p.category), \
+                    'quantity', NEW.level_after, \
+                    'previous_quantity', NEW.level_after - NEW.delta, \
+                    'min_stock', p.min_stock, \
+                    'movement_id', NEW.id, \
+                    'occurred_at', NEW.created_at), \
+                    NEW.created_at, NEW.created_at \
+                FROM pieces AS p, (SELECT CASE \
+                    WHEN NEW.level_after = 0 AND NEW.level_after - NEW.delta > 0 THEN 'out_of_stock' \
+                    WHEN NEW.level_after > 0 AND NEW.level_after <= p2.min_stock \
+                         AND NEW.level_after - NEW.delta > p2.min_stock THEN 'low_stock' \
+                    WHEN NEW.level_after > p2.min_stock AND NEW.level_after - NEW.delta <= p2.min_stock \
+                         AND EXISTS (SELECT 1 FROM ", $ledger, " AS earlier \
+                                     WHERE earlier.piece_id = NEW.piece_id AND earlier.id < NEW.id) \
+                         THEN 'back_in_stock' \
+                    END AS kind FROM pieces AS p2 WHERE p2.piece_id = NEW.piece_id) AS crossing \
+                WHERE p.piece_id = NEW.piece_id AND crossing.kind IS NOT NULL; \
+             END"
+        )
+    };
+}
+
 pub const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
@@ -124,34 +159,10 @@ pub const MIGRATIONS: &[Migration] = &[
                 UPDATE levels SET quantity = NEW.level_after, updated_at = NEW.created_at \
                 WHERE piece_id = NEW.piece_id; \
              END",
-            // A status crossing (ok / low / out, see `STATUS_SQL`) becomes one
-            // event, written with the movement that caused it. A piece's
-            // first reception is not "back" in stock: it never was.
-            "CREATE TRIGGER IF NOT EXISTS movement_crossing_alerts AFTER INSERT ON movements \
-             BEGIN \
-                INSERT INTO outbox (event_id, payload, created_at, next_attempt_at) \
-                SELECT 'movement-' || NEW.id, json_object(\
-                    'event_id', 'movement-' || NEW.id, \
-                    'type', crossing.kind, \
-                    'piece', json_object('id', p.piece_id, 'reference', p.reference, 'name', p.name, \
-                        'category', p.category), \
-                    'quantity', NEW.level_after, \
-                    'previous_quantity', NEW.level_after - NEW.delta, \
-                    'min_stock', p.min_stock, \
-                    'movement_id', NEW.id, \
-                    'occurred_at', NEW.created_at), \
-                    NEW.created_at, NEW.created_at \
-                FROM pieces AS p, (SELECT CASE \
-                    WHEN NEW.level_after = 0 AND NEW.level_after - NEW.delta > 0 THEN 'out_of_stock' \
-                    WHEN NEW.level_after > 0 AND NEW.level_after <= p2.min_stock \
-                         AND NEW.level_after - NEW.delta > p2.min_stock THEN 'low_stock' \
-                    WHEN NEW.level_after > p2.min_stock AND NEW.level_after - NEW.delta <= p2.min_stock \
-                         AND EXISTS (SELECT 1 FROM movements AS earlier \
-                                     WHERE earlier.piece_id = NEW.piece_id AND earlier.id < NEW.id) \
-                         THEN 'back_in_stock' \
-                    END AS kind FROM pieces AS p2 WHERE p2.piece_id = NEW.piece_id) AS crossing \
-                WHERE p.piece_id = NEW.piece_id AND crossing.kind IS NOT NULL; \
-             END",
+            concat!(
+                "CREATE TRIGGER IF NOT EXISTS movement_crossing_alerts AFTER INSERT ON movements ",
+                crossing_alerts!("movements")
+            ),
         ],
     },
     Migration {
@@ -241,8 +252,9 @@ pub const MIGRATIONS: &[Migration] = &[
                 quantity INTEGER NOT NULL CHECK (quantity >= 0), \
                 updated_at TEXT NOT NULL, \
                 PRIMARY KEY (piece_id, location_id)) WITHOUT ROWID",
+            // Without the quantity, which every movement changes.
             "CREATE INDEX IF NOT EXISTS location_levels_by_location \
-             ON location_levels (location_id, piece_id, quantity)",
+             ON location_levels (location_id, piece_id)",
             // Stock from before locations is in the default location.
             "INSERT OR IGNORE INTO location_levels (piece_id, location_id, quantity, updated_at) \
              SELECT piece_id, 1, quantity, updated_at FROM levels WHERE quantity > 0",
@@ -289,49 +301,28 @@ pub const MIGRATIONS: &[Migration] = &[
             "CREATE TRIGGER IF NOT EXISTS ledger_is_never_deleted BEFORE DELETE ON ledger \
              BEGIN SELECT RAISE(ABORT, 'movements are never deleted'); END",
             // The total and the location levels follow the ledger, in the
-            // same statement; `CHECK (quantity >= 0)` guards both.
+            // same statement; `CHECK (quantity >= 0)` guards both. A row is
+            // new only where the movement adds (an OUT or a transfer's
+            // source needs stock there); SQLite checks the candidate row
+            // before the conflict, hence its quantity floored at 0.
             "CREATE TRIGGER IF NOT EXISTS ledger_moves_levels AFTER INSERT ON ledger \
              BEGIN \
                 UPDATE levels SET quantity = NEW.level_after, updated_at = NEW.created_at \
                 WHERE piece_id = NEW.piece_id; \
                 INSERT INTO location_levels (piece_id, location_id, quantity, updated_at) \
-                SELECT NEW.piece_id, place.id, 0, NEW.created_at \
-                FROM (SELECT NEW.location_id AS id UNION ALL SELECT NEW.to_location_id) AS place \
-                WHERE place.id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM location_levels \
-                    WHERE piece_id = NEW.piece_id AND location_id = place.id); \
-                UPDATE location_levels SET updated_at = NEW.created_at, quantity = quantity + \
-                    CASE WHEN location_id = NEW.location_id AND NEW.type = 'TRANSFER' THEN -NEW.quantity \
-                         WHEN location_id = NEW.location_id THEN NEW.delta \
-                         ELSE NEW.quantity END \
-                WHERE piece_id = NEW.piece_id AND location_id IN (NEW.location_id, NEW.to_location_id); \
+                SELECT NEW.piece_id, place.id, MAX(place.change, 0), NEW.created_at \
+                FROM (SELECT NEW.location_id AS id, \
+                        CASE NEW.type WHEN 'TRANSFER' THEN -NEW.quantity ELSE NEW.delta END AS change \
+                      UNION ALL SELECT NEW.to_location_id, NEW.quantity) AS place \
+                WHERE place.id IS NOT NULL \
+                ON CONFLICT (piece_id, location_id) DO UPDATE SET updated_at = excluded.updated_at, \
+                    quantity = quantity + CASE WHEN location_id = NEW.to_location_id THEN NEW.quantity \
+                        WHEN NEW.type = 'TRANSFER' THEN -NEW.quantity ELSE NEW.delta END; \
              END",
-            // As `movement_crossing_alerts`, on the new ledger (a TRANSFER
-            // changes no total, so it never crosses).
-            "CREATE TRIGGER IF NOT EXISTS ledger_crossing_alerts AFTER INSERT ON ledger \
-             BEGIN \
-                INSERT INTO outbox (event_id, payload, created_at, next_attempt_at) \
-                SELECT 'movement-' || NEW.id, json_object(\
-                    'event_id', 'movement-' || NEW.id, \
-                    'type', crossing.kind, \
-                    'piece', json_object('id', p.piece_id, 'reference', p.reference, 'name', p.name, \
-                        'category', p.category), \
-                    'quantity', NEW.level_after, \
-                    'previous_quantity', NEW.level_after - NEW.delta, \
-                    'min_stock', p.min_stock, \
-                    'movement_id', NEW.id, \
-                    'occurred_at', NEW.created_at), \
-                    NEW.created_at, NEW.created_at \
-                FROM pieces AS p, (SELECT CASE \
-                    WHEN NEW.level_after = 0 AND NEW.level_after - NEW.delta > 0 THEN 'out_of_stock' \
-                    WHEN NEW.level_after > 0 AND NEW.level_after <= p2.min_stock \
-                         AND NEW.level_after - NEW.delta > p2.min_stock THEN 'low_stock' \
-                    WHEN NEW.level_after > p2.min_stock AND NEW.level_after - NEW.delta <= p2.min_stock \
-                         AND EXISTS (SELECT 1 FROM ledger AS earlier \
-                                     WHERE earlier.piece_id = NEW.piece_id AND earlier.id < NEW.id) \
-                         THEN 'back_in_stock' \
-                    END AS kind FROM pieces AS p2 WHERE p2.piece_id = NEW.piece_id) AS crossing \
-                WHERE p.piece_id = NEW.piece_id AND crossing.kind IS NOT NULL; \
-             END",
+            concat!(
+                "CREATE TRIGGER IF NOT EXISTS ledger_crossing_alerts AFTER INSERT ON ledger ",
+                crossing_alerts!("ledger")
+            ),
             // Stocktakes: a count of one location. Opening snapshots what
             // the location holds (`expected`); validating turns each
             // counted line into one ADJUST that applies the difference
@@ -417,6 +408,15 @@ pub const MIGRATIONS: &[Migration] = &[
                 )
             ),
             "DROP TABLE IF EXISTS movements",
+        ],
+    },
+    Migration {
+        version: 7,
+        statements: &[
+            // The stock list's default order (active pieces by reference),
+            // read from an index: a page deep in 100,000 pieces walks it
+            // instead of sorting them all.
+            "CREATE INDEX IF NOT EXISTS pieces_listed ON pieces (archived, reference, piece_id)",
         ],
     },
 ];

@@ -532,6 +532,11 @@ async function main() {
       await goTo(`/pieces/${pieceId}`, "piece");
       await waitForText(byTestId("piece-level-value"), /^4$/, "le niveau total après l’inventaire");
       await waitForText(page.locator(`[data-testid="piece-place"][data-code="${BIN}"] [data-testid="piece-place-quantity"]`), /^3\b/, `la quantité de ${BIN} après l’inventaire`);
+      await goTo(`/historique?location_id=${binId}`, "historique");
+      await waitForText(byTestId("movement-place"), `${BIN}`, `l’emplacement des mouvements de ${BIN}`);
+      const places = await page.locator('[data-testid="movement-row"] [data-testid="movement-place"]').allTextContents();
+      if (places.length !== 2 || places[1] !== `DEFAUT → ${BIN}`) fail(`l’historique de ${BIN} devrait montrer l’ajustement puis le transfert, lu : ${places.join(" | ")}.`);
+      await shot("historique-emplacement");
     });
 
     await step(`Utilisateurs : création du lecteur « ${VIEWER} »`, async () => {

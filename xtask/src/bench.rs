@@ -13,6 +13,7 @@
 mod catalogue;
 mod edge;
 mod http;
+mod locations;
 mod report;
 mod servers;
 mod spin;
@@ -159,6 +160,10 @@ pub struct Results {
     pub catalogue: Vec<CatalogueLatency>,
     /// Each catalogue request alone, one after the other.
     pub single: Vec<catalogue::Single>,
+    /// The stock lists once the catalogue is placed in bins.
+    pub stock: Vec<CatalogueLatency>,
+    /// How long each bin's stocktake took to validate.
+    pub stocktakes: Vec<Duration>,
     pub import: Vec<Duration>,
     pub costs: Costs,
     pub edge: edge::Edge,
@@ -201,6 +206,8 @@ pub fn run(root: &Path) -> Result<()> {
         movements: direct.movements,
         catalogue: direct.catalogue,
         single: direct.single,
+        stock: direct.stock,
+        stocktakes: direct.stocktakes,
         import: direct.import,
         costs: direct.costs,
         edge,
@@ -218,6 +225,8 @@ struct Direct {
     movements: Vec<Movements>,
     catalogue: Vec<CatalogueLatency>,
     single: Vec<catalogue::Single>,
+    stock: Vec<CatalogueLatency>,
+    stocktakes: Vec<Duration>,
     import: Vec<Duration>,
     costs: Costs,
     waited: Duration,
@@ -408,6 +417,32 @@ fn direct(
     alone.extend(catalogue::search_paths());
     let single = catalogue::single(&pieces.base, token, &alone)?;
 
+    cmd::announce(&format!(
+        "place the {} pieces in {} bins: one stocktake of {} lines per bin",
+        catalogue::PIECES,
+        locations::BINS,
+        locations::LINES_PER_COUNT
+    ));
+    let placed = locations::place(&stock.base, &pieces.base, secrets.internal_secret(), token)?;
+    let mut stock_lists = Vec::new();
+    for (name, paths) in locations::list_paths(&placed) {
+        waited += servers::wait_until_quiet(QUIET_WAIT);
+        let mut request = Request::get(&stock.base, "/", Some(token));
+        request.paths = paths;
+        let rounds = alternate(
+            &format!("stock: {name}, 1 then {CATALOGUE_CONNECTIONS} connections"),
+            SHORT_ROUND_SECONDS,
+            &mut [&mut |s| wrk.run(&request, 1, s), &mut |s| {
+                wrk.run(&request, CATALOGUE_CONNECTIONS, s)
+            }],
+        )?;
+        stock_lists.push(CatalogueLatency {
+            name,
+            alone: rounds[0],
+            shared: rounds[1],
+        });
+    }
+
     waited += servers::wait_until_quiet(QUIET_WAIT);
     let ladder = ladder(&pieces, secrets, token, &read_path, wrk)?;
     let servers = [&pieces, &stock, &native_pieces, &native_stock];
@@ -434,6 +469,8 @@ fn direct(
         movements,
         catalogue,
         single,
+        stock: stock_lists,
+        stocktakes: placed.validations,
         import,
         costs,
         waited,

@@ -70,17 +70,20 @@ fn file(first: usize) -> String {
     csv.push_str(
         "reference,name,description,category,unit,price,min_stock,location,barcode,archived\r\n",
     );
+    // No minimum: a new piece under its minimum raises a "to order" alert
+    // in stock's outbox, and the direct hosts have no notifications service
+    // to take 100,000 of them; each movement measured would try, and fail,
+    // to deliver some.
     for index in first..first + ROWS_PER_FILE {
         let kind = KINDS[index % KINDS.len()];
         let size = SIZES[(index / KINDS.len()) % SIZES.len()];
         let material = MATERIALS[(index / (KINDS.len() * SIZES.len())) % MATERIALS.len()];
         csv.push_str(&format!(
-            "{},{kind} {size} {material},Pièce de démonstration n° {index},{},pcs,{}.{:02},{},Allée {}-{},,false\r\n",
+            "{},{kind} {size} {material},Pièce de démonstration n° {index},{},pcs,{}.{:02},0,Allée {}-{},,false\r\n",
             reference(index),
             CATEGORIES[index % CATEGORIES.len()],
             1 + index % 500,
             index % 100,
-            index % 50,
             1 + index % 30,
             1 + index % 12,
         ));

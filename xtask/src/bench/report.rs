@@ -157,6 +157,39 @@ fn checks(r: &Results) -> Vec<Check> {
             Some(c.alone.p95_ms < 50.0),
         ));
     }
+    for c in &r.stock {
+        checks.push(Check::new(
+            &format!(
+                "stock of 100,000 pieces in {} bins, {}: p95",
+                super::locations::BINS,
+                c.name
+            ),
+            "< 50 ms",
+            format!(
+                "**{:.1} ms** alone ({:.1} ms with {CATALOGUE_CONNECTIONS} connections)",
+                c.alone.p95_ms, c.shared.p95_ms
+            ),
+            Some(c.alone.p95_ms < 50.0),
+        ));
+    }
+    if let Some(slowest) = r.stocktakes.iter().max() {
+        let mut sorted = r.stocktakes.clone();
+        sorted.sort();
+        checks.push(Check::new(
+            &format!(
+                "stocktake of {} lines, validation",
+                super::locations::LINES_PER_COUNT
+            ),
+            "< 5 s",
+            format!(
+                "**{:.2} s** at most ({} stocktakes, median {:.2} s)",
+                slowest.as_secs_f64(),
+                sorted.len(),
+                sorted[sorted.len() / 2].as_secs_f64()
+            ),
+            Some(slowest.as_secs_f64() < 5.0),
+        ));
+    }
     let d = &r.edge.discovery;
     let discovery = |name: &str, goal_secs: u64, median: Duration, max: Duration| {
         Check::new(
@@ -308,7 +341,7 @@ fn details(r: &Results) -> String {
     }
     let _ = writeln!(
         out,
-        "## Movement throughput\n\nOUT movements of 1 on one piece (level set to {INITIAL_LEVEL} first). The raw loop runs stock's movement statement (`INSERT INTO movements ... SELECT ... FROM levels`, its triggers included) on its own connections, nothing else.\n\n| concurrency | host movements/s | native movements/s | raw loop movements/s | **host/raw** | native/raw | host p50 / p95 / p99 (ms) | native p50 / p95 / p99 (ms) | raw p50 / p95 / p99 (ms) |\n|---|---|---|---|---|---|---|---|---|"
+        "## Movement throughput\n\nOUT movements of 1 on one piece (level set to {INITIAL_LEVEL} first). The raw loop runs stock's movement statement (`INSERT INTO ledger ... SELECT ... FROM levels`, its triggers included) on its own connections, nothing else.\n\n| concurrency | host movements/s | native movements/s | raw loop movements/s | **host/raw** | native/raw | host p50 / p95 / p99 (ms) | native p50 / p95 / p99 (ms) | raw p50 / p95 / p99 (ms) |\n|---|---|---|---|---|---|---|---|---|"
     );
     for m in &r.movements {
         let _ = writeln!(
@@ -365,6 +398,28 @@ fn details(r: &Results) -> String {
             single.median.as_secs_f64() * 1000.0,
             single.max.as_secs_f64() * 1000.0
         );
+    }
+    let _ = writeln!(
+        out,
+        "\n## Stock of 100,000 pieces in {} bins\n\nEach bin counted once ({} stocktakes of {} lines, each imported as CSV then validated: one statement writes its {} adjustments); validations took {} s. Then, on the stock host:\n\n| request | connections | req/s | p50 (ms) | **p95 (ms)** | p99 (ms) |\n|---|---|---|---|---|---|",
+        super::locations::BINS,
+        super::locations::BINS,
+        super::locations::LINES_PER_COUNT,
+        super::locations::LINES_PER_COUNT,
+        r.stocktakes
+            .iter()
+            .map(|d| format!("{:.2}", d.as_secs_f64()))
+            .collect::<Vec<_>>()
+            .join(" / ")
+    );
+    for c in &r.stock {
+        for (connections, round) in [(1, &c.alone), (CATALOGUE_CONNECTIONS, &c.shared)] {
+            let _ = writeln!(
+                out,
+                "| {} | {connections} | {:.0} | {:.2} | **{:.2}** | {:.2} |",
+                c.name, round.requests_per_second, round.p50_ms, round.p95_ms, round.p99_ms
+            );
+        }
     }
     let _ = writeln!(out);
     let d = &r.edge.discovery;
@@ -458,8 +513,10 @@ fn plot_data(r: &Results, date: &str) -> serde_json::Value {
     }
     let e = &r.edge.latency;
     rows.push(json!({"label": "GET a piece, Traefik vs direct (1 conn.)", "measured_name": "through Traefik", "measured": latency(&e.measured), "reference_name": "direct", "reference": latency(&e.reference)}));
-    for c in &r.catalogue {
-        rows.push(json!({"label": format!("catalogue, 100,000 pieces: {}", c.name), "measured_name": format!("{CATALOGUE_CONNECTIONS} conn."), "measured": latency(&c.shared), "reference_name": "1 conn.", "reference": latency(&c.alone)}));
+    for (what, list) in [("catalogue", &r.catalogue), ("stock", &r.stock)] {
+        for c in list {
+            rows.push(json!({"label": format!("{what}, 100,000 pieces: {}", c.name), "measured_name": format!("{CATALOGUE_CONNECTIONS} conn."), "measured": latency(&c.shared), "reference_name": "1 conn.", "reference": latency(&c.alone)}));
+        }
     }
     if let [host_only, nothing, ..] = r.costs.ladder.as_slice() {
         rows.push(json!({"label": "a do-nothing component route vs the host's own health route (1 conn.)", "measured_name": "component", "measured": latency(&nothing.round), "reference_name": "host only", "reference": latency(&host_only.round)}));

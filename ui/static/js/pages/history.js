@@ -6,6 +6,7 @@ import { pageHeader, dataTable, pagination, pagedList, pageFromQuery, choiceFrom
 import { may } from "../session.js";
 import { refreshBellSoon } from "../bell.js";
 import { REASONS } from "../labels.js";
+import { loadLocations, locationOptions } from "../locations.js";
 import { ApiError } from "../errors.js";
 
 export const name = "historique";
@@ -25,6 +26,7 @@ export async function render({ container, query, signal, updateQuery }) {
   const state = {
     piece_id: Number.parseInt(query.get("piece_id"), 10) || "",
     type: choiceFromQuery(query, "type", TYPES, ""),
+    location_id: Number.parseInt(query.get("location_id"), 10) || "",
     user: query.get("user") || "",
     date_from: DATE.test(query.get("date_from") || "") ? query.get("date_from") : "",
     date_to: DATE.test(query.get("date_to") || "") ? query.get("date_to") : "",
@@ -37,6 +39,10 @@ export async function render({ container, query, signal, updateQuery }) {
   // --- Filtres ----------------------------------------------------------------------
   const piece = field({ label: "Pièce", name: "piece_id", control: select([["", "Toutes les pièces"]], { dataset: { testid: "history-piece" } }) });
   const type = field({ label: "Type", name: "type", control: select(TYPES, { value: state.type, dataset: { testid: "history-type" } }) });
+  const place = field({ label: "Emplacement", name: "location_id", control: select([["", "Tous"]], { dataset: { testid: "history-location" } }) });
+  loadLocations(signal)
+    .then((locations) => setOptions(place.control, locationOptions(locations, ["", "Tous"]), state.location_id))
+    .catch(() => {});
   const userList = h("datalist", { id: "historique-utilisateurs" });
   const user = field({ label: "Utilisateur", name: "user", hint: "Nom exact", control: input({ value: state.user, list: "historique-utilisateurs", autocomplete: "off", spellcheck: "false", dataset: { testid: "history-user" } }) });
   const from = field({ label: "Du", name: "date_from", className: "field--date", control: input({ type: "date", value: state.date_from, dataset: { testid: "history-from" } }) });
@@ -48,6 +54,7 @@ export async function render({ container, query, signal, updateQuery }) {
     { class: "filters filters--history", role: "search", "aria-label": "Filtrer les mouvements", novalidate: true },
     piece.wrapper,
     type.wrapper,
+    place.wrapper,
     user.wrapper,
     from.wrapper,
     to.wrapper,
@@ -97,7 +104,7 @@ export async function render({ container, query, signal, updateQuery }) {
   });
 
   function filterQuery() {
-    return { piece_id: state.piece_id, type: state.type, user: state.user, date_from: state.date_from, date_to: state.date_to };
+    return { piece_id: state.piece_id, type: state.type, location_id: state.location_id, user: state.user, date_from: state.date_from, date_to: state.date_to };
   }
 
   function renderRows(page) {
@@ -190,6 +197,7 @@ export async function render({ container, query, signal, updateQuery }) {
     const values = {
       piece_id: Number.parseInt(piece.control.value, 10) || "",
       type: type.control.value,
+      location_id: Number.parseInt(place.control.value, 10) || "",
       user: user.control.value.trim(),
       date_from: from.control.value,
       date_to: to.control.value,
@@ -209,12 +217,13 @@ export async function render({ container, query, signal, updateQuery }) {
     Object.assign(state, values, { page: 1 });
     load();
   });
-  for (const control of [piece.control, type.control]) {
+  for (const control of [piece.control, type.control, place.control]) {
     control.addEventListener("change", () => filters.requestSubmit());
   }
   reset.addEventListener("click", () => {
     piece.control.value = "";
     type.control.value = "";
+    place.control.value = "";
     user.control.value = "";
     from.control.value = "";
     to.control.value = "";
