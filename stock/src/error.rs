@@ -41,6 +41,9 @@ pub enum StockError {
     /// 409: archiving or deleting a location that holds stock.
     #[error("L'emplacement contient du stock : transférez-le d'abord.")]
     LocationHoldsStock,
+    /// 409: archiving a location while a count of it is open.
+    #[error("Un inventaire de cet emplacement est ouvert : validez-le ou annulez-le d'abord.")]
+    LocationBeingCounted,
     /// 409: deleting a location that movements, counts or children name.
     #[error("Des mouvements, inventaires ou sous-emplacements le désignent : archivez-le plutôt.")]
     LocationInUse,
@@ -85,6 +88,7 @@ impl From<StockError> for kit::Error {
             | StockError::ArchivedLocation(_)
             | StockError::DefaultLocation
             | StockError::LocationHoldsStock
+            | StockError::LocationBeingCounted
             | StockError::LocationInUse
             | StockError::DuplicateLocationCode
             | StockError::CountAlreadyOpen

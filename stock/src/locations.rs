@@ -2,7 +2,8 @@
 //!
 //! Each rule that two requests could race on is the `WHERE` of the one
 //! statement that writes: a parent that is not a descendant (no cycle), a
-//! location emptied before it is archived or deleted. The default location
+//! location emptied (and not being counted) before it is archived, unused
+//! before it is deleted. The default location
 //! ([`DEFAULT_LOCATION`]) is never archived nor deleted: movements that
 //! name no location go there.
 
@@ -237,8 +238,9 @@ pub fn update(db: &Connection, id: i64, change: &Change) -> Result<(), kit::Erro
                  WHERE id = ?1 \
                    AND (NOT ?4 OR ?5 IS NULL OR (EXISTS (SELECT 1 FROM locations WHERE id = ?5 AND archived = 0) \
                         AND ?5 NOT IN ({}))) \
-                   AND (COALESCE(?6, 0) = 0 OR NOT EXISTS \
-                        (SELECT 1 FROM location_levels WHERE location_id = ?1 AND quantity > 0)) \
+                   AND (COALESCE(?6, 0) = 0 OR (NOT EXISTS \
+                        (SELECT 1 FROM location_levels WHERE location_id = ?1 AND quantity > 0) \
+                        AND NOT EXISTS (SELECT 1 FROM counts WHERE location_id = ?1 AND status = 'open'))) \
                  RETURNING id",
                 subtree("?1")
             ),
@@ -256,8 +258,13 @@ pub fn update(db: &Connection, id: i64, change: &Change) -> Result<(), kit::Erro
         return Ok(());
     }
     let current = one(db, id)?;
-    if change.archived == Some(true) && current["quantity"].as_i64().unwrap_or(0) > 0 {
-        return Err(StockError::LocationHoldsStock.into());
+    if change.archived == Some(true) {
+        if current["quantity"].as_i64().unwrap_or(0) > 0 {
+            return Err(StockError::LocationHoldsStock.into());
+        }
+        if being_counted(db, id)? {
+            return Err(StockError::LocationBeingCounted.into());
+        }
     }
     if let Some(Some(parent)) = change.parent {
         return Err(if parent == id || is_below(db, parent, id)? {
@@ -320,6 +327,20 @@ pub fn usable(db: &Connection, id: i64, field: &'static str) -> Result<(), kit::
         Some(_) => Err(StockError::ArchivedLocation(field).into()),
         None => Err(StockError::UnknownLocation(field).into()),
     }
+}
+
+/// Whether a count of location `id` is open: its validation would put
+/// stock back there.
+fn being_counted(db: &Connection, id: i64) -> Result<bool, kit::Error> {
+    let rows = db.execute(
+        "SELECT EXISTS (SELECT 1 FROM counts WHERE location_id = ?1 AND status = 'open') AS open",
+        &[Value::Integer(id)],
+    )?;
+    Ok(rows
+        .rows()
+        .next()
+        .and_then(|row| row.get::<i64>("open"))
+        .is_some_and(|open| open != 0))
 }
 
 /// Whether `candidate` is below `ancestor` in the tree.

@@ -290,6 +290,37 @@ fn a_count_sheet_goes_out_and_comes_back_as_csv() {
         listed.json()["count"] == 0
     });
 
+    // An empty location being counted is not archived: its validation
+    // would put stock back in it.
+    let empty = w.location("VIDE-1", "Vide", None);
+    let counting = w
+        .app
+        .json(
+            "POST",
+            "/api/stock/counts/",
+            Some(operator),
+            &json!({"location_id": empty}),
+        )
+        .json()["id"]
+        .clone();
+    let location = format!("/api/stock/locations/{empty}/");
+    let archive = json!({"archived": true});
+    let refused = w.app.json("PATCH", &location, Some(manager), &archive);
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert!(refused.body.contains("inventaire"), "{}", refused.body);
+    assert_eq!(
+        w.app
+            .post_as(&count_url(&counting, "cancel/"), manager)
+            .status,
+        200
+    );
+    assert_eq!(
+        w.app
+            .json("PATCH", &location, Some(manager), &archive)
+            .status,
+        200
+    );
+
     let cancelled = w.app.post_as(&count_url(&id, "cancel/"), manager);
     assert_eq!(
         cancelled.json()["status"],
