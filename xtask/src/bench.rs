@@ -395,20 +395,7 @@ fn direct(
     ));
     for (name, paths) in kinds {
         waited += servers::wait_until_quiet(QUIET_WAIT);
-        let mut request = Request::get(&pieces.base, "/", Some(token));
-        request.paths = paths;
-        let rounds = alternate(
-            &format!("catalogue: {name}, 1 then {CATALOGUE_CONNECTIONS} connections"),
-            SHORT_ROUND_SECONDS,
-            &mut [&mut |s| wrk.run(&request, 1, s), &mut |s| {
-                wrk.run(&request, CATALOGUE_CONNECTIONS, s)
-            }],
-        )?;
-        catalogue.push(CatalogueLatency {
-            name,
-            alone: rounds[0],
-            shared: rounds[1],
-        });
+        catalogue.push(list_latency(wrk, &pieces, token, "catalogue", name, paths)?);
     }
     let mut alone: Vec<String> = catalogue::list_paths()
         .into_iter()
@@ -427,20 +414,7 @@ fn direct(
     let mut stock_lists = Vec::new();
     for (name, paths) in locations::list_paths(&placed) {
         waited += servers::wait_until_quiet(QUIET_WAIT);
-        let mut request = Request::get(&stock.base, "/", Some(token));
-        request.paths = paths;
-        let rounds = alternate(
-            &format!("stock: {name}, 1 then {CATALOGUE_CONNECTIONS} connections"),
-            SHORT_ROUND_SECONDS,
-            &mut [&mut |s| wrk.run(&request, 1, s), &mut |s| {
-                wrk.run(&request, CATALOGUE_CONNECTIONS, s)
-            }],
-        )?;
-        stock_lists.push(CatalogueLatency {
-            name,
-            alone: rounds[0],
-            shared: rounds[1],
-        });
+        stock_lists.push(list_latency(wrk, &stock, token, "stock", name, paths)?);
     }
 
     waited += servers::wait_until_quiet(QUIET_WAIT);
@@ -474,6 +448,31 @@ fn direct(
         import,
         costs,
         waited,
+    })
+}
+
+/// `paths` requested in turn on `server`, alone then by a few users at once.
+fn list_latency(
+    wrk: &Wrk,
+    server: &Server,
+    token: &str,
+    what: &str,
+    name: String,
+    paths: Vec<String>,
+) -> Result<CatalogueLatency> {
+    let mut request = Request::get(&server.base, "/", Some(token));
+    request.paths = paths;
+    let rounds = alternate(
+        &format!("{what}: {name}, 1 then {CATALOGUE_CONNECTIONS} connections"),
+        SHORT_ROUND_SECONDS,
+        &mut [&mut |s| wrk.run(&request, 1, s), &mut |s| {
+            wrk.run(&request, CATALOGUE_CONNECTIONS, s)
+        }],
+    )?;
+    Ok(CatalogueLatency {
+        name,
+        alone: rounds[0],
+        shared: rounds[1],
     })
 }
 
