@@ -327,13 +327,13 @@ fn references(db: &Connection) -> Result<HashMap<String, i64>, kit::Error> {
 
 /// Closes an open count as `validated` (its trigger writes the
 /// adjustments) or `cancelled`. A second validation finds it validated and
-/// changes nothing: `Ok(false)`. Anything else closed is a 409.
+/// changes nothing. Anything else closed is a 409.
 pub fn close(
     db: &Connection,
     id: i64,
     status: &str,
     author: &Author<'_>,
-) -> Result<bool, kit::Error> {
+) -> Result<(), kit::Error> {
     let closed = db.execute(
         &format!(
             "UPDATE counts SET status = ?2, closed_by_id = ?3, closed_by = ?4, closed_at = {NOW} \
@@ -347,10 +347,10 @@ pub fn close(
         ],
     )?;
     if closed.rows().next().is_some() {
-        return Ok(true);
+        return Ok(());
     }
     match current_status(db, id)? {
-        Some(now) if now == status => Ok(false),
+        Some(now) if now == status => Ok(()),
         Some(now) => Err(StockError::CountClosed { status: now }.into()),
         None => Err(kit::Error::NotFound),
     }
