@@ -1,4 +1,4 @@
-//! Which unique constraint refused a write.
+//! Which unique constraint, or which trigger, refused a write.
 //!
 //! Spin's `fermyon:spin/sqlite` interface reports a constraint failure as
 //! `io(message)`: no error code crosses it, on Spin as on our host. This is
@@ -11,6 +11,12 @@ use spin_sdk::sqlite::Error;
 /// Whether `error` is a unique constraint on `column` (`table.column`).
 pub fn is_unique_violation(error: &Error, column: &str) -> bool {
     unique_columns(error).is_some_and(|columns| columns.contains(&column))
+}
+
+/// Whether `error` is a trigger's `RAISE(ABORT, message)` (the message is
+/// a marker the schema and its service share).
+pub fn is_raised(error: &Error, message: &str) -> bool {
+    matches!(error, Error::Io(text) if text.lines().any(|line| line.trim().ends_with(message)))
 }
 
 /// The `table.column`s of the unique constraint `error` reports, if it is one.

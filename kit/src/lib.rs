@@ -7,7 +7,8 @@
 //! through it applies the pending [`migrate`] steps, and [`health::check`]
 //! answers its health route with a real query on that database.
 //! [`auth`] is the one bearer-token check and role comparison every service
-//! uses; [`body`] reads JSON request bodies; [`text::fold`] is how every
+//! uses; [`body`] reads JSON request bodies; [`peer`] calls another service's
+//! internal routes; [`text::fold`] is how every
 //! service's search compares text.
 //!
 //! **Architecture Invariant:** kit knows no service by name and owns no table
@@ -23,6 +24,7 @@ pub mod migrate;
 #[cfg(feature = "openapi-check")]
 pub mod openapi;
 pub mod page;
+pub mod peer;
 pub mod route;
 mod service;
 pub mod text;

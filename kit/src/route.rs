@@ -329,6 +329,29 @@ fn allow_header(allowed: &[Method]) -> String {
     names.join(", ")
 }
 
+/// The longest `Idempotency-Key` a route takes.
+pub const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+/// The request's `Idempotency-Key`, if it sent one: 1 to
+/// [`MAX_IDEMPOTENCY_KEY`] visible ASCII characters, else 400.
+pub fn idempotency_key(request: &Request) -> Result<Option<String>, Error> {
+    let Some(value) = request.header("idempotency-key") else {
+        return Ok(None);
+    };
+    match value.as_str().map(str::trim) {
+        Some(key)
+            if !key.is_empty()
+                && key.len() <= MAX_IDEMPOTENCY_KEY
+                && key.chars().all(|c| c.is_ascii_graphic()) =>
+        {
+            Ok(Some(key.to_owned()))
+        }
+        _ => Err(Error::BadRequest(format!(
+            "En-tête Idempotency-Key invalide : 1 à {MAX_IDEMPOTENCY_KEY} caractères ASCII visibles."
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

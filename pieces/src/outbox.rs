@@ -13,7 +13,7 @@
 
 use kit::Error;
 use serde_json::json;
-use spin_sdk::http::{Request, Response};
+use spin_sdk::http::Method;
 use spin_sdk::sqlite::{Connection, Value};
 
 /// A batch stays under stock's 64 KiB JSON limit, with room for the wrapper.
@@ -78,23 +78,16 @@ fn next_batch(db: &Connection) -> Result<Vec<(i64, String)>, Error> {
 }
 
 async fn send(payloads: &[&str]) -> Result<(), String> {
-    let variable =
-        |name| spin_sdk::variables::get(name).map_err(|error| format!("variable {name}: {error}"));
-    let url = format!(
-        "http://{}/api/stock/internal/catalogue/",
-        variable("stock_url")?
-    );
     let body = format!("{{\"changes\":[{}]}}", payloads.join(","));
-    let request = Request::post(url, body)
-        .header(
-            kit::auth::INTERNAL_SECRET_HEADER,
-            variable("internal_secret")?,
-        )
-        .header("content-type", "application/json")
-        .build();
-    let response: Response = spin_sdk::http::send(request)
-        .await
-        .map_err(|error| format!("request failed: {error}"))?;
+    let response = kit::peer::call(
+        "stock_url",
+        Method::Post,
+        "/api/stock/internal/catalogue/",
+        &[],
+        Some(body),
+    )
+    .await
+    .map_err(|error| format!("request failed: {error}"))?;
     match *response.status() {
         200..=299 => Ok(()),
         status => Err(format!(

@@ -3,14 +3,12 @@
 //! became of a piece reaches stock through the outbox (`outbox.rs`).
 
 use serde::Deserialize;
-use spin_sdk::http::{Request, Response};
+use spin_sdk::http::Method;
 
 use kit::Error;
 
 /// Spin variable holding stock's `host:port` (see `spin.toml`).
 const STOCK_URL_VARIABLE: &str = "stock_url";
-/// Spin variable holding the service-to-service credential.
-const INTERNAL_SECRET_VARIABLE: &str = "internal_secret";
 
 /// Stock's answer for one piece.
 #[derive(Debug, Deserialize)]
@@ -42,19 +40,8 @@ pub async fn usage(id: i64) -> Result<Usage, Error> {
 }
 
 async fn ask(id: i64) -> Result<Usage, String> {
-    let variable =
-        |name| spin_sdk::variables::get(name).map_err(|error| format!("variable {name}: {error}"));
-    let url = format!(
-        "http://{}/api/stock/internal/usage/{id}/",
-        variable(STOCK_URL_VARIABLE)?
-    );
-    let request = Request::get(url)
-        .header(
-            kit::auth::INTERNAL_SECRET_HEADER,
-            variable(INTERNAL_SECRET_VARIABLE)?,
-        )
-        .build();
-    let response: Response = spin_sdk::http::send(request)
+    let path = format!("/api/stock/internal/usage/{id}/");
+    let response = kit::peer::call(STOCK_URL_VARIABLE, Method::Get, &path, &[], None)
         .await
         .map_err(|error| format!("request failed: {error}"))?;
     let status = *response.status();

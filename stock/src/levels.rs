@@ -156,6 +156,34 @@ pub fn unseen(db: &Connection, piece: &Piece) -> Result<Json, kit::Error> {
     Ok(level)
 }
 
+/// Active pieces purchasing may reorder: each with a minimum and held at
+/// or below it, at most [`MAX_REORDER`] of them, lowest id first.
+pub fn below_minimum(db: &Connection) -> Result<Json, kit::Error> {
+    let rows = db.execute(
+        "SELECT p.piece_id, p.reference, p.name, COALESCE(l.quantity, 0) AS quantity, p.min_stock \
+         FROM pieces AS p LEFT JOIN levels AS l ON l.piece_id = p.piece_id \
+         WHERE p.archived = 0 AND p.min_stock > 0 AND COALESCE(l.quantity, 0) <= p.min_stock \
+         ORDER BY p.piece_id LIMIT ?1",
+        &[Value::Integer(MAX_REORDER)],
+    )?;
+    Ok(Json::Array(
+        rows.rows()
+            .map(|row| {
+                json!({
+                    "piece_id": row.get::<i64>("piece_id"),
+                    "reference": row.get::<&str>("reference"),
+                    "name": row.get::<&str>("name"),
+                    "quantity": row.get::<i64>("quantity"),
+                    "min_stock": row.get::<i64>("min_stock"),
+                })
+            })
+            .collect(),
+    ))
+}
+
+/// More pieces below their minimum than a buyer reads in one list.
+pub const MAX_REORDER: i64 = 5000;
+
 /// A piece's level, with what each location holding some of it holds.
 pub fn one(db: &Connection, piece_id: i64) -> Result<Json, kit::Error> {
     let rows = db.execute(

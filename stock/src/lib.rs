@@ -15,6 +15,7 @@ mod movement;
 mod order;
 mod outbox;
 mod pieces;
+mod receipts;
 mod schema;
 mod statements;
 
@@ -39,8 +40,6 @@ const SERVICE: Service = Service {
     // Written by hand; `openapi.rs` checks it against [`ROUTES`].
     openapi: include_str!("openapi.json"),
 };
-
-const MAX_IDEMPOTENCY_KEY: usize = 255;
 
 #[cfg(test)]
 mod openapi;
@@ -106,6 +105,12 @@ static ROUTES: &[Route] = &[
         Access::Internal,
         |call| ready(usage(call)),
     ),
+    Route::get("/api/stock/internal/reorder/", Access::Internal, |call| {
+        ready(below_minimum(call))
+    }),
+    Route::post("/api/stock/internal/receipts/", Access::Internal, |call| {
+        Box::pin(record_receipts(call))
+    }),
     Route::post("/api/stock/internal/catalogue/", Access::Internal, |call| {
         ready(catalogue(call))
     }),
@@ -118,8 +123,9 @@ static ROUTES: &[Route] = &[
 ];
 
 /// The routes after whose success this invocation delivers the outbox.
-const RECORDING: [&str; 3] = [
+const RECORDING: [&str; 4] = [
     "/api/stock/movement/",
+    "/api/stock/internal/receipts/",
     "/api/stock/movements/{id}/reverse/",
     "/api/stock/counts/{id}/validate/",
 ];
@@ -185,7 +191,7 @@ async fn record(call: &Call<'_>) -> Result<Response, Error> {
         caller.require(Role::Manager)?;
     }
     // Keys are the caller's own: two users cannot collide on one.
-    let key = idempotency_key(request)?.map(|key| format!("{}:{key}", caller.user_id));
+    let key = kit::route::idempotency_key(request)?.map(|key| format!("{}:{key}", caller.user_id));
     let fingerprint = order.fingerprint();
     let db = call.database()?;
     if let Some(key) = &key
@@ -310,6 +316,26 @@ fn catalogue(call: &Call) -> Result<Response, Error> {
     )
 }
 
+/// For purchasing's reorder list.
+fn below_minimum(call: &Call) -> Result<Response, Error> {
+    json(200, &levels::below_minimum(&call.database()?)?)
+}
+
+/// Goods purchasing received: each an IN movement, once per key.
+async fn record_receipts(call: &Call<'_>) -> Result<Response, Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Batch {
+        receipts: Vec<receipts::Receipt>,
+    }
+    let batch: Batch = kit::body::json(call.request)?;
+    receipts::Receipt::check(&batch.receipts)?;
+    json(
+        200,
+        &receipts::record(&call.database()?, &batch.receipts).await?,
+    )
+}
+
 fn created(db: &Connection, id: i64) -> Result<Response, Error> {
     let movement = movement::find(db, id)?.ok_or(Error::NotFound)?;
     json(201, &movement)
@@ -336,24 +362,6 @@ fn replay(db: &Connection, key: &str, fingerprint: &str) -> Result<Option<Respon
             response.set_header("idempotent-replayed", "true");
             Ok(Some(response))
         }
-    }
-}
-
-fn idempotency_key(request: &Request) -> Result<Option<String>, Error> {
-    let Some(value) = request.header("idempotency-key") else {
-        return Ok(None);
-    };
-    match value.as_str().map(str::trim) {
-        Some(key)
-            if !key.is_empty()
-                && key.len() <= MAX_IDEMPOTENCY_KEY
-                && key.chars().all(|c| c.is_ascii_graphic()) =>
-        {
-            Ok(Some(key.to_owned()))
-        }
-        _ => Err(Error::BadRequest(format!(
-            "En-tête Idempotency-Key invalide : 1 à {MAX_IDEMPOTENCY_KEY} caractères ASCII visibles."
-        ))),
     }
 }
 

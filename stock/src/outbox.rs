@@ -12,7 +12,7 @@
 //! dedups on the key, so two hosts flushing at once is harmless).
 
 use serde_json::json;
-use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http::Method;
 use spin_sdk::sqlite::{Connection, Value};
 
 use crate::schema::NOW_SQL;
@@ -62,7 +62,7 @@ pub async fn deliver_due(db: &Connection) -> Result<i64, kit::Error> {
                     "UPDATE outbox SET attempts = attempts + 1, \
                      next_attempt_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?1) WHERE id = ?2",
                     &[
-                        Value::Text(format!("+{} seconds", backoff_secs(attempts))),
+                        Value::Text(format!("+{} seconds", kit::peer::backoff_secs(attempts))),
                         Value::Integer(id),
                     ],
                 )?;
@@ -75,33 +75,15 @@ pub async fn deliver_due(db: &Connection) -> Result<i64, kit::Error> {
     Ok(delivered)
 }
 
-/// 1, 2, 4... seconds, capped at 64: an outage of any length is caught up
-/// about a minute after it ends.
-fn backoff_secs(attempts: i64) -> i64 {
-    1_i64 << attempts.clamp(0, 6)
-}
-
 async fn post(event_id: &str, payload: &str) -> Result<(), String> {
-    let variable =
-        |name| spin_sdk::variables::get(name).map_err(|e| format!("variable {name}: {e}"));
-    let url = format!(
-        "http://{}/api/notifications/internal/events/",
-        variable("notifications_url")?
-    );
-    let request = Request::builder()
-        .method(Method::Post)
-        .uri(url)
-        .header("content-type", "application/json")
-        .header("idempotency-key", event_id)
-        .header(
-            kit::auth::INTERNAL_SECRET_HEADER,
-            variable("internal_secret")?,
-        )
-        .body(payload.to_owned())
-        .build();
-    let response: Response = spin_sdk::http::send(request)
-        .await
-        .map_err(|e| e.to_string())?;
+    let response = kit::peer::call(
+        "notifications_url",
+        Method::Post,
+        "/api/notifications/internal/events/",
+        &[("idempotency-key", event_id)],
+        Some(payload.to_owned()),
+    )
+    .await?;
     match *response.status() {
         200..=299 => Ok(()),
         status => Err(format!("notifications answered {status}")),
@@ -110,15 +92,4 @@ async fn post(event_id: &str, payload: &str) -> Result<(), String> {
 
 pub fn report(delivered: i64, pending: i64) -> serde_json::Value {
     json!({ "delivered": delivered, "pending": pending })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_then_caps_at_a_minute() {
-        let delays: Vec<i64> = (0..10).map(backoff_secs).collect();
-        assert_eq!(delays, [1, 2, 4, 8, 16, 32, 64, 64, 64, 64]);
-    }
 }

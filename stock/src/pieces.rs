@@ -9,7 +9,7 @@
 //! ([`lookup`]).
 
 use serde::{Deserialize, Serialize};
-use spin_sdk::http::{Request, Response};
+use spin_sdk::http::Method;
 use spin_sdk::sqlite::{Connection, Value};
 
 use crate::error::StockError;
@@ -101,21 +101,8 @@ pub async fn lookup(piece_id: i64) -> Result<Piece, StockError> {
 
 /// `Ok(None)` when pieces says 404; `Err` when it cannot answer.
 async fn fetch(piece_id: i64) -> Result<Option<Piece>, String> {
-    let variable =
-        |name| spin_sdk::variables::get(name).map_err(|e| format!("variable {name}: {e}"));
-    let url = format!(
-        "http://{}/api/pieces/internal/pieces/{piece_id}/",
-        variable("pieces_url")?
-    );
-    let request = Request::get(url)
-        .header(
-            kit::auth::INTERNAL_SECRET_HEADER,
-            variable("internal_secret")?,
-        )
-        .build();
-    let response: Response = spin_sdk::http::send(request)
-        .await
-        .map_err(|e| e.to_string())?;
+    let path = format!("/api/pieces/internal/pieces/{piece_id}/");
+    let response = kit::peer::call("pieces_url", Method::Get, &path, &[], None).await?;
     match *response.status() {
         404 => Ok(None),
         200 => serde_json::from_slice(response.body())

@@ -41,6 +41,11 @@ pub const SERVICES: &[Service] = &[
         port: 8003,
         health: "/api/notifications/health/",
     },
+    Service {
+        name: "purchasing",
+        port: 8004,
+        health: "/api/purchasing/health/",
+    },
     // The UI has no health route of its own: its index page answering is health.
     Service {
         name: "ui",

@@ -423,8 +423,9 @@ impl Stack {
         for service in SERVICES {
             command.args(["--health", &format!("{}={}", service.name, service.health)]);
         }
-        // What Spin components cannot schedule themselves: stock's alerts
-        // and pieces' catalogue changes leave their outboxes every second
+        // What Spin components cannot schedule themselves: stock's alerts,
+        // pieces' catalogue changes and purchasing's receipts leave their
+        // outboxes every second
         // (what waited while a peer was down), old notifications go hourly.
         let first = |name: &str| {
             self.ports
@@ -436,6 +437,7 @@ impl Stack {
         let jobs = [
             ("stock", 1, "/api/stock/internal/outbox/flush/"),
             ("pieces", 1, "/api/pieces/internal/outbox/flush/"),
+            ("purchasing", 1, "/api/purchasing/internal/outbox/flush/"),
             ("notifications", 3600, "/api/notifications/internal/purge/"),
         ];
         for (service, every, path) in jobs {

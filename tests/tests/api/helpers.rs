@@ -359,7 +359,14 @@ pub fn spawn_app_selecting_each_component() -> TestApp {
 pub fn spawn_app_on(databases: &[(&str, &str)]) -> TestApp {
     spawn_seeded(
         &[],
-        &["auth", "pieces", "stock", "notifications", "ui"],
+        &[
+            "auth",
+            "pieces",
+            "stock",
+            "notifications",
+            "purchasing",
+            "ui",
+        ],
         databases,
     )
 }

@@ -13,6 +13,7 @@ mod helpers;
 mod locations;
 mod notifications;
 mod pieces;
+mod purchasing;
 mod roles;
 mod routing;
 mod security;

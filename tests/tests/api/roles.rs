@@ -98,6 +98,36 @@ fn every_route_admits_its_roles_and_refuses_the_others() {
         .json()["id"]
         .to_string();
 
+    let supplier = app
+        .json(
+            "POST",
+            "/api/purchasing/suppliers/",
+            Some(&admin),
+            &json!({"name": "Fournisseur"}),
+        )
+        .json()["id"]
+        .to_string();
+    let offer = app
+        .json(
+            "POST",
+            "/api/purchasing/offers/",
+            Some(&admin),
+            &json!({"supplier_id": supplier.parse::<i64>().unwrap(),
+                    "piece_id": piece.parse::<i64>().unwrap(), "unit_price_cents": 100}),
+        )
+        .json()["id"]
+        .to_string();
+    let order = app
+        .json(
+            "POST",
+            "/api/purchasing/orders/",
+            Some(&admin),
+            &json!({"supplier_id": supplier.parse::<i64>().unwrap(),
+                    "lines": [{"piece_id": piece.parse::<i64>().unwrap(), "quantity": 3}]}),
+        )
+        .json()["id"]
+        .to_string();
+
     for row in rows() {
         let path = row
             .path
@@ -105,7 +135,10 @@ fn every_route_admits_its_roles_and_refuses_the_others() {
             .replace("{movement}", &movement)
             .replace("{user}", &user)
             .replace("{location}", &location)
-            .replace("{count}", &count);
+            .replace("{count}", &count)
+            .replace("{supplier}", &supplier)
+            .replace("{offer}", &offer)
+            .replace("{order}", &order);
         let body = matches!(row.method, "POST" | "PUT" | "PATCH")
             .then(|| ("application/json", "{}".to_owned()));
         let anonymous = app.call(row.method, &path, None, body.clone());
