@@ -56,6 +56,7 @@ const VIEWER = `lecteur_${suffix.toLowerCase()}`;
 const SHELF = `ETAGERE-${suffix}`;
 const BIN = `BAC-${suffix}`;
 const VIEWER_PASSWORD = `Lecteur-${suffix}-mdp`;
+const SUPPLIER = `Fournisseur ${suffix}`;
 
 let page;
 let context;
@@ -172,6 +173,11 @@ async function goTo(hash, name) {
   await waitForPage(name);
 }
 
+async function clickNavTab(testid, name) {
+  await byTestId(testid).click();
+  await waitForPage(name);
+}
+
 async function clickNav(testid, name) {
   const link = byTestId(testid);
   if (!(await link.isVisible())) {
@@ -242,7 +248,7 @@ async function levelInTable(pieceId) {
 }
 
 async function waitForApi() {
-  const services = ["auth", "pieces", "stock", "notifications"];
+  const services = ["auth", "pieces", "stock", "notifications", "purchasing"];
   const deadline = Date.now() + 60_000;
   const down = new Set(services);
   while (Date.now() < deadline && down.size) {
@@ -539,6 +545,70 @@ async function main() {
       await shot("historique-emplacement");
     });
 
+    let orderId = null;
+    await step(`Achats : ${SUPPLIER}, son offre par lots de 5, à commander 10, commande créée, envoyée, reçue par lecture, niveau 14`, async () => {
+      await clickNav("nav-purchasing", "a-commander");
+      await clickNavTab("tab-suppliers", "fournisseurs");
+      await byTestId("supplier-name").fill(SUPPLIER);
+      await byTestId("supplier-email").fill("commandes@example.com");
+      await byTestId("supplier-create").click();
+      await visible(page.locator(`[data-testid="supplier-row"][data-name="${SUPPLIER}"]`), "le fournisseur dans la liste");
+      await shot("fournisseurs");
+
+      await goTo(`/pieces/${pieceId}`, "piece");
+      await page.waitForFunction((name) => [...document.querySelectorAll('[data-testid="offer-supplier"] option')].some((o) => o.textContent === name), SUPPLIER, { timeout: TIMEOUT })
+        .catch(() => fail(`${SUPPLIER} n’est pas proposé pour une offre.`));
+      await byTestId("offer-supplier").selectOption({ label: SUPPLIER });
+      await byTestId("offer-price").fill("2,50");
+      await byTestId("offer-pack").fill("5");
+      await byTestId("offer-preferred").check();
+      await byTestId("offer-create").click();
+      await visible(page.locator(`[data-testid="offer"][data-supplier="${SUPPLIER}"][data-preferred="true"]`), "l’offre préférée sur la fiche");
+      await shot("fiche-offres");
+
+      // 4 en stock, minimum 5 : cible 10 (deux fois le minimum), 6 manquent, 2 lots de 5.
+      await clickNav("nav-purchasing", "a-commander");
+      const line = page.locator(`[data-testid="reorder-line"][data-reference="${REFERENCE}"] [data-testid="to-order"]`);
+      await waitForText(line, /^10$/, "la quantité à commander");
+      await shot("a-commander");
+      await byTestId("create-orders").click();
+      await waitForPage("commande");
+      orderId = Number(/commandes\/(\d+)/.exec(page.url())?.[1]);
+      await waitForText(byTestId("order-status"), "Brouillon", "le statut de la commande créée");
+      await byTestId("order-send").click();
+      await waitForText(byTestId("order-status"), "Envoyée", "le statut après l’envoi");
+      await page.emulateMedia({ media: "print" });
+      await shot("bon-de-commande-impression");
+      await page.emulateMedia({ media: "screen" });
+
+      // Un lecteur de codes tape la référence puis Entrée : 1, puis « RÉF 9 ».
+      const scan = byTestId("receive-scan");
+      await scan.fill(REFERENCE);
+      await scan.press("Enter");
+      await scan.fill(`${REFERENCE} 9`);
+      await scan.press("Enter");
+      await waitForText(page.locator(`[data-testid="receive-line"][data-reference="${REFERENCE}"] [data-testid="receive-quantity"]`), "× 10", "la quantité lue");
+      await scan.fill("INCONNU-42");
+      await scan.press("Enter");
+      await waitForText(page.locator('[data-error-for="scan"]'), "n’est pas dans cette commande", "le code inconnu signalé");
+      await shot("reception-lue");
+      await byTestId("receive-submit").click();
+      await waitForText(byTestId("order-status"), "Reçue", "le statut après la réception");
+      await waitForText(byTestId("line-received"), /^10$/, "la quantité reçue de la ligne");
+      await shot("commande-recue");
+      await shot("commande-390px", { width: 390, height: 844 });
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      if (overflow > 0) fail(`à 390 px, la commande déborde de ${overflow} px en largeur.`);
+      await page.setViewportSize(WIDE);
+
+      await goTo(`/pieces/${pieceId}`, "piece");
+      await waitForText(byTestId("piece-level-value"), /^14$/, "le niveau après la réception");
+      await goTo("/notifications", "notifications");
+      await visible(page.locator(`[data-testid="notification"][data-type="back_in_stock"][data-reference="${REFERENCE}"]`), "l’alerte « retour en stock » après la réception", ALERT_TIMEOUT);
+      await goTo("/", "tableau-de-bord");
+      await waitForText(byTestId("stat-to-order-value"), /^0$/, "« À commander » au tableau de bord");
+    });
+
     await step(`Utilisateurs : création du lecteur « ${VIEWER} »`, async () => {
       await clickNav("nav-users", "utilisateurs");
       await byTestId("user-username").fill(VIEWER);
@@ -582,6 +652,13 @@ async function main() {
       await goTo("/historique", "historique");
       await absent(byTestId("reverse-movement"), "l’annulation de mouvement");
       await shot("historique-lecteur");
+
+      await goTo("/achats", "a-commander");
+      await absent(byTestId("create-orders"), "« Créer les commandes »");
+      await goTo(`/commandes/${orderId}`, "commande");
+      await absent(byTestId("receive"), "la réception");
+      await absent(byTestId("order-cancel"), "l’annulation de commande");
+      await shot("commande-lecteur");
 
       await page.goto(`${UI_URL}/#/utilisateurs`);
       await waitForText(page.locator("h1"), "Accès refusé", "la page Utilisateurs ouverte par son adresse");

@@ -17,6 +17,10 @@ import * as historyPage from "./js/pages/history.js";
 import * as locationsPage from "./js/pages/locations.js";
 import * as countsPage from "./js/pages/counts.js";
 import * as countPage from "./js/pages/count.js";
+import * as reorderPage from "./js/pages/reorder.js";
+import * as ordersPage from "./js/pages/orders.js";
+import * as orderPage from "./js/pages/order.js";
+import * as suppliersPage from "./js/pages/suppliers.js";
 import * as notificationsPage from "./js/pages/notifications.js";
 import * as usersPage from "./js/pages/users.js";
 import * as accountPage from "./js/pages/account.js";
@@ -34,6 +38,10 @@ const ROUTES = [
   { path: /^\/inventaires$/, page: countsPage, role: "viewer", nav: "/inventaires" },
   { path: /^\/inventaires\/(\d+)$/, page: countPage, role: "viewer", nav: "/inventaires" },
   { path: /^\/historique$/, page: historyPage, role: "viewer", nav: "/historique" },
+  { path: /^\/achats$/, page: reorderPage, role: "viewer", nav: "/achats" },
+  { path: /^\/commandes$/, page: ordersPage, role: "viewer", nav: "/achats" },
+  { path: /^\/commandes\/(\d+)$/, page: orderPage, role: "viewer", nav: "/achats" },
+  { path: /^\/fournisseurs$/, page: suppliersPage, role: "viewer", nav: "/achats" },
   { path: /^\/notifications$/, page: notificationsPage, role: "viewer", nav: "/notifications" },
   { path: /^\/utilisateurs$/, page: usersPage, role: "admin", nav: "/utilisateurs" },
   { path: /^\/compte$/, page: accountPage, role: "viewer", nav: "/compte" },
@@ -46,6 +54,7 @@ const NAV = [
   { href: "/emplacements", label: "Emplacements", testid: "nav-locations" },
   { href: "/inventaires", label: "Inventaires", testid: "nav-counts" },
   { href: "/historique", label: "Historique", testid: "nav-history" },
+  { href: "/achats", label: "Achats", testid: "nav-purchasing" },
   { href: "/notifications", label: "Notifications", testid: "nav-notifications" },
   { href: "/utilisateurs", label: "Utilisateurs", testid: "nav-users", role: "admin" },
 ];

@@ -46,6 +46,7 @@ fn every_service_conforms_to_its_document_under_fuzzing() {
         through_edge("pieces"),
         through_edge("stock"),
         through_edge("notifications"),
+        through_edge("purchasing"),
         Run {
             filter: ["--exclude-path", "/api/auth/login/"],
             ..through_edge("auth")

@@ -406,6 +406,17 @@ pub fn send(
     token: Option<&str>,
     body: Option<serde_json::Value>,
 ) -> (u16, serde_json::Value) {
+    send_with(method, url, token, &[], body)
+}
+
+/// As [`send`], with extra headers (an `Idempotency-Key`...).
+pub fn send_with(
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(30)))
@@ -414,6 +425,9 @@ pub fn send(
     let mut request = ureq::http::Request::builder().method(method).uri(url);
     if let Some(token) = token {
         request = request.header("authorization", format!("Bearer {token}"));
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
     }
     let body = body.map(|b| b.to_string()).unwrap_or_default();
     if !body.is_empty() {
@@ -1015,5 +1029,165 @@ fn transfers_and_stocktakes_hold_through_the_edge_with_two_stock_replicas() {
     );
     let (_, level) = call("GET", &format!("/api/stock/{piece}/"), None);
     assert_eq!(level["quantity"], 55, "{level}");
+    running.stack.stop();
+}
+
+/// Issue 20's loop through Traefik: pieces below their minimum are on the
+/// reorder list with the right quantities; "create the orders" makes one
+/// per supplier; the same receipt sent twice at once moves stock once; a
+/// receipt made while stock is down waits and reaches stock once it is
+/// back (the sidecar flushes purchasing's outbox); the level and the
+/// back-in-stock alert follow.
+#[test]
+fn purchasing_orders_what_is_low_and_receives_it_once_through_the_edge() {
+    let mut running = start(&[]);
+    let web = running.stack.web_url();
+    let admin = running.admin_token();
+    let call = |method: &str, path: &str, body: Option<serde_json::Value>| {
+        send(method, &format!("{web}{path}"), Some(&admin), body)
+    };
+    let created = |path: &str, body: serde_json::Value| {
+        let (status, made) = call("POST", path, Some(body));
+        assert_eq!(status, 201, "{path}: {made}");
+        made["id"].as_i64().expect("an id")
+    };
+    let piece = |reference: &str, min_stock: i64| {
+        created(
+            "/api/pieces/",
+            serde_json::json!({"reference": reference, "name": reference, "min_stock": min_stock}),
+        )
+    };
+    let (bolts, nuts) = (piece("BOULON-8", 10), piece("ECROU-8", 6));
+    let (north, south) = (
+        created(
+            "/api/purchasing/suppliers/",
+            serde_json::json!({"name": "Nord"}),
+        ),
+        created(
+            "/api/purchasing/suppliers/",
+            serde_json::json!({"name": "Sud"}),
+        ),
+    );
+    created(
+        "/api/purchasing/offers/",
+        serde_json::json!({"supplier_id": north, "piece_id": bolts, "unit_price_cents": 20, "pack_size": 25}),
+    );
+    created(
+        "/api/purchasing/offers/",
+        serde_json::json!({"supplier_id": south, "piece_id": nuts, "unit_price_cents": 8, "min_order_quantity": 50}),
+    );
+    let (status, body) = call(
+        "POST",
+        "/api/stock/movement/",
+        Some(serde_json::json!({"piece_id": bolts, "type": "IN", "quantity": 3})),
+    );
+    assert_eq!(status, 201, "{body}");
+
+    // Bolts: 3 of 20 (twice 10), 17 missing, a pack of 25. Nuts: 12
+    // missing, the minimum of 50.
+    let quantities = || -> BTreeMap<i64, i64> {
+        let (status, list) = call("GET", "/api/purchasing/reorder/", None);
+        assert_eq!(status, 200, "{list}");
+        list["groups"]
+            .as_array()
+            .expect("groups")
+            .iter()
+            .flat_map(|g| g["lines"].as_array().cloned().unwrap_or_default())
+            .map(|l| {
+                (
+                    l["piece_id"].as_i64().unwrap(),
+                    l["to_order"].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(quantities(), BTreeMap::from([(bolts, 25), (nuts, 50)]));
+    let (status, orders) = call("POST", "/api/purchasing/reorder/orders/", None);
+    assert_eq!(status, 201, "{orders}");
+    let orders = orders["created"].as_array().expect("created").clone();
+    let suppliers: Vec<i64> = orders
+        .iter()
+        .filter_map(|o| o["supplier_id"].as_i64())
+        .collect();
+    assert_eq!(suppliers, [north, south], "one order per supplier");
+    assert!(quantities().is_empty(), "everything is on order now");
+    for order in &orders {
+        let (status, body) = call(
+            "POST",
+            &format!("/api/purchasing/orders/{}/send/", order["id"]),
+            None,
+        );
+        assert_eq!(status, 200, "{body}");
+    }
+
+    // The same receipt twice at once, through the edge: one IN movement.
+    let receive = |order: &serde_json::Value, key: &str| {
+        send_with(
+            "POST",
+            &format!("{web}/api/purchasing/orders/{}/receive/", order["id"]),
+            Some(&admin),
+            &[("idempotency-key", key)],
+            Some(
+                serde_json::json!({"lines": [{"line_id": order["lines"][0]["id"], "quantity": order["lines"][0]["quantity"]}]}),
+            ),
+        )
+    };
+    let (one, two) = std::thread::scope(|s| {
+        let one = s.spawn(|| receive(&orders[0], "quai-1"));
+        let two = s.spawn(|| receive(&orders[0], "quai-1"));
+        (one.join().unwrap(), two.join().unwrap())
+    });
+    let mut statuses = [one.0, two.0];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 201], "{} / {}", one.1, two.1);
+    let level = |piece: i64| call("GET", &format!("/api/stock/{piece}/"), None).1;
+    assert_eq!(level(bolts)["quantity"], 28);
+    assert_eq!(level(bolts)["status"], "ok");
+
+    // Stock down: the receipt is kept (202) and reaches stock once it is
+    // back, once.
+    let port = running.stack.ports.instances["stock"][0];
+    running
+        .stack
+        .stop_instance("stock", port)
+        .expect("stock stops");
+    let (status, waiting) = receive(&orders[1], "quai-2");
+    assert_eq!(status, 202, "{waiting}");
+    assert_eq!(waiting["receptions"][0]["state"], "pending");
+    running
+        .stack
+        .start_instance("stock", port)
+        .expect("stock starts again");
+    eventually(
+        "the waiting receipt reaches stock",
+        Duration::from_secs(30),
+        || level(nuts)["quantity"] == 50,
+    );
+    let (_, order) = call(
+        "GET",
+        &format!("/api/purchasing/orders/{}/", orders[1]["id"]),
+        None,
+    );
+    assert_eq!(order["status"], "received", "{order}");
+    assert_eq!(order["receptions"][0]["state"], "recorded", "{order}");
+    let (_, movements) = call(
+        "GET",
+        &format!("/api/stock/movements/?piece_id={nuts}"),
+        None,
+    );
+    assert_eq!(movements["count"], 1, "{movements}");
+
+    // The alert follows: bolts, low before, are back in stock (nuts had
+    // never moved: their first movement raises no "back" alert).
+    eventually("the back-in-stock alert", Duration::from_secs(10), || {
+        let (_, alerts) = call("GET", "/api/notifications/?type=back_in_stock", None);
+        let about: Vec<i64> = alerts["results"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|n| n["piece"]["id"].as_i64())
+            .collect();
+        about.contains(&bolts)
+    });
     running.stack.stop();
 }

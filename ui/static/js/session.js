@@ -50,5 +50,7 @@ export const may = {
   validateCount: () => session.can("manager"),
   reverse: () => session.can("manager"),
   sendMessage: () => session.can("manager"),
+  managePurchasing: () => session.can("manager"),
+  receive: () => session.can("operator"),
   manageUsers: () => session.can("admin"),
 };

@@ -67,7 +67,7 @@ export async function render({ container, signal }) {
   const settle = (promise) => promise.then((value) => ({ value }), (error) => ({ error }));
 
   async function load() {
-    const [pieces, low, out, todayMoves, unread, lastMoves, unreadList, restockOut, restockLow] = await Promise.all([
+    const [pieces, low, out, todayMoves, unread, lastMoves, unreadList, restockOut, restockLow, toOrder] = await Promise.all([
       settle(count(api.get("/api/pieces/", { query: { archived: "false", page_size: 1 }, signal }))),
       settle(count(api.get("/api/stock/", { query: { status: "low", page_size: 1 }, signal }))),
       settle(count(api.get("/api/stock/", { query: { status: "out", page_size: 1 }, signal }))),
@@ -77,6 +77,7 @@ export async function render({ container, signal }) {
       settle(api.get("/api/notifications/", { query: { unread: "true", page_size: 5 }, signal })),
       settle(api.get("/api/stock/", { query: { status: "out", page_size: 5, ordering: "reference" }, signal })),
       settle(api.get("/api/stock/", { query: { status: "low", page_size: 5, ordering: "quantity" }, signal })),
+      settle(api.get("/api/purchasing/reorder/", { signal }).then((list) => list.count)),
     ]);
     if (signal.aborted) return;
     const show = (result) => (result.error ? "—" : formatNumber(result.value));
@@ -86,6 +87,7 @@ export async function render({ container, signal }) {
       statCard({ label: "Pièces actives", value: show(pieces), href: "#/pieces", iconName: "box", testid: "stat-pieces" }),
       statCard({ label: "En stock bas", value: show(low), href: "#/stock?status=low", iconName: "alert", tone: low.value > 0 ? "low" : null, testid: "stat-low" }),
       statCard({ label: "En rupture", value: show(out), href: "#/stock?status=out", iconName: "out", tone: out.value > 0 ? "out" : null, testid: "stat-out" }),
+      statCard({ label: "À commander", value: show(toOrder), href: "#/achats", iconName: "clipboard", tone: toOrder.value > 0 ? "low" : null, testid: "stat-to-order" }),
       statCard({ label: "Mouvements aujourd’hui", value: show(todayMoves), href: `#/historique?date_from=${today}&date_to=${today}`, iconName: "history", testid: "stat-today", hint: "journée UTC" }),
       statCard({ label: "Notifications non lues", value: show(unread), href: "#/notifications?filtre=non-lues", iconName: "bell", tone: unread.value > 0 ? "info" : null, testid: "stat-unread" }),
     );

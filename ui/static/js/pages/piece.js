@@ -6,6 +6,7 @@ import { h, icon, replace, formatNumber, formatDateTime, formatPrice, formatSign
 import { pageHeader, dataTable, pagination, statusBadge, movementBadge, movementPlace, confirmDialog, toast } from "../ui.js";
 import { may } from "../session.js";
 import { movementForm } from "../movement-form.js";
+import { purchasingCard } from "../offers.js";
 import { REASONS } from "../labels.js";
 import { ApiError } from "../errors.js";
 
@@ -96,6 +97,7 @@ export async function render({ container, params, signal, navigate, setTitle }) 
         "div",
         { class: "split__main stack" },
         h("section", { class: "card", "aria-labelledby": "details-titre" }, h("div", { class: "card__header" }, h("h2", { id: "details-titre", text: "Détails" })), h("div", { class: "card__body" }, details)),
+        purchasingCard({ piece, signal }),
         h(
           "section",
           { class: "card card--flush", "aria-labelledby": "historique-titre" },

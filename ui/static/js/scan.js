@@ -1,0 +1,50 @@
+// Ce que tape un lecteur de codes (ou une personne) : « RÉFÉRENCE » ou
+// « RÉFÉRENCE QUANTITÉ », puis Entrée. Une référence sans quantité en vaut
+// une ; la même référence lue deux fois s'additionne.
+
+import { api } from "./api.js";
+
+/** « VIS-M6 12 » → { reference: "VIS-M6", quantity: 12 } ; null si illisible. */
+export function parseScan(text) {
+  const parts = String(text).trim().split(/\s+/).filter(Boolean);
+  if (parts.length === 0 || parts.length > 2) return null;
+  const quantity = parts.length === 2 ? Number(parts[1]) : 1;
+  if (!Number.isInteger(quantity) || quantity < 1) return null;
+  return { reference: parts[0], quantity };
+}
+
+/** Les lignes d'un texte, additionnées par référence (casse ignorée). */
+export function parseScans(text) {
+  const totals = new Map();
+  const unreadable = [];
+  for (const line of String(text).split("\n")) {
+    if (!line.trim()) continue;
+    const scan = parseScan(line);
+    if (!scan) {
+      unreadable.push(line.trim());
+      continue;
+    }
+    const key = scan.reference.toUpperCase();
+    const known = totals.get(key);
+    totals.set(key, { reference: known?.reference ?? scan.reference, quantity: (known?.quantity ?? 0) + scan.quantity });
+  }
+  if (unreadable.length) throw new Error(`Lignes illisibles (« RÉFÉRENCE QUANTITÉ » attendu) : ${unreadable.join(" ; ")}.`);
+  return [...totals.values()];
+}
+
+/** La pièce dont la référence ou le code-barres est exactement `code`. */
+export async function findPiece(code, signal) {
+  const page = await api.get("/api/pieces/", { query: { search: code, page_size: 50 }, signal });
+  const wanted = code.toUpperCase();
+  return page.results.find((p) => p.reference.toUpperCase() === wanted || (p.barcode && p.barcode.toUpperCase() === wanted)) ?? null;
+}
+
+/** Les pièces d'un texte de lignes : { lines: [{piece, quantity}], unknown }. */
+export async function findPieces(text, signal) {
+  const scans = parseScans(text);
+  const found = await Promise.all(scans.map((scan) => findPiece(scan.reference, signal)));
+  return {
+    lines: scans.map((scan, i) => ({ piece: found[i], quantity: scan.quantity })).filter((l) => l.piece),
+    unknown: scans.filter((_, i) => !found[i]).map((s) => s.reference),
+  };
+}
