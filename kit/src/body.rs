@@ -14,22 +14,43 @@ use crate::csv::Record;
 /// is a few KiB.
 pub const MAX_JSON_BYTES: usize = 64 * 1024;
 
+/// The largest JSON body that carries a list of lines (a purchase order, a
+/// receipt: 200 lines at most), so that a list too long is told so (400)
+/// rather than cut off by the size limit.
+pub const MAX_LIST_JSON_BYTES: usize = 256 * 1024;
+
 /// The body of `request` as a `T`. `T` should deny unknown fields, so that a
 /// field the client may not set (`role`, `is_active`...) is refused, not ignored.
 pub fn json<T: DeserializeOwned>(request: &Request) -> Result<T, Error> {
-    let content_type = request
-        .header("content-type")
-        .and_then(|value| value.as_str())
-        .unwrap_or_default();
-    json_of(content_type, request.body())
+    json_of(content_type(request), request.body())
+}
+
+/// As [`json`], for a body that carries a list of lines
+/// ([`MAX_LIST_JSON_BYTES`]).
+pub fn json_list<T: DeserializeOwned>(request: &Request) -> Result<T, Error> {
+    media_type_is_json(content_type(request))?;
+    parse(request.body(), MAX_LIST_JSON_BYTES)
 }
 
 /// As [`json`], from the request's `Content-Type` and body.
 pub fn json_of<T: DeserializeOwned>(content_type: &str, body: &[u8]) -> Result<T, Error> {
-    if !is_json(content_type) {
-        return Err(Error::UnsupportedMediaType);
+    media_type_is_json(content_type)?;
+    parse(body, MAX_JSON_BYTES)
+}
+
+fn content_type(request: &Request) -> &str {
+    request
+        .header("content-type")
+        .and_then(|value| value.as_str())
+        .unwrap_or_default()
+}
+
+fn media_type_is_json(content_type: &str) -> Result<(), Error> {
+    if is_json(content_type) {
+        Ok(())
+    } else {
+        Err(Error::UnsupportedMediaType)
     }
-    parse(body)
 }
 
 /// `application/json`, parameters (`; charset=utf-8`) and case aside.
@@ -66,11 +87,9 @@ pub fn csv(request: &Request) -> Result<(Record, Vec<Record>), Error> {
     Ok((records.remove(0), rows))
 }
 
-fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
-    if body.len() > MAX_JSON_BYTES {
-        return Err(Error::PayloadTooLarge {
-            limit: MAX_JSON_BYTES,
-        });
+fn parse<T: DeserializeOwned>(body: &[u8], limit: usize) -> Result<T, Error> {
+    if body.len() > limit {
+        return Err(Error::PayloadTooLarge { limit });
     }
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(Error::BadRequest("Le corps de la requête est vide.".into()));
@@ -122,17 +141,21 @@ mod tests {
             b"{\"username\": \"a\", \"role\": \"admin\"}",
             b"\xff",
         ] {
-            let error = parse::<Login>(body).unwrap_err();
+            let error = parse::<Login>(body, MAX_JSON_BYTES).unwrap_err();
             assert_eq!(error.status(), 400, "{}", String::from_utf8_lossy(body));
         }
-        let login: Login = parse(b"{\"username\": \"a\"}").unwrap();
+        let login: Login = parse(b"{\"username\": \"a\"}", MAX_JSON_BYTES).unwrap();
         assert_eq!(login.username, "a");
     }
 
     #[test]
     fn a_body_over_the_json_limit_is_413_before_it_is_parsed() {
         let name = "a".repeat(MAX_JSON_BYTES);
-        let error = parse::<Login>(format!("{{\"username\": \"{name}\"}}").as_bytes()).unwrap_err();
+        let error = parse::<Login>(
+            format!("{{\"username\": \"{name}\"}}").as_bytes(),
+            MAX_JSON_BYTES,
+        )
+        .unwrap_err();
         assert_eq!(error.status(), 413);
         assert!(error.to_string().contains("65536"), "{error}");
     }

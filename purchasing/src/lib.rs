@@ -233,7 +233,7 @@ fn list_orders(call: &Call) -> Result<Response, Error> {
 
 async fn create_order(call: &Call<'_>) -> Result<Response, Error> {
     let caller = call.caller()?;
-    let change = orders::Change::read(kit::body::json(call.request)?, true)?;
+    let change = orders::Change::read(kit::body::json_list(call.request)?, true)?;
     let db = call.database()?;
     let id = orders::create(&db, &change, &caller.username).await?;
     json(201, &orders::one(&db, id)?)
@@ -245,7 +245,7 @@ fn order(call: &Call) -> Result<Response, Error> {
 
 async fn update_order(call: &Call<'_>) -> Result<Response, Error> {
     let id = call.param("id")?;
-    let change = orders::Change::read(kit::body::json(call.request)?, false)?;
+    let change = orders::Change::read(kit::body::json_list(call.request)?, false)?;
     let db = call.database()?;
     orders::update(&db, id, &change).await?;
     json(200, &orders::one(&db, id)?)
@@ -272,7 +272,7 @@ async fn receive(call: &Call<'_>) -> Result<Response, Error> {
     let (id, caller) = (call.param("id")?, call.caller()?);
     let db = call.database()?;
     orders::header(&db, id)?;
-    let goods = receiving::Goods::read(&db, id, kit::body::json(call.request)?)?;
+    let goods = receiving::Goods::read(&db, id, kit::body::json_list(call.request)?)?;
     // Keys are the caller's own: two users cannot collide on one.
     let receipt = match kit::route::idempotency_key(call.request)? {
         Some(key) => format!("{}:{key}", caller.user_id),

@@ -116,6 +116,75 @@ fn stock_in_locations(app: &TestApp, admin: &str, piece: &Value) {
     assert_eq!(level["quantity"], 3, "{level}");
 }
 
+/// The piece, 3 held under a minimum of 5, ordered from the reorder list
+/// (up to 10, a pack of 10) and received twice under one key: purchasing
+/// reads pieces and stock and records the receipt in stock by service
+/// chaining on this runtime, once, and stock's back-in-stock alert leaves
+/// after that chained call's response.
+fn purchasing_refills(app: &TestApp, admin: &str, piece: &Value) {
+    let supplier = app.json(
+        "POST",
+        "/api/purchasing/suppliers/",
+        Some(admin),
+        &json!({"name": "Spin SARL"}),
+    );
+    assert_eq!(supplier.status, 201, "{}", supplier.body);
+    let offer = app.json(
+        "POST",
+        "/api/purchasing/offers/",
+        Some(admin),
+        &json!({"supplier_id": supplier.json()["id"], "piece_id": piece,
+                "unit_price_cents": 90, "pack_size": 10}),
+    );
+    assert_eq!(offer.status, 201, "{}", offer.body);
+    let list = app.call("GET", "/api/purchasing/reorder/", Some(admin), None);
+    assert_eq!(
+        list.json()["groups"][0]["lines"][0]["to_order"],
+        10,
+        "{}",
+        list.body
+    );
+    let created = app.call("POST", "/api/purchasing/reorder/orders/", Some(admin), None);
+    assert_eq!(created.status, 201, "{}", created.body);
+    let order = created.json()["created"][0].clone();
+    let sent = app.call(
+        "POST",
+        &format!("/api/purchasing/orders/{}/send/", order["id"]),
+        Some(admin),
+        None,
+    );
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    let receipt = json!({"lines": [{"reference": "spin-1", "quantity": 10}]});
+    for expected in [201, 200] {
+        let received = app.request(
+            "POST",
+            &format!("/api/purchasing/orders/{}/receive/", order["id"]),
+            Some(admin),
+            &[("idempotency-key", "spin-quai")],
+            Some(("application/json", &receipt.to_string())),
+        );
+        assert_eq!(received.status, expected, "{}", received.body);
+    }
+    let level = app
+        .call("GET", &format!("/api/stock/{piece}/"), Some(admin), None)
+        .json();
+    assert_eq!(level["quantity"], 13, "{level}");
+    let back = || {
+        let list = app.call(
+            "GET",
+            "/api/notifications/?type=back_in_stock",
+            Some(admin),
+            None,
+        );
+        list.json()["count"] == 1
+    };
+    let since = Instant::now();
+    while !back() && since.elapsed() < ALERT_WITHIN {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(back(), "back in stock within {ALERT_WITHIN:?}");
+}
+
 /// Spin creates database files with the umask's mode (0644 here); the
 /// `.data/` that `cargo xtask secrets` made (0700) keeps them from other
 /// users all the same.
@@ -235,6 +304,7 @@ fn workshop_day(app: &TestApp) {
     );
     assert_eq!(alerts[1]["title"], "À commander : SPIN-1", "{alerts:?}");
     stock_in_locations(app, &admin, &piece);
+    purchasing_refills(app, &admin, &piece);
 
     let unused = app.json(
         "POST",
@@ -263,6 +333,7 @@ fn workshop_day(app: &TestApp) {
         format!("/api/stock/internal/usage/{piece}/"),
         "/api/stock/internal/outbox/flush/".to_owned(),
         "/api/notifications/internal/purge/".to_owned(),
+        "/api/purchasing/internal/outbox/flush/".to_owned(),
     ] {
         for method in ["GET", "POST"] {
             let reply = app.call_with_headers(method, &path, &[("x-internal-secret", &secret)]);
