@@ -9,7 +9,7 @@
 //! [`auth`] is the one bearer-token check and role comparison every service
 //! uses; [`body`] reads JSON request bodies; [`peer`] calls another service's
 //! internal routes; [`text::fold`] is how every
-//! service's search compares text.
+//! service's search compares text; [`labels`] draws label sheets.
 //!
 //! **Architecture Invariant:** kit knows no service by name and owns no table
 //! but `schema_version`; services pass their name, label and migrations in.
@@ -20,6 +20,7 @@ pub mod constraint;
 pub mod csv;
 pub mod error;
 pub mod health;
+pub mod labels;
 pub mod migrate;
 #[cfg(feature = "openapi-check")]
 pub mod openapi;

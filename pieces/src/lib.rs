@@ -52,6 +52,7 @@ static ROUTES: &[Route] = &[
         ready(categories(call))
     }),
     Route::get("/api/pieces/export.csv", VIEWER, |call| ready(export(call))),
+    Route::get("/api/pieces/labels.svg", VIEWER, |call| ready(labels(call))),
     Route::post("/api/pieces/import/", MANAGER, |call| {
         ready(import::import(call))
     }),
@@ -129,6 +130,29 @@ fn categories(call: &Call) -> Result<Response, Error> {
         .map(|(category, count)| json!({"category": category, "count": count}))
         .collect();
     Ok(route::json(200, &Value::Array(categories)))
+}
+
+/// A sheet of labels, one per piece asked for, in that order: the QR code
+/// is the piece's barcode if it has one, else its reference (what the scan
+/// page looks up).
+fn labels(call: &Call) -> Result<Response, Error> {
+    let order = kit::labels::Order::from_query(&page::Query::parse(call.request.query()))?;
+    let db = call.database()?;
+    let mut labels = Vec::with_capacity(order.ids.len());
+    let mut unknown = Vec::new();
+    for id in &order.ids {
+        match store::get(&db, *id)? {
+            Some(piece) => labels.push(piece.label()),
+            None => unknown.push(id.to_string()),
+        }
+    }
+    if !unknown.is_empty() {
+        return Err(Error::field(
+            "ids",
+            format!("Pièces inconnues : {}.", unknown.join(", ")),
+        ));
+    }
+    kit::labels::response(&order, &labels)
 }
 
 fn read(call: &Call) -> Result<Response, Error> {

@@ -88,6 +88,17 @@ pub struct Piece {
 }
 
 impl Piece {
+    /// Its label: the code a scanner reads back (barcode, else reference),
+    /// the reference, the name and where it is kept.
+    pub fn label(&self) -> kit::labels::Label {
+        let d = &self.draft;
+        kit::labels::Label {
+            code: d.barcode.clone().unwrap_or_else(|| d.reference.clone()),
+            title: d.reference.clone(),
+            lines: vec![d.name.clone(), d.location.clone()],
+        }
+    }
+
     /// The API representation: the price as a decimal string.
     pub fn to_json(&self) -> Value {
         let d = &self.draft;

@@ -69,6 +69,9 @@ static ROUTES: &[Route] = &[
     Route::post("/api/stock/locations/", MANAGER, |call| {
         ready(create_location(call))
     }),
+    Route::get("/api/stock/locations/labels.svg", VIEWER, |call| {
+        ready(location_labels(call))
+    }),
     Route::get("/api/stock/locations/{id}/", VIEWER, |call| {
         ready(location(call))
     }),
@@ -402,6 +405,23 @@ fn create_location(call: &Call) -> Result<Response, Error> {
     let db = call.database()?;
     let id = locations::create(&db, &change)?;
     json(201, &locations::one(&db, id)?)
+}
+
+/// A sheet of location labels, in the order asked for; each QR code reads
+/// `EMPL:<code>`, which the scan page takes as "here".
+fn location_labels(call: &Call) -> Result<Response, Error> {
+    let order = kit::labels::Order::from_query(&query(call.request))?;
+    let db = call.database()?;
+    let labels = order
+        .ids
+        .iter()
+        .map(|id| locations::one(&db, *id).map(|location| locations::label(&location)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| match e {
+            Error::NotFound => Error::field("ids", "Emplacement inconnu."),
+            other => other,
+        })?;
+    kit::labels::response(&order, &labels)
 }
 
 fn location(call: &Call) -> Result<Response, Error> {

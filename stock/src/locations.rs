@@ -72,6 +72,19 @@ pub fn one(db: &Connection, id: i64) -> Result<Json, kit::Error> {
         .ok_or(kit::Error::NotFound)
 }
 
+/// What a location label encodes before the location's code.
+pub const LABEL_PREFIX: &str = "EMPL:";
+
+/// The label of a location as [`one`] shows it.
+pub fn label(location: &Json) -> kit::labels::Label {
+    let text = |name: &str| location[name].as_str().unwrap_or_default().to_owned();
+    kit::labels::Label {
+        code: format!("{LABEL_PREFIX}{}", text("code")),
+        title: text("code"),
+        lines: vec![text("name"), text("path")],
+    }
+}
+
 /// The body of `POST` (every field but `archived`) and `PATCH` (any).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -25,11 +25,13 @@ import { chromium } from "playwright-core";
 import { mkdtemp, mkdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { decodeQr, y4mOf } from "./codes.mjs";
 
 const TIMEOUT = 10_000;
 const ALERT_TIMEOUT = 20_000; // boîte d'envoi vidée chaque seconde + cloche
 const WIDE = { width: 1280, height: 900 };
 const NARROW = { width: 360, height: 780 };
+const PHONE = { width: 390, height: 844 };
 
 const env = (name, fallback) => {
   const value = process.env[name] ?? fallback;
@@ -46,6 +48,7 @@ const ADMIN_USERNAME = env("ADMIN_USERNAME");
 const ADMIN_PASSWORD = env("ADMIN_PASSWORD");
 const SCREENSHOT_DIR = env("SCREENSHOT_DIR");
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--lang=fr-FR"];
 const TOKEN_EXPIRY_MS = Number(env("ACCESS_TOKEN_EXPIRY_SECS")) * 1000 + 1000;
 const REFRESH_KEY = "gestion-de-stock.refresh";
 
@@ -241,6 +244,14 @@ async function createLocation(code, name, parentId = null) {
   return row.getAttribute("data-location-id");
 }
 
+/** Le QR code de la première étiquette affichée, en PNG (avec sa marge blanche). */
+async function qrImage() {
+  const box = await page.locator('[data-testid="label-sheet"] svg g').first().boundingBox();
+  if (!box) fail("aucun QR code sur la planche.");
+  const margin = 16;
+  return page.screenshot({ clip: { x: box.x - margin, y: box.y - margin, width: box.width + 2 * margin, height: box.height + 2 * margin } });
+}
+
 async function levelInTable(pieceId) {
   const cell = page.locator(`[data-testid="level-row"][data-piece-id="${pieceId}"] [data-testid="level-quantity"]`);
   await visible(cell, `la ligne de ${REFERENCE} dans le tableau des niveaux`);
@@ -280,7 +291,7 @@ async function main() {
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--lang=fr-FR"],
+      args: CHROMIUM_ARGS,
       viewport: WIDE,
       locale: "fr-FR",
       timezoneId: "Europe/Paris",
@@ -522,7 +533,14 @@ async function main() {
       await waitForPage("inventaire");
       const line = page.locator(`[data-testid="count-line"][data-piece-id="${pieceId}"]`);
       await visible(line, `la ligne de ${REFERENCE} dans l’inventaire`);
-      await line.locator('[data-testid="count-input"]').fill("3");
+      // Compté en lisant l'étiquette trois fois, comme au lecteur.
+      await byTestId("count-scan").focus();
+      for (let i = 0; i < 3; i += 1) {
+        await page.keyboard.type(REFERENCE);
+        await page.keyboard.press("Enter");
+      }
+      await page.waitForFunction((id) => document.querySelector(`[data-testid="count-line"][data-piece-id="${id}"] [data-testid="count-input"]`)?.value === "3", pieceId, { timeout: TIMEOUT })
+        .catch(() => fail("trois lectures devraient compter 3."));
       await byTestId("count-save").click();
       await waitForText(page.locator(`[data-testid="count-line"][data-piece-id="${pieceId}"] [data-testid="count-difference"]`), "+2", "l’écart affiché");
       await shot("inventaire");
@@ -596,7 +614,7 @@ async function main() {
       await waitForText(byTestId("order-status"), "Reçue", "le statut après la réception");
       await waitForText(byTestId("line-received"), /^10$/, "la quantité reçue de la ligne");
       await shot("commande-recue");
-      await shot("commande-390px", { width: 390, height: 844 });
+      await shot("commande-390px", PHONE);
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       if (overflow > 0) fail(`à 390 px, la commande déborde de ${overflow} px en largeur.`);
       await page.setViewportSize(WIDE);
@@ -607,6 +625,104 @@ async function main() {
       await visible(page.locator(`[data-testid="notification"][data-type="back_in_stock"][data-reference="${REFERENCE}"]`), "l’alerte « retour en stock » après la réception", ALERT_TIMEOUT);
       await goTo("/", "tableau-de-bord");
       await waitForText(byTestId("stat-to-order-value"), /^0$/, "« À commander » au tableau de bord");
+    });
+
+    let labelPng = null;
+    await step(`Étiquettes : planches de ${REFERENCE} et de ${BIN}, chaque QR code relu par un décodeur`, async () => {
+      await goTo(`/etiquettes?pieces=${pieceId}`, "etiquettes");
+      await visible(byTestId("label-sheet"), "la planche d’étiquettes");
+      labelPng = await qrImage();
+      const read = decodeQr(labelPng);
+      if (read !== REFERENCE) fail(`le QR code de l’étiquette se lit « ${read} » au lieu de « ${REFERENCE} ».`);
+      await shot("etiquettes-pieces");
+      await shot("etiquettes-390px", PHONE);
+      await page.setViewportSize(WIDE);
+      await goTo(`/etiquettes?emplacements=${binId}&planche=2x7`, "etiquettes");
+      await visible(byTestId("label-sheet"), "la planche des emplacements");
+      const location = decodeQr(await qrImage());
+      if (location !== `EMPL:${BIN}`) fail(`le QR code de l’emplacement se lit « ${location} » au lieu de « EMPL:${BIN} ».`);
+      await shot("etiquettes-emplacements");
+    });
+
+    await step(`Scanner : ${BIN} lu puis 20 lectures de ${REFERENCE} au clavier comme un lecteur, 20 entrées, niveau 34`, async () => {
+      await clickNav("nav-scanner", "scanner");
+      await byTestId("scan-mode-IN").check();
+      await byTestId("scan-auto").check();
+      const scan = byTestId("scan-input");
+      await scan.focus();
+      // Un lecteur « douchette » tape le code puis Entrée, sans pause.
+      await page.keyboard.type(`EMPL:${BIN}`);
+      await page.keyboard.press("Enter");
+      for (let i = 0; i < 20; i += 1) {
+        await page.keyboard.type(REFERENCE);
+        await page.keyboard.press("Enter");
+      }
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid="scan-entry"][data-kind="success"]').length >= 20, null, { timeout: 30_000 })
+        .catch(async () => fail(`20 entrées attendues ; journal : ${(await page.locator('[data-testid="scan-entry"]').allTextContents()).join(" | ")}`));
+      const errors = await page.locator('[data-testid="scan-entry"][data-kind="error"]').allTextContents();
+      if (errors.length) fail(`lectures en erreur : ${errors.join(" | ")}`);
+      await waitForText(byTestId("scan-level"), /^34$/, "le niveau affiché après les 20 lectures");
+      await page.keyboard.type("INCONNU-XYZ");
+      await page.keyboard.press("Enter");
+      await visible(byTestId("scan-create"), "la proposition de créer la pièce au code inconnu");
+      await shot("scanner");
+      await shot("scanner-390px", PHONE);
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      if (overflow > 0) fail(`à 390 px, le scanner déborde de ${overflow} px en largeur.`);
+      await page.setViewportSize(WIDE);
+      await byTestId("scan-create").click();
+      await waitForPage("piece-formulaire");
+      const prefilled = await page.locator('input[name="reference"]').inputValue();
+      if (prefilled !== "INCONNU-XYZ") fail(`la nouvelle pièce devrait reprendre le code lu, lu « ${prefilled} ».`);
+      await goTo(`/pieces/${pieceId}`, "piece");
+      await waitForText(page.locator(`[data-testid="piece-place"][data-code="${BIN}"] [data-testid="piece-place-quantity"]`), /^23\b/, `la quantité de ${BIN} après les lectures`);
+      // Sans caméra ici : le message le dit.
+      await goTo("/scanner", "scanner");
+      await byTestId("scan-camera").click();
+      await waitForText(byTestId("scan-camera-message"), /Caméra refusée|Aucune caméra/, "le message quand la caméra manque");
+    });
+
+    await step(`Caméra : la fausse caméra de Chromium filme l’étiquette de ${REFERENCE}, le scanner trouve la pièce`, async () => {
+      const video = path.join(SCREENSHOT_DIR, "etiquette.y4m");
+      await y4mOf(labelPng, video);
+      const cameraProfile = await mkdtemp(path.join(tmpdir(), "gestion-de-stock-camera-"));
+      const camera = await chromium.launchPersistentContext(cameraProfile, {
+        executablePath: CHROMIUM,
+        headless: true,
+        args: [...CHROMIUM_ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", `--use-file-for-fake-video-capture=${video}`],
+        viewport: PHONE,
+        locale: "fr-FR",
+      });
+      const main = page;
+      try {
+        page = camera.pages()[0] || (await camera.newPage());
+        await page.goto(`${UI_URL}/`);
+        await login(ADMIN_USERNAME, ADMIN_PASSWORD);
+        await goTo("/scanner", "scanner");
+        await byTestId("scan-camera").click();
+        await visible(byTestId("scan-video"), "l’image de la caméra");
+        await visible(page.locator(`[data-testid="scan-piece"] [data-piece-id="${pieceId}"]`), "la pièce lue par la caméra", 20_000);
+        await shot("scanner-camera", PHONE);
+      } finally {
+        page = main;
+        await camera.close().catch(() => {});
+        await rm(cameraProfile, { recursive: true, force: true }).catch(() => {});
+      }
+    });
+
+    await step("Les dix entrées du menu d’un administrateur tiennent sur une ligne, sans chevaucher le compte, de 1181 à 1600 px", async () => {
+      for (const width of [1181, 1280, 1440, 1441, 1600]) {
+        await page.setViewportSize({ width, height: 800 });
+        await goTo("/", "tableau-de-bord");
+        const layout = await page.evaluate(() => {
+          const links = [...document.querySelectorAll(".app-nav__link")].map((a) => a.getBoundingClientRect());
+          const account = document.getElementById("utilisateur-courant").getBoundingClientRect();
+          return { count: links.length, lines: new Set(links.map((r) => Math.round(r.top))).size, right: Math.max(...links.map((r) => r.right)), account: account.left };
+        });
+        if (layout.count !== 10) fail(`${layout.count} entrées de menu au lieu de 10.`);
+        if (layout.lines !== 1 || layout.right > layout.account) fail(`à ${width} px, le menu tient sur ${layout.lines} ligne(s) et finit à ${layout.right} px, le compte commence à ${layout.account} px.`);
+      }
+      await page.setViewportSize(WIDE);
     });
 
     await step(`Utilisateurs : création du lecteur « ${VIEWER} »`, async () => {

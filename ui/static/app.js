@@ -21,6 +21,8 @@ import * as reorderPage from "./js/pages/reorder.js";
 import * as ordersPage from "./js/pages/orders.js";
 import * as orderPage from "./js/pages/order.js";
 import * as suppliersPage from "./js/pages/suppliers.js";
+import * as scannerPage from "./js/pages/scanner.js";
+import * as labelsPage from "./js/pages/labels.js";
 import * as notificationsPage from "./js/pages/notifications.js";
 import * as usersPage from "./js/pages/users.js";
 import * as accountPage from "./js/pages/account.js";
@@ -38,6 +40,8 @@ const ROUTES = [
   { path: /^\/inventaires$/, page: countsPage, role: "viewer", nav: "/inventaires" },
   { path: /^\/inventaires\/(\d+)$/, page: countPage, role: "viewer", nav: "/inventaires" },
   { path: /^\/historique$/, page: historyPage, role: "viewer", nav: "/historique" },
+  { path: /^\/scanner$/, page: scannerPage, role: "operator", nav: "/scanner" },
+  { path: /^\/etiquettes$/, page: labelsPage, role: "viewer" },
   { path: /^\/achats$/, page: reorderPage, role: "viewer", nav: "/achats" },
   { path: /^\/commandes$/, page: ordersPage, role: "viewer", nav: "/achats" },
   { path: /^\/commandes\/(\d+)$/, page: orderPage, role: "viewer", nav: "/achats" },
@@ -48,9 +52,10 @@ const ROUTES = [
 ];
 
 const NAV = [
-  { href: "/", label: "Tableau de bord", testid: "nav-dashboard" },
+  { href: "/", label: "Accueil", testid: "nav-dashboard" },
   { href: "/pieces", label: "Pièces", testid: "nav-pieces" },
   { href: "/stock", label: "Stock", testid: "nav-stock" },
+  { href: "/scanner", label: "Scanner", testid: "nav-scanner", role: "operator" },
   { href: "/emplacements", label: "Emplacements", testid: "nav-locations" },
   { href: "/inventaires", label: "Inventaires", testid: "nav-counts" },
   { href: "/historique", label: "Historique", testid: "nav-history" },

@@ -148,12 +148,13 @@ fn ensure_npm_package(root: &Path, package: &str, pin: &NpmPin) -> Result<PathBu
             pin.version
         );
     }
-    let installed = directory
-        .join("node_modules")
-        .join(package)
-        .join("package.json");
-    if npm_version(&installed, &["version"]).as_deref() == Some(pin.version.as_str()) {
-        eprintln!("    already installed: {}", installed.display());
+    // Every dependency the tests import (the QR decoder and PNG reader
+    // too) at the version package.json pins, or `npm ci` again.
+    if missing_dependencies(&directory).is_empty() {
+        eprintln!(
+            "    already installed: {}",
+            directory.join("node_modules").display()
+        );
         return Ok(directory);
     }
     cmd::step(
@@ -163,6 +164,28 @@ fn ensure_npm_package(root: &Path, package: &str, pin: &NpmPin) -> Result<PathBu
             .current_dir(&directory),
     )?;
     Ok(directory)
+}
+
+/// The dependencies of `directory/package.json` not installed at the
+/// version it pins.
+fn missing_dependencies(directory: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(directory.join("package.json")).unwrap_or_default();
+    let manifest: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    let declared = manifest["dependencies"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    declared
+        .into_iter()
+        .filter(|(name, version)| {
+            let installed = directory
+                .join("node_modules")
+                .join(name)
+                .join("package.json");
+            npm_version(&installed, &["version"]).as_deref() != version.as_str()
+        })
+        .map(|(name, _)| name)
+        .collect()
 }
 
 /// The string at `path` in a JSON file, if the file and the value exist.

@@ -10,6 +10,7 @@ mod faults;
 mod fuzz;
 mod health;
 mod helpers;
+mod labels;
 mod locations;
 mod notifications;
 mod pieces;

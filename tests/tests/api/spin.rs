@@ -305,6 +305,14 @@ fn workshop_day(app: &TestApp) {
     assert_eq!(alerts[1]["title"], "À commander : SPIN-1", "{alerts:?}");
     stock_in_locations(app, &admin, &piece);
     purchasing_refills(app, &admin, &piece);
+    let labels = app.call(
+        "GET",
+        &format!("/api/pieces/labels.svg?ids={piece}"),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(labels.status, 200, "{}", labels.body);
+    assert!(labels.body.contains(">SPIN-1<"), "{}", labels.body);
 
     let unused = app.json(
         "POST",

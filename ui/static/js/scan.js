@@ -32,11 +32,18 @@ export function parseScans(text) {
   return [...totals.values()];
 }
 
-/** La pièce dont la référence ou le code-barres est exactement `code`. */
+/** Ce qu'encode une étiquette d'emplacement, devant son code. */
+export const LOCATION_PREFIX = "EMPL:";
+
+/** La pièce dont le code-barres, sinon la référence, est exactement `code`. */
 export async function findPiece(code, signal) {
   const page = await api.get("/api/pieces/", { query: { search: code, page_size: 50 }, signal });
   const wanted = code.toUpperCase();
-  return page.results.find((p) => p.reference.toUpperCase() === wanted || (p.barcode && p.barcode.toUpperCase() === wanted)) ?? null;
+  return (
+    page.results.find((p) => p.barcode && p.barcode.toUpperCase() === wanted) ??
+    page.results.find((p) => p.reference.toUpperCase() === wanted) ??
+    null
+  );
 }
 
 /** Les pièces d'un texte de lignes : { lines: [{piece, quantity}], unknown }. */

@@ -9,6 +9,7 @@ import { may } from "../session.js";
 import { ApiError } from "../errors.js";
 import { COUNT_STATUSES } from "../labels.js";
 import { refreshBellSoon } from "../bell.js";
+import { parseScan, findPiece } from "../scan.js";
 
 export const name = "inventaire";
 export const title = (params) => `Inventaire ${params[0]}`;
@@ -82,6 +83,7 @@ export async function render({ container, params, signal, navigate }) {
     const form = h(
       "form",
       { novalidate: true, on: { submit: (event) => saveCounts(event, inputs, message, save) } },
+      editable ? scanField(inputs) : null,
       table,
       h("div", { class: "card__body count-actions" }, save, validate, message),
     );
@@ -165,6 +167,37 @@ export async function render({ container, params, signal, navigate }) {
       h("div", { class: "card__header" }, h("h2", { id: "autre-piece-titre", text: "Compter une autre pièce" })),
       h("div", { class: "card__body" }, form),
     );
+  }
+
+  /**
+   * Compter en lisant : chaque lecture « RÉFÉRENCE [QUANTITÉ] » (ou un
+   * code-barres) ajoute à la quantité comptée de sa ligne ; rien n'est
+   * envoyé avant « Enregistrer les quantités ».
+   */
+  function scanField(inputs) {
+    const scan = field({
+      label: "Lire ou taper la référence",
+      name: "scan",
+      hint: "Chaque lecture ajoute 1 (ou la quantité tapée après la référence) à la ligne.",
+      control: input({ autocomplete: "off", autocapitalize: "characters", spellcheck: "false", enterkeyhint: "enter", dataset: { testid: "count-scan" } }),
+    });
+    scan.control.addEventListener("keydown", async (event) => {
+      if (event.key !== "Enter") return;
+      event.preventDefault();
+      scan.setError("");
+      const read = parseScan(scan.control.value);
+      scan.control.value = "";
+      if (!read) return scan.setError("Illisible : « RÉFÉRENCE » ou « RÉFÉRENCE QUANTITÉ ».");
+      let line = count.lines.find((l) => l.reference.toUpperCase() === read.reference.toUpperCase());
+      if (!line) {
+        const piece = await findPiece(read.reference, signal).catch(() => null);
+        line = piece && count.lines.find((l) => l.piece_id === piece.id);
+      }
+      const target = line && inputs.get(line.piece_id);
+      if (!target) return scan.setError(`${read.reference} n’est pas dans cet inventaire : ajoutez-la ci-dessous.`);
+      target.control.value = String((Number(target.control.value) || 0) + read.quantity);
+    });
+    return h("div", { class: "card__body" }, scan.wrapper);
   }
 
   function importButton(message) {

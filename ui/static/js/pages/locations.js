@@ -23,9 +23,11 @@ export async function render({ container, query, signal, updateQuery }) {
     load();
   });
 
+  const labelsLink = h("a", { class: "btn", href: "#/etiquettes", dataset: { testid: "locations-labels" } }, h("span", { text: "Étiquettes" }));
   container.append(
     pageHeader("Emplacements", {
       subtitle: may.manageLocations() ? "Où le stock est rangé : sites, zones et bacs." : "Où le stock est rangé.",
+      actions: [labelsLink],
     }),
   );
   const layout = h("div", { class: may.manageLocations() ? "split" : "" });
@@ -48,6 +50,7 @@ export async function render({ container, query, signal, updateQuery }) {
     try {
       locations = await api.get("/api/stock/locations/", { query: { archived: showArchived ? "true" : "" }, signal });
       editor?.setLocations(locations.filter((l) => !l.archived));
+      labelsLink.href = `#/etiquettes?emplacements=${locations.filter((l) => !l.archived).map((l) => l.id).join(",")}`;
       show();
     } catch (error) {
       if (error?.name === "AbortError") return;

@@ -12,7 +12,7 @@ import { may } from "../session.js";
 import { ApiError } from "../errors.js";
 import { loadLocations, locationOptions } from "../locations.js";
 import { formatCents, orderBadge, RECEPTION_STATES } from "../purchasing.js";
-import { parseScan } from "../scan.js";
+import { parseScan, findPiece } from "../scan.js";
 import { refreshBellSoon } from "../bell.js";
 
 export const name = "commande";
@@ -135,19 +135,22 @@ export async function render({ container, params, signal, navigate }) {
       );
     }
 
-    scan.control.addEventListener("keydown", (event) => {
+    scan.control.addEventListener("keydown", async (event) => {
       if (event.key !== "Enter") return;
       event.preventDefault();
       scan.setError("");
       const read = parseScan(scan.control.value);
-      const line = read && byReference.get(read.reference.toUpperCase());
-      if (!read) scan.setError("Illisible : « RÉFÉRENCE » ou « RÉFÉRENCE QUANTITÉ ».");
-      else if (!line) scan.setError(`${read.reference} n’est pas dans cette commande.`);
-      else {
-        pending.set(line.id, (pending.get(line.id) ?? 0) + read.quantity);
-        showPending();
-      }
       scan.control.value = "";
+      if (!read) return scan.setError("Illisible : « RÉFÉRENCE » ou « RÉFÉRENCE QUANTITÉ ».");
+      // Une référence de la commande, sinon le code-barres d'une de ses pièces.
+      let line = byReference.get(read.reference.toUpperCase());
+      if (!line) {
+        const piece = await findPiece(read.reference, signal).catch(() => null);
+        line = piece && order.lines.find((l) => l.piece_id === piece.id);
+      }
+      if (!line) return scan.setError(`${read.reference} n’est pas dans cette commande.`);
+      pending.set(line.id, (pending.get(line.id) ?? 0) + read.quantity);
+      showPending();
     });
 
     const form = h("form", { class: "form", novalidate: true }, scan.wrapper, list, place.wrapper, h("label", { class: "check" }, over, h("span", { text: "Accepter plus que le restant dû" })), message, submit);

@@ -11,7 +11,7 @@ export const title = (params) => (params[0] ? "Modifier la pièce" : "Nouvelle p
 
 const FIELDS = ["reference", "name", "description", "category", "unit", "price", "min_stock", "location", "barcode"];
 
-export async function render({ container, params, signal, navigate, setTitle }) {
+export async function render({ container, params, query, signal, navigate, setTitle }) {
   const id = params[0] ? Number(params[0]) : null;
   let etag = null;
   let piece = null;
@@ -51,6 +51,10 @@ export async function render({ container, params, signal, navigate, setTitle }) 
     location: field({ label: FIELD_LABELS.location, name: "location", hint: "Allée, étagère, bac…", control: input({ maxlength: 100 }) }),
     barcode: field({ label: FIELD_LABELS.barcode, name: "barcode", hint: "Facultatif, unique.", control: input({ maxlength: 64, autocomplete: "off", spellcheck: "false" }) }),
   };
+  // Un code inconnu lu au scanner (?code=) : des chiffres d'EAN sont un
+  // code-barres, le reste une référence.
+  const scanned = piece ? null : query?.get("code");
+  if (scanned) (/^\d{8,14}$/.test(scanned) ? f.barcode : f.reference).control.value = scanned;
   let archived = null;
   if (piece) {
     for (const key of FIELDS) {

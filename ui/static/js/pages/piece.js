@@ -36,7 +36,7 @@ export async function render({ container, params, signal, navigate, setTitle }) 
   }
   setTitle(`${piece.reference} — ${piece.name}`);
 
-  const actions = [];
+  const actions = [h("a", { class: "btn", href: `#/etiquettes?pieces=${id}`, dataset: { testid: "piece-label" } }, h("span", { text: "Étiquette" }))];
   if (may.editCatalogue()) {
     actions.push(h("a", { class: "btn", href: `#/pieces/${id}/modifier`, dataset: { testid: "edit-piece" } }, icon("edit"), h("span", { text: "Modifier" })));
     if (!piece.archived) {

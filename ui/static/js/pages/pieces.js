@@ -51,6 +51,8 @@ export async function render({ container, query, signal, updateQuery }) {
     actions.push(importToggle);
   }
   actions.push(exportBtn);
+  const labelsLink = h("a", { class: "btn", href: "#/etiquettes", dataset: { testid: "pieces-labels" } }, h("span", { text: "Étiquettes de la page" }));
+  actions.push(labelsLink);
   if (may.editCatalogue()) {
     actions.push(h("a", { class: "btn btn--primary", href: "#/pieces/nouvelle", dataset: { testid: "new-piece" } }, icon("plus"), h("span", { text: "Nouvelle pièce" })));
   }
@@ -101,6 +103,7 @@ export async function render({ container, query, signal, updateQuery }) {
         signal,
       }),
     show: (page) => {
+      labelsLink.href = `#/etiquettes?pieces=${page.results.map((p) => p.id).join(",")}`;
       renderResults(page);
       live.textContent = `${plural(page.count, "pièce trouvée", "pièces trouvées")}.`;
     },
