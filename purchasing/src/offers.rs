@@ -8,7 +8,7 @@ use spin_sdk::sqlite::{Connection, Row, Value};
 
 use crate::error::PurchasingError;
 use crate::form::Form;
-use crate::schema::{NOW, open_statuses};
+use crate::schema::{NOW, found, inserted_id, open_statuses};
 use crate::{peers, suppliers};
 
 const FIELDS: [&str; 9] = [
@@ -64,6 +64,22 @@ impl Change {
         };
         form.finish()?;
         Ok(change)
+    }
+}
+
+impl Change {
+    /// The offer's terms as the statements bind them, in column order:
+    /// reference, price, currency, minimum, pack, lead time, preferred.
+    fn terms(&self) -> [Value; 7] {
+        [
+            text(&self.supplier_reference),
+            integer(self.unit_price_cents),
+            text(&self.currency),
+            integer(self.min_order_quantity),
+            integer(self.pack_size),
+            integer(self.lead_time_days),
+            integer(self.preferred.map(i64::from)),
+        ]
     }
 }
 
@@ -143,23 +159,13 @@ pub async fn create(db: &Connection, change: &Change) -> Result<i64, kit::Error>
                     COALESCE(?8, 0), COALESCE(?9, 0), {NOW}, {NOW}) RETURNING id"
             ),
             &[
-                Value::Integer(supplier_id),
-                Value::Integer(piece_id),
-                text(&change.supplier_reference),
-                integer(change.unit_price_cents),
-                text(&change.currency),
-                integer(change.min_order_quantity),
-                integer(change.pack_size),
-                integer(change.lead_time_days),
-                integer(change.preferred.map(i64::from)),
-            ],
+                &[Value::Integer(supplier_id), Value::Integer(piece_id)],
+                &change.terms()[..],
+            ]
+            .concat(),
         )
         .map_err(duplicate)?;
-    inserted
-        .rows()
-        .next()
-        .and_then(|row| row.get::<i64>("id"))
-        .ok_or_else(|| kit::Error::Internal("no id returned".into()))
+    inserted_id(&inserted)
 }
 
 pub fn update(db: &Connection, id: i64, change: &Change) -> Result<(), kit::Error> {
@@ -172,21 +178,9 @@ pub fn update(db: &Connection, id: i64, change: &Change) -> Result<(), kit::Erro
                 updated_at = {NOW} \
              WHERE id = ?8 RETURNING id"
         ),
-        &[
-            text(&change.supplier_reference),
-            integer(change.unit_price_cents),
-            text(&change.currency),
-            integer(change.min_order_quantity),
-            integer(change.pack_size),
-            integer(change.lead_time_days),
-            integer(change.preferred.map(i64::from)),
-            Value::Integer(id),
-        ],
+        &[&change.terms()[..], &[Value::Integer(id)]].concat(),
     )?;
-    match updated.rows().next() {
-        Some(_) => Ok(()),
-        None => Err(kit::Error::NotFound),
-    }
+    found(&updated)
 }
 
 /// Orders copied the offer's terms into their lines: it goes freely.
@@ -195,10 +189,7 @@ pub fn delete(db: &Connection, id: i64) -> Result<(), kit::Error> {
         "DELETE FROM offers WHERE id = ?1 RETURNING id",
         &[Value::Integer(id)],
     )?;
-    match deleted.rows().next() {
-        Some(_) => Ok(()),
-        None => Err(kit::Error::NotFound),
-    }
+    found(&deleted)
 }
 
 /// `GET /api/purchasing/pieces/{id}/`: the piece's offers, its reorder

@@ -14,7 +14,7 @@ use spin_sdk::sqlite::{Connection, Row, Value};
 use crate::error::{PurchasingError, status_fr};
 use crate::form::Form;
 use crate::offers::{MAX_PRICE_CENTS, MAX_QUANTITY};
-use crate::schema::NOW;
+use crate::schema::{NOW, inserted_id};
 use crate::{peers, suppliers};
 
 /// Lines per order: a long order typed or generated at once.
@@ -245,11 +245,7 @@ pub async fn create(db: &Connection, change: &Change, author: &str) -> Result<i6
             Value::Text(lines.to_string()),
         ],
     )?;
-    inserted
-        .rows()
-        .next()
-        .and_then(|row| row.get::<i64>("id"))
-        .ok_or_else(|| kit::Error::Internal("no id returned".into()))
+    inserted_id(&inserted)
 }
 
 /// `PATCH /api/purchasing/orders/{id}/`: a draft's note, or its whole set

@@ -6,6 +6,7 @@
 //! gives no transaction across statements (libSQL over HTTP).
 
 use kit::migrate::Migration;
+use spin_sdk::sqlite::QueryResult;
 
 /// Statuses in which an order still waits for goods: what they have not
 /// received yet is "on order".
@@ -210,6 +211,23 @@ pub const MIGRATIONS: &[Migration] = &[
 
 /// Now, UTC, ISO-8601 with milliseconds.
 pub const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+
+/// The id an `INSERT ... RETURNING id` wrote.
+pub fn inserted_id(result: &QueryResult) -> Result<i64, kit::Error> {
+    result
+        .rows()
+        .next()
+        .and_then(|row| row.get::<i64>("id"))
+        .ok_or_else(|| kit::Error::Internal("no id returned".into()))
+}
+
+/// `Ok` when a `... RETURNING id` touched its row, 404 when there was none.
+pub fn found(result: &QueryResult) -> Result<(), kit::Error> {
+    match result.rows().next() {
+        Some(_) => Ok(()),
+        None => Err(kit::Error::NotFound),
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -8,7 +8,7 @@ use spin_sdk::sqlite::{Connection, Row, Value};
 
 use crate::error::PurchasingError;
 use crate::form::Form;
-use crate::schema::NOW;
+use crate::schema::{NOW, found, inserted_id};
 
 const FIELDS: [&str; 6] = ["name", "contact", "email", "phone", "notes", "archived"];
 
@@ -108,11 +108,7 @@ pub fn create(db: &Connection, change: &Change) -> Result<i64, kit::Error> {
             &change.values(),
         )
         .map_err(duplicate)?;
-    inserted
-        .rows()
-        .next()
-        .and_then(|row| row.get::<i64>("id"))
-        .ok_or_else(|| kit::Error::Internal("no id returned".into()))
+    inserted_id(&inserted)
 }
 
 pub fn update(db: &Connection, id: i64, change: &Change) -> Result<(), kit::Error> {
@@ -134,10 +130,7 @@ pub fn update(db: &Connection, id: i64, change: &Change) -> Result<(), kit::Erro
             &values,
         )
         .map_err(duplicate)?;
-    match updated.rows().next() {
-        Some(_) => Ok(()),
-        None => Err(kit::Error::NotFound),
-    }
+    found(&updated)
 }
 
 /// Only a supplier nothing names goes; the others are archived instead.

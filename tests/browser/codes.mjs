@@ -20,8 +20,9 @@ export async function y4mOf(png, file, frames = 30) {
   const image = PNG.sync.read(png);
   const width = 640;
   const height = 480;
-  // Agrandie au plus près (les bords des modules restent nets) pour remplir l'image.
-  const scale = Math.min((width - 80) / image.width, (height - 80) / image.height);
+  // Agrandie d'un facteur entier (chaque module garde la même largeur en
+  // pixels, aux bords nets) pour remplir l'image.
+  const scale = Math.max(1, Math.floor(Math.min((width - 80) / image.width, (height - 80) / image.height)));
   const left = Math.floor((width - image.width * scale) / 2);
   const top = Math.floor((height - image.height * scale) / 2);
   const luma = Buffer.alloc(width * height, 235);

@@ -703,6 +703,9 @@ async function main() {
         await visible(byTestId("scan-video"), "l’image de la caméra");
         await visible(page.locator(`[data-testid="scan-piece"] [data-piece-id="${pieceId}"]`), "la pièce lue par la caméra", 20_000);
         await shot("scanner-camera", PHONE);
+      } catch (error) {
+        await page.screenshot({ path: path.join(SCREENSHOT_DIR, "echec-camera.png"), fullPage: true }).catch(() => {});
+        throw error;
       } finally {
         page = main;
         await camera.close().catch(() => {});

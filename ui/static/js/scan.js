@@ -46,6 +46,18 @@ export async function findPiece(code, signal) {
   );
 }
 
+/**
+ * La ligne de `lines` ({reference, piece_id}) que nomme `code` : par sa
+ * référence, sinon par le code-barres de sa pièce ; null si aucune.
+ */
+export async function findLine(code, lines, signal) {
+  const wanted = code.toUpperCase();
+  const byReference = lines.find((l) => l.reference.toUpperCase() === wanted);
+  if (byReference) return byReference;
+  const piece = await findPiece(code, signal).catch(() => null);
+  return (piece && lines.find((l) => l.piece_id === piece.id)) ?? null;
+}
+
 /** Les pièces d'un texte de lignes : { lines: [{piece, quantity}], unknown }. */
 export async function findPieces(text, signal) {
   const scans = parseScans(text);

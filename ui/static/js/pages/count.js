@@ -9,7 +9,7 @@ import { may } from "../session.js";
 import { ApiError } from "../errors.js";
 import { COUNT_STATUSES } from "../labels.js";
 import { refreshBellSoon } from "../bell.js";
-import { parseScan, findPiece } from "../scan.js";
+import { parseScan, findLine } from "../scan.js";
 
 export const name = "inventaire";
 export const title = (params) => `Inventaire ${params[0]}`;
@@ -188,11 +188,7 @@ export async function render({ container, params, signal, navigate }) {
       const read = parseScan(scan.control.value);
       scan.control.value = "";
       if (!read) return scan.setError("Illisible : « RÉFÉRENCE » ou « RÉFÉRENCE QUANTITÉ ».");
-      let line = count.lines.find((l) => l.reference.toUpperCase() === read.reference.toUpperCase());
-      if (!line) {
-        const piece = await findPiece(read.reference, signal).catch(() => null);
-        line = piece && count.lines.find((l) => l.piece_id === piece.id);
-      }
+      const line = await findLine(read.reference, count.lines, signal);
       const target = line && inputs.get(line.piece_id);
       if (!target) return scan.setError(`${read.reference} n’est pas dans cet inventaire : ajoutez-la ci-dessous.`);
       target.control.value = String((Number(target.control.value) || 0) + read.quantity);

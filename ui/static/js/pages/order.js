@@ -12,7 +12,7 @@ import { may } from "../session.js";
 import { ApiError } from "../errors.js";
 import { loadLocations, locationOptions } from "../locations.js";
 import { formatCents, orderBadge, RECEPTION_STATES } from "../purchasing.js";
-import { parseScan, findPiece } from "../scan.js";
+import { parseScan, findLine } from "../scan.js";
 import { refreshBellSoon } from "../bell.js";
 
 export const name = "commande";
@@ -99,7 +99,6 @@ export async function render({ container, params, signal, navigate }) {
 
   function receiveCard(order) {
     const pending = new Map(); // line id -> quantity
-    const byReference = new Map(order.lines.map((l) => [l.reference.toUpperCase(), l]));
     const scan = field({
       label: "Lire ou taper la référence",
       name: "scan",
@@ -142,12 +141,7 @@ export async function render({ container, params, signal, navigate }) {
       const read = parseScan(scan.control.value);
       scan.control.value = "";
       if (!read) return scan.setError("Illisible : « RÉFÉRENCE » ou « RÉFÉRENCE QUANTITÉ ».");
-      // Une référence de la commande, sinon le code-barres d'une de ses pièces.
-      let line = byReference.get(read.reference.toUpperCase());
-      if (!line) {
-        const piece = await findPiece(read.reference, signal).catch(() => null);
-        line = piece && order.lines.find((l) => l.piece_id === piece.id);
-      }
+      const line = await findLine(read.reference, order.lines, signal);
       if (!line) return scan.setError(`${read.reference} n’est pas dans cette commande.`);
       pending.set(line.id, (pending.get(line.id) ?? 0) + read.quantity);
       showPending();
