@@ -5,6 +5,7 @@
 //! the private key of the Spin variable `jwt_private_key`; every service,
 //! this one included, checks them with `kit::auth`.
 
+mod audit;
 mod password;
 mod schema;
 mod sessions;
@@ -58,11 +59,16 @@ static ROUTES: &[Route] = &[
     Route::post("/api/auth/password/", ANYONE, |call| {
         ready(change_password(call))
     }),
+    Route::get("/api/auth/audit/", ADMIN, |call| {
+        ready(admin_db(call).and_then(|(_, db)| {
+            audit::list(&db, call.request).map(|trail| kit::route::json(200, &trail))
+        }))
+    }),
     Route::get("/api/auth/users/", ADMIN, |call| {
         ready(admin_db(call).and_then(|(_, db)| users::list(&db, call.request)))
     }),
     Route::post("/api/auth/users/", ADMIN, |call| {
-        ready(admin_db(call).and_then(|(_, db)| users::create(&db, call.request)))
+        ready(admin_db(call).and_then(|(admin, db)| users::create(&db, &admin, call.request)))
     }),
     Route::get("/api/auth/users/{user}/", ADMIN, |call| {
         ready(admin_db(call).and_then(|(_, db)| users::read(&db, call.param("user")?)))
@@ -314,7 +320,7 @@ fn change_password(call: &Call) -> Result<Response, Error> {
             ),
         )
     })?;
-    if !users::set_password(&db, user.id, &password::hash(&change.new_password)?)? {
+    if !users::set_password(&db, &user, &password::hash(&change.new_password)?)? {
         return Err(Error::Unauthorized("Jeton invalide ou expiré.".into()));
     }
     sessions::revoke_all(&db, user.id, Some(&session.id), now())?;

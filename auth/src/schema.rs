@@ -81,7 +81,83 @@ pub const MIGRATIONS: &[Migration] = &[
             "CREATE INDEX IF NOT EXISTS login_buckets_at ON login_buckets (at)",
         ],
     },
+    Migration {
+        version: 5,
+        statements: &[
+            // Who made an account's latest change: every write sets it, so
+            // the audit triggers below can name them.
+            "ALTER TABLE users ADD COLUMN changed_by TEXT NOT NULL DEFAULT ''",
+            // The accounts' audit trail: each creation, and each change of
+            // role, active flag or password (never the hash: only that it
+            // changed), with who, when, before and after; written in the
+            // statement that makes the change, never updated nor deleted.
+            "CREATE TABLE IF NOT EXISTS user_audit (\
+                id INTEGER PRIMARY KEY, \
+                user_id INTEGER NOT NULL, \
+                username TEXT NOT NULL, \
+                action TEXT NOT NULL CHECK (action IN ('create', 'update')), \
+                actor TEXT NOT NULL, \
+                at TEXT NOT NULL, \
+                before TEXT, \
+                after TEXT NOT NULL, \
+                password_changed INTEGER NOT NULL CHECK (password_changed IN (0, 1)))",
+            "CREATE INDEX IF NOT EXISTS user_audit_by_user ON user_audit (user_id, id)",
+            "CREATE INDEX IF NOT EXISTS user_audit_by_actor ON user_audit (actor, id)",
+            "CREATE INDEX IF NOT EXISTS user_audit_by_date ON user_audit (at)",
+            "CREATE TRIGGER IF NOT EXISTS user_audit_is_never_updated BEFORE UPDATE ON user_audit \
+             BEGIN SELECT RAISE(ABORT, 'the audit trail is never updated'); END",
+            "CREATE TRIGGER IF NOT EXISTS user_audit_is_never_deleted BEFORE DELETE ON user_audit \
+             BEGIN SELECT RAISE(ABORT, 'the audit trail is never deleted'); END",
+            concat!(
+                "CREATE TRIGGER IF NOT EXISTS user_audit_created AFTER INSERT ON users BEGIN \
+                 INSERT INTO user_audit (user_id, username, action, actor, at, before, after, password_changed) \
+                 VALUES (NEW.id, NEW.username, 'create', NEW.changed_by, ",
+                now!(),
+                ", NULL, ",
+                account!("NEW"),
+                ", 0); END"
+            ),
+            concat!(
+                "CREATE TRIGGER IF NOT EXISTS user_audit_changed AFTER UPDATE OF role, is_active, password_hash ON users \
+                 WHEN OLD.role IS NOT NEW.role OR OLD.is_active IS NOT NEW.is_active \
+                   OR OLD.password_hash IS NOT NEW.password_hash BEGIN \
+                 INSERT INTO user_audit (user_id, username, action, actor, at, before, after, password_changed) \
+                 VALUES (NEW.id, NEW.username, 'update', NEW.changed_by, ",
+                now!(),
+                ", ",
+                account!("OLD"),
+                ", ",
+                account!("NEW"),
+                ", OLD.password_hash IS NOT NEW.password_hash); END"
+            ),
+        ],
+    },
 ];
+
+/// What the audit trail keeps of an account, from `NEW` or `OLD`.
+macro_rules! account {
+    ($row:literal) => {
+        concat!(
+            "json_object('username', ",
+            $row,
+            ".username, 'role', ",
+            $row,
+            ".role, \
+             'is_active', json(CASE WHEN ",
+            $row,
+            ".is_active THEN 'true' ELSE 'false' END))"
+        )
+    };
+}
+use account;
+
+/// Now, UTC, ISO 8601 with milliseconds.
+macro_rules! now {
+    () => {
+        "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+    };
+}
+use now;
 
 #[cfg(test)]
 mod tests {

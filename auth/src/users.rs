@@ -123,11 +123,12 @@ pub fn insert(
     password_hash: &str,
     role: Role,
     is_active: bool,
+    actor: &str,
 ) -> Result<Option<User>, Error> {
     first_user(db.execute(
         &format!(
-            "INSERT INTO users (username, username_key, password_hash, role, is_active) \
-             VALUES (?, ?, ?, ?, ?) ON CONFLICT (username_key) DO NOTHING RETURNING {COLUMNS}"
+            "INSERT INTO users (username, username_key, password_hash, role, is_active, changed_by) \
+             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (username_key) DO NOTHING RETURNING {COLUMNS}"
         ),
         &[
             Value::Text(username.to_owned()),
@@ -135,9 +136,13 @@ pub fn insert(
             Value::Text(password_hash.to_owned()),
             Value::Text(role.as_str().to_owned()),
             Value::Integer(i64::from(is_active)),
+            Value::Text(actor.to_owned()),
         ],
     )?)
 }
+
+/// Who the audit trail names for the bootstrap admin's creation.
+const INSTALLATION: &str = "(installation)";
 
 /// Creates the bootstrap admin from the Spin variables when the database has
 /// no admin at all: one conditional INSERT, so concurrent first logins
@@ -151,23 +156,28 @@ pub fn ensure_admin(db: &Connection, username: &str, password: &str) -> Result<(
         return Ok(());
     }
     db.execute(
-        "INSERT INTO users (username, username_key, password_hash, role) \
-         SELECT ?, ?, ?, 'admin' WHERE NOT EXISTS (SELECT 1 FROM users WHERE role = 'admin') \
+        "INSERT INTO users (username, username_key, password_hash, role, changed_by) \
+         SELECT ?, ?, ?, 'admin', ? WHERE NOT EXISTS (SELECT 1 FROM users WHERE role = 'admin') \
          ON CONFLICT (username_key) DO NOTHING",
         &[
             Value::Text(username.to_owned()),
             Value::Text(password::username_key(username)),
             Value::Text(password::hash(password)?),
+            Value::Text(INSTALLATION.to_owned()),
         ],
     )?;
     Ok(())
 }
 
-/// Replaces the password of an active user.
-pub fn set_password(db: &Connection, id: i64, password_hash: &str) -> Result<bool, Error> {
+/// Replaces the password of an active user, who changes it themselves.
+pub fn set_password(db: &Connection, user: &User, password_hash: &str) -> Result<bool, Error> {
     let changed = db.execute(
-        "UPDATE users SET password_hash = ? WHERE id = ? AND is_active = 1 RETURNING id",
-        &[Value::Text(password_hash.to_owned()), Value::Integer(id)],
+        "UPDATE users SET password_hash = ?, changed_by = ? WHERE id = ? AND is_active = 1 RETURNING id",
+        &[
+            Value::Text(password_hash.to_owned()),
+            Value::Text(user.username.clone()),
+            Value::Integer(user.id),
+        ],
     )?;
     Ok(!changed.rows.is_empty())
 }
@@ -205,12 +215,20 @@ const SELF_CHANGE: &str =
     "Un administrateur ne peut ni changer son propre rôle ni son propre statut actif.";
 const NAME_TAKEN: &str = "Ce nom d'utilisateur est déjà pris.";
 
-pub fn create(db: &Connection, request: &Request) -> Result<Response, Error> {
+pub fn create(db: &Connection, admin: &Caller, request: &Request) -> Result<Response, Error> {
     let new: NewUser = kit::body::json(request)?;
     password::check_username(&new.username)?;
     password::check_password(&new.password)?;
     let hash = password::hash(&new.password)?;
-    let user = insert(db, &new.username, &hash, new.role, new.is_active)?.ok_or_else(name_taken)?;
+    let user = insert(
+        db,
+        &new.username,
+        &hash,
+        new.role,
+        new.is_active,
+        &admin.username,
+    )?
+    .ok_or_else(name_taken)?;
     Ok(json_response(201, &user.to_json()))
 }
 
@@ -272,7 +290,7 @@ fn apply(
         db.execute(
             &format!(
                 "UPDATE users SET role = COALESCE(?, role), is_active = COALESCE(?, is_active), \
-             password_hash = COALESCE(?, password_hash) WHERE id = ? RETURNING {COLUMNS}"
+             password_hash = COALESCE(?, password_hash), changed_by = ? WHERE id = ? RETURNING {COLUMNS}"
             ),
             &[
                 change
@@ -282,6 +300,7 @@ fn apply(
                     .is_active
                     .map_or(Value::Null, |active| Value::Integer(i64::from(active))),
                 hash.map_or(Value::Null, Value::Text),
+                Value::Text(admin.username.clone()),
                 Value::Integer(id),
             ],
         )?,

@@ -14,6 +14,7 @@
 //! **Architecture Invariant:** kit knows no service by name and owns no table
 //! but `schema_version`; services pass their name, label and migrations in.
 
+pub mod audit;
 pub mod auth;
 pub mod body;
 pub mod constraint;

@@ -18,8 +18,9 @@
 //!
 //! Each statement string holds exactly one SQL statement (hosts prepare one at
 //! a time) and starts with its keyword, no comment before it. SQLite has no
-//! idempotent `ALTER TABLE ... ADD COLUMN`: a step that needs one needs a guard
-//! this runner does not provide yet.
+//! idempotent `ALTER TABLE ... ADD COLUMN`: the runner guards it, running it
+//! only while the table lacks the column (and taking "it exists now" from a
+//! replica that added it at the same moment as done).
 
 use spin_sdk::sqlite::{Connection, Value};
 
@@ -92,13 +93,55 @@ pub fn run(connection: &Connection, migrations: &[Migration]) -> Result<(), Erro
         .collect();
     for migration in pending(migrations, &applied) {
         for statement in migration.statements {
-            connection.execute(statement, &[])?;
+            apply(connection, statement)?;
         }
         connection.execute(RECORD_APPLIED, &[Value::Integer(migration.version)])?;
     }
     // A pragma takes no parameter; the count is an integer we computed.
     connection.execute(&format!("PRAGMA user_version = {}", migrations.len()), &[])?;
     Ok(())
+}
+
+/// Runs one statement of a step; an added column only while it is missing.
+fn apply(connection: &Connection, statement: &str) -> Result<(), Error> {
+    let Some((table, column)) = added_column(statement) else {
+        connection.execute(statement, &[])?;
+        return Ok(());
+    };
+    let has_column = || -> Result<bool, Error> {
+        let found = connection.execute(
+            "SELECT 1 FROM pragma_table_info(?) WHERE name = ?",
+            &[
+                Value::Text(table.to_owned()),
+                Value::Text(column.to_owned()),
+            ],
+        )?;
+        Ok(!found.rows.is_empty())
+    };
+    if has_column()? {
+        return Ok(());
+    }
+    match connection.execute(statement, &[]) {
+        Ok(_) => Ok(()),
+        Err(_) if has_column()? => Ok(()),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// `(table, column)` of an `ALTER TABLE <table> ADD COLUMN <column> ...`.
+fn added_column(statement: &str) -> Option<(&str, &str)> {
+    let words: Vec<&str> = statement.split_whitespace().take(6).collect();
+    let keyword = |index: usize, expected: &str| {
+        words
+            .get(index)
+            .is_some_and(|word| word.eq_ignore_ascii_case(expected))
+    };
+    (words.len() == 6
+        && keyword(0, "ALTER")
+        && keyword(1, "TABLE")
+        && keyword(3, "ADD")
+        && keyword(4, "COLUMN"))
+    .then(|| (words[2], words[5]))
 }
 
 /// Whether a database whose header records `complete` steps has every one
@@ -152,9 +195,10 @@ fn is_idempotent(statement: &str) -> bool {
         .take(6)
         .map(str::to_ascii_uppercase)
         .collect();
-    IDEMPOTENT_OPENINGS.iter().any(|opening| {
-        words.len() >= opening.len() && words.iter().zip(*opening).all(|(w, o)| w == o)
-    })
+    added_column(statement).is_some()
+        || IDEMPOTENT_OPENINGS.iter().any(|opening| {
+            words.len() >= opening.len() && words.iter().zip(*opening).all(|(w, o)| w == o)
+        })
 }
 
 #[cfg(test)]
@@ -174,6 +218,17 @@ mod tests {
             ],
         },
     ];
+
+    #[test]
+    fn an_added_column_is_guarded_by_name() {
+        assert_eq!(
+            added_column("ALTER TABLE pieces ADD COLUMN updated_by TEXT NOT NULL DEFAULT ''"),
+            Some(("pieces", "updated_by"))
+        );
+        assert_eq!(added_column("alter table t add column c"), Some(("t", "c")));
+        assert_eq!(added_column("ALTER TABLE t RENAME COLUMN a TO b"), None);
+        assert!(!is_idempotent("ALTER TABLE t DROP COLUMN c"));
+    }
 
     #[test]
     fn a_valid_list_passes() {
@@ -213,7 +268,7 @@ mod tests {
         for statement in [
             "CREATE TABLE a (id INTEGER)",
             "INSERT INTO a (id) VALUES (1)",
-            "ALTER TABLE a ADD COLUMN b TEXT",
+            "ALTER TABLE a RENAME TO b",
             "-- comment\nCREATE TABLE IF NOT EXISTS a (id INTEGER)",
             "CREATE TABLE IF",
             "CREATE VIRTUAL TABLE f USING fts5(t)",
@@ -229,6 +284,7 @@ mod tests {
             "create unique index if not exists a_id on a (id)",
             "CREATE\tTRIGGER IF NOT EXISTS t AFTER INSERT ON a BEGIN SELECT 1; END",
             "insert or ignore into a values (1)",
+            "ALTER TABLE a ADD COLUMN b TEXT",
             "DROP VIEW IF EXISTS v",
             "CREATE VIRTUAL TABLE IF NOT EXISTS f USING fts5(t)",
         ] {

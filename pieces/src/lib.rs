@@ -7,6 +7,7 @@
 //! `import.rs`, write preconditions in `precondition.rs`, the calls to stock
 //! in `stock.rs`.
 
+mod audit;
 mod import;
 mod listing;
 mod model;
@@ -53,6 +54,9 @@ static ROUTES: &[Route] = &[
     }),
     Route::get("/api/pieces/export.csv", VIEWER, |call| ready(export(call))),
     Route::get("/api/pieces/labels.svg", VIEWER, |call| ready(labels(call))),
+    Route::get("/api/pieces/audit/", VIEWER, |call| {
+        ready(audit_trail(call))
+    }),
     Route::post("/api/pieces/import/", MANAGER, |call| {
         ready(import::import(call))
     }),
@@ -132,6 +136,13 @@ fn categories(call: &Call) -> Result<Response, Error> {
     Ok(route::json(200, &Value::Array(categories)))
 }
 
+/// The catalogue's audit trail, newest first.
+fn audit_trail(call: &Call) -> Result<Response, Error> {
+    let query = page::Query::parse(call.request.query());
+    let trail = audit::list(&call.database()?, call.request, &query)?;
+    Ok(route::json(200, &trail))
+}
+
 /// A sheet of labels, one per piece asked for, in that order: the QR code
 /// is the piece's barcode if it has one, else its reference (what the scan
 /// page looks up).
@@ -197,7 +208,8 @@ async fn update(call: &Call<'_>, patch: bool) -> Result<Response, Error> {
         return Err(stale_version(version, current.version));
     }
     refuse_conflicts(store::conflicts(&db, &write.draft, Some(id))?)?;
-    match store::update(&db, id, current.version, &write.draft)? {
+    let user = &call.caller()?.username;
+    match store::update(&db, id, current.version, &write.draft, user)? {
         Some(piece) => Ok(piece_response(200, &piece)),
         // Changed or deleted between the read above and the write.
         None => match store::get(&db, id)? {
@@ -222,7 +234,8 @@ async fn delete(call: &Call<'_>) -> Result<Response, Error> {
     }
     let usage = stock::usage(id).await?;
     if usage.in_use() {
-        let piece = store::archive(&db, id)?.ok_or(Error::NotFound)?;
+        let user = &call.caller()?.username;
+        let piece = store::archive(&db, id, user)?.ok_or(Error::NotFound)?;
         let detail = "La pièce a du stock ou un historique de mouvements : elle a été archivée, \
                       pas supprimée.";
         let mut response = route::json(
@@ -232,7 +245,7 @@ async fn delete(call: &Call<'_>) -> Result<Response, Error> {
         response.set_header("etag", piece.etag());
         return Ok(response);
     }
-    if !store::delete(&db, id)? {
+    if !store::delete(&db, id, &call.caller()?.username)? {
         return Err(Error::NotFound);
     }
     Ok(Response::builder().status(204).build())

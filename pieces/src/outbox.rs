@@ -23,6 +23,9 @@ const BATCH_ROWS: i64 = 1000;
 /// Batches one invocation sends at most: an import of 10,000 pieces takes
 /// about 40; what remains goes with the next write or flush.
 const MAX_BATCHES: usize = 100;
+/// Tries per batch: on `spin up` nothing else delivers until the next
+/// write, so a call lost to a passing overload is tried again at once.
+const ATTEMPTS: usize = 3;
 
 /// Sends what is pending, batch after batch, until nothing is or stock
 /// fails; how many changes were delivered, and how many remain.
@@ -34,8 +37,7 @@ pub async fn deliver(db: &Connection) -> Result<(usize, i64), Error> {
             break;
         };
         let payloads: Vec<&str> = batch.iter().map(|(_, payload)| payload.as_str()).collect();
-        if let Err(why) = send(&payloads).await {
-            eprintln!("catalogue changes to stock: {why}; kept for the next delivery");
+        if !send_with_retries(&payloads).await {
             break;
         }
         db.execute(
@@ -45,6 +47,20 @@ pub async fn deliver(db: &Connection) -> Result<(usize, i64), Error> {
         delivered += batch.len();
     }
     Ok((delivered, pending(db)?))
+}
+
+/// Whether stock took the batch within [`ATTEMPTS`] tries.
+async fn send_with_retries(payloads: &[&str]) -> bool {
+    for attempt in 1..=ATTEMPTS {
+        match send(payloads).await {
+            Ok(()) => return true,
+            Err(why) => {
+                eprintln!("catalogue changes to stock, attempt {attempt}/{ATTEMPTS}: {why}")
+            }
+        }
+    }
+    eprintln!("catalogue changes kept for the next delivery");
+    false
 }
 
 /// The flush report, as stock's outbox flush says it.

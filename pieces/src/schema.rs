@@ -13,6 +13,39 @@ macro_rules! piece_changed {
     };
 }
 
+/// A piece's fields as the audit trail keeps them, from `NEW` or `OLD`.
+macro_rules! snapshot {
+    ($row:literal) => {
+        concat!(
+            "json_object('reference', ",
+            $row,
+            ".reference, 'name', ",
+            $row,
+            ".name, \
+             'description', ",
+            $row,
+            ".description, 'category', ",
+            $row,
+            ".category, \
+             'unit', ",
+            $row,
+            ".unit, 'price_cents', ",
+            $row,
+            ".price_cents, \
+             'min_stock', ",
+            $row,
+            ".min_stock, 'location', ",
+            $row,
+            ".location, \
+             'barcode', ",
+            $row,
+            ".barcode, 'archived', json(CASE WHEN ",
+            $row,
+            ".archived THEN 'true' ELSE 'false' END))"
+        )
+    };
+}
+
 pub const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
@@ -120,6 +153,60 @@ pub const MIGRATIONS: &[Migration] = &[
              SELECT id, version, json_object('id', pieces.id, 'version', pieces.version, 'reference', pieces.reference, \
                     'name', pieces.name, 'category', pieces.category, 'unit', pieces.unit, 'min_stock', pieces.min_stock, \
                     'archived', json(CASE WHEN pieces.archived THEN 'true' ELSE 'false' END), 'deleted', json('false')) FROM pieces",
+        ],
+    },
+    Migration {
+        version: 4,
+        statements: &[
+            // Who made a piece's latest change: every write sets it, so the
+            // audit trigger below can name them.
+            "ALTER TABLE pieces ADD COLUMN updated_by TEXT NOT NULL DEFAULT ''",
+            // The audit trail of the catalogue: one row per created,
+            // changed, archived or deleted piece, with who, when, and the
+            // piece before and after (`NULL` for a creation's before and a
+            // deletion's after); written by the triggers of the statement
+            // that makes the change, never updated nor deleted.
+            "CREATE TABLE IF NOT EXISTS audit (\
+                id INTEGER PRIMARY KEY, \
+                piece_id INTEGER NOT NULL, \
+                action TEXT NOT NULL CHECK (action IN ('create', 'update', 'archive', 'restore', 'delete')), \
+                username TEXT NOT NULL, \
+                at TEXT NOT NULL, \
+                before TEXT, \
+                after TEXT)",
+            "CREATE INDEX IF NOT EXISTS audit_by_piece ON audit (piece_id, id)",
+            "CREATE INDEX IF NOT EXISTS audit_by_user ON audit (username, id)",
+            "CREATE INDEX IF NOT EXISTS audit_by_date ON audit (at)",
+            "CREATE TRIGGER IF NOT EXISTS audit_is_never_updated BEFORE UPDATE ON audit \
+             BEGIN SELECT RAISE(ABORT, 'the audit trail is never updated'); END",
+            "CREATE TRIGGER IF NOT EXISTS audit_is_never_deleted BEFORE DELETE ON audit \
+             BEGIN SELECT RAISE(ABORT, 'the audit trail is never deleted'); END",
+            concat!(
+                "CREATE TRIGGER IF NOT EXISTS audit_piece_created AFTER INSERT ON pieces BEGIN \
+                 INSERT INTO audit (piece_id, action, username, at, before, after) \
+                 VALUES (NEW.id, 'create', NEW.created_by, NEW.created_at, NULL, ",
+                snapshot!("NEW"),
+                "); END"
+            ),
+            concat!(
+                "CREATE TRIGGER IF NOT EXISTS audit_piece_changed AFTER UPDATE ON pieces \
+                 WHEN NEW.version <> OLD.version BEGIN \
+                 INSERT INTO audit (piece_id, action, username, at, before, after) \
+                 VALUES (NEW.id, CASE WHEN NEW.archived AND NOT OLD.archived THEN 'archive' \
+                    WHEN OLD.archived AND NOT NEW.archived THEN 'restore' ELSE 'update' END, \
+                    NEW.updated_by, NEW.updated_at, ",
+                snapshot!("OLD"),
+                ", ",
+                snapshot!("NEW"),
+                "); END"
+            ),
+            concat!(
+                "CREATE TRIGGER IF NOT EXISTS audit_piece_deleted AFTER DELETE ON pieces BEGIN \
+                 INSERT INTO audit (piece_id, action, username, at, before, after) \
+                 VALUES (OLD.id, 'delete', OLD.updated_by, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ",
+                snapshot!("OLD"),
+                ", NULL); END"
+            ),
         ],
     },
 ];

@@ -122,38 +122,49 @@ pub fn insert(db: &Connection, draft: &Draft, created_by: &str) -> Result<Piece,
 }
 
 /// Replaces the fields of piece `id` if it is still at `version`, in one
-/// statement; `None` when it is not (changed meanwhile, or gone).
+/// statement (its audit row with it); `None` when it is not (changed
+/// meanwhile, or gone).
 pub fn update(
     db: &Connection,
     id: i64,
     version: i64,
     draft: &Draft,
+    user: &str,
 ) -> Result<Option<Piece>, Error> {
     let mut params = draft_params(draft);
-    params.extend([Value::Integer(id), Value::Integer(version)]);
+    params.extend([
+        Value::Text(user.to_owned()),
+        Value::Integer(id),
+        Value::Integer(version),
+    ]);
     let sql = format!(
         "UPDATE pieces SET reference = ?, reference_key = ?, name = ?, name_key = ?, \
          description = ?, category = ?, unit = ?, price_cents = ?, min_stock = ?, location = ?, \
-         barcode = ?, archived = ?, search = ?, version = version + 1, updated_at = {NOW} \
-         WHERE id = ? AND version = ? RETURNING {COLUMNS}"
+         barcode = ?, archived = ?, search = ?, updated_by = ?, version = version + 1, \
+         updated_at = {NOW} WHERE id = ? AND version = ? RETURNING {COLUMNS}"
     );
     let result = db.execute(&sql, &params).map_err(unique_violation)?;
     Ok(pieces(&result)?.into_iter().next())
 }
 
 /// Marks piece `id` archived (a new version); `None` if it is gone.
-pub fn archive(db: &Connection, id: i64) -> Result<Option<Piece>, Error> {
+pub fn archive(db: &Connection, id: i64, user: &str) -> Result<Option<Piece>, Error> {
     let sql = format!(
-        "UPDATE pieces SET archived = 1, version = version + 1, updated_at = {NOW} \
+        "UPDATE pieces SET archived = 1, updated_by = ?, version = version + 1, updated_at = {NOW} \
          WHERE id = ? RETURNING {COLUMNS}"
     );
-    Ok(pieces(&db.execute(&sql, &[Value::Integer(id)])?)?
-        .into_iter()
-        .next())
+    let params = [Value::Text(user.to_owned()), Value::Integer(id)];
+    Ok(pieces(&db.execute(&sql, &params)?)?.into_iter().next())
 }
 
-/// Deletes piece `id`; whether there was one.
-pub fn delete(db: &Connection, id: i64) -> Result<bool, Error> {
+/// Deletes piece `id`; whether there was one. Who deletes is written on
+/// the row first (no new version: no audit row, nothing for stock), for
+/// the deletion's audit row to name them.
+pub fn delete(db: &Connection, id: i64, user: &str) -> Result<bool, Error> {
+    db.execute(
+        "UPDATE pieces SET updated_by = ? WHERE id = ?",
+        &[Value::Text(user.to_owned()), Value::Integer(id)],
+    )?;
     let result = db.execute(
         "DELETE FROM pieces WHERE id = ? RETURNING id",
         &[Value::Integer(id)],
@@ -234,7 +245,7 @@ pub fn upsert_all(db: &Connection, drafts: &[Draft], user: &str) -> Result<Impor
         "INSERT INTO pieces ({}, created_by, created_at, updated_at) \
          SELECT {}, ?, {NOW}, {NOW} FROM json_each(?) WHERE true \
          ON CONFLICT (reference_key) DO UPDATE SET {}, version = pieces.version + 1, \
-         updated_at = excluded.updated_at WHERE {} RETURNING version",
+         updated_at = excluded.updated_at, updated_by = excluded.created_by WHERE {} RETURNING version",
         fields.join(", "),
         selected.join(", "),
         updates.join(", "),

@@ -676,6 +676,7 @@ async function main() {
       if (prefilled !== "INCONNU-XYZ") fail(`la nouvelle pièce devrait reprendre le code lu, lu « ${prefilled} ».`);
       await goTo(`/pieces/${pieceId}`, "piece");
       await waitForText(page.locator(`[data-testid="piece-place"][data-code="${BIN}"] [data-testid="piece-place-quantity"]`), /^23\b/, `la quantité de ${BIN} après les lectures`);
+      await waitForText(page.locator('[data-testid="audit-entry"][data-action="create"]'), "par admin", "la création de la pièce dans son journal");
       // Sans caméra ici : le message le dit.
       await goTo("/scanner", "scanner");
       await byTestId("scan-camera").click();
@@ -736,6 +737,10 @@ async function main() {
       await byTestId("user-submit").click();
       await waitForText(byTestId("user-form-message"), "créé", "la confirmation de création");
       await visible(page.locator(`[data-testid="user-row"][data-username="${VIEWER}"]`), "la ligne du nouveau compte");
+      await page.locator(`[data-testid="user-row"][data-username="${VIEWER}"] [data-testid="user-journal"]`).click();
+      await waitForText(page.locator('[data-testid="journal-dialog"] [data-testid="audit-entry"][data-action="create"]'), "par admin", "la création du compte dans son journal");
+      await shot("journal-compte");
+      await page.keyboard.press("Escape");
       await shot("utilisateurs");
       await goTo("/compte", "compte");
       await shot("compte");

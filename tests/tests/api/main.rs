@@ -4,6 +4,7 @@
 //! They need `target/debug/{host,sidecar}` and the `.wasm` components, which
 //! `cargo xtask test` builds before running them.
 
+mod audit;
 mod auth;
 mod browser;
 mod faults;

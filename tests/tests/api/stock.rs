@@ -411,7 +411,8 @@ fn the_stock_list_follows_pieces_and_nothing_else() {
             }
             assert!(
                 started.elapsed() < Duration::from_secs(2),
-                "piece {piece} not listed within 2 s"
+                "piece {piece} not listed within 2 s; the host said:\n{}",
+                w.app.log()
             );
             std::thread::sleep(Duration::from_millis(50));
         }

@@ -98,6 +98,7 @@ export const FIELD_LABELS = {
   parent_id: "Parent",
   code: "Code",
   lines: "Lignes",
+  price_cents: "Prix",
 };
 
 export function roleLabel(role) {

@@ -7,6 +7,7 @@ import { pageHeader, dataTable, pagination, statusBadge, movementBadge, movement
 import { may } from "../session.js";
 import { movementForm } from "../movement-form.js";
 import { purchasingCard } from "../offers.js";
+import { showAudit } from "../audit.js";
 import { REASONS } from "../labels.js";
 import { ApiError } from "../errors.js";
 
@@ -49,6 +50,8 @@ export async function render({ container, params, signal, navigate, setTitle }) 
   const subtitle = h("span", { class: "subtitle-line" }, piece.name, piece.archived ? h("span", { class: "tag tag--warning", dataset: { testid: "archived-tag" }, text: "Archivée" }) : null);
   const levelBox = h("div", { class: "card__body" }, loading());
   const historyBox = h("div", { class: "results" }, loading());
+  const auditBox = h("div", { class: "card__body" });
+  showAudit(auditBox, "/api/pieces/audit/", { piece_id: id }, "user", signal);
 
   const details = h(
     "dl",
@@ -98,6 +101,7 @@ export async function render({ container, params, signal, navigate, setTitle }) 
         { class: "split__main stack" },
         h("section", { class: "card", "aria-labelledby": "details-titre" }, h("div", { class: "card__header" }, h("h2", { id: "details-titre", text: "Détails" })), h("div", { class: "card__body" }, details)),
         purchasingCard({ piece, signal }),
+        h("section", { class: "card", "aria-labelledby": "journal-titre" }, h("div", { class: "card__header" }, h("h2", { id: "journal-titre", text: "Journal des modifications" })), auditBox),
         h(
           "section",
           { class: "card card--flush", "aria-labelledby": "historique-titre" },

@@ -7,6 +7,7 @@ import { pageHeader, dataTable, pagination, pagedList, bindFilters, confirmDialo
 import { session } from "../session.js";
 import { ROLES, ROLE_LABELS, ROLE_DESCRIPTIONS } from "../labels.js";
 import { ApiError, fieldMessages } from "../errors.js";
+import { showAudit } from "../audit.js";
 
 export const name = "utilisateurs";
 export const title = () => "Utilisateurs";
@@ -186,11 +187,12 @@ export async function render({ container, signal }) {
   function actionsCell(user) {
     const self = user.id === session.user.id;
     const reset = button("Mot de passe", { class: "btn btn--small", "aria-label": `Nouveau mot de passe pour ${user.username}`, on: { click: () => resetPassword(user) } }, "key");
-    if (self) return h("span", { class: "row-actions" }, h("a", { class: "btn btn--small", href: "#/compte" }, icon("key"), h("span", { text: "Mon mot de passe" })));
+    const journal = button("Journal", { class: "btn btn--small", "aria-label": `Journal de ${user.username}`, dataset: { testid: "user-journal" }, on: { click: () => showJournal(user) } }, "history");
+    if (self) return h("span", { class: "row-actions" }, h("a", { class: "btn btn--small", href: "#/compte" }, icon("key"), h("span", { text: "Mon mot de passe" })), journal);
     const toggle = user.is_active
       ? button("Désactiver", { class: "btn btn--small btn--danger-ghost", "aria-label": `Désactiver ${user.username}`, dataset: { testid: "deactivate-user" }, on: { click: (e) => deactivate(user, e.currentTarget) } })
       : button("Réactiver", { class: "btn btn--small", "aria-label": `Réactiver ${user.username}`, on: { click: (e) => reactivate(user, e.currentTarget) } });
-    return h("span", { class: "row-actions" }, user.is_active ? reset : null, toggle);
+    return h("span", { class: "row-actions" }, user.is_active ? reset : null, toggle, journal);
   }
 
   async function deactivate(user, btn) {
@@ -224,6 +226,20 @@ export async function render({ container, signal }) {
       if (!(error instanceof ApiError)) throw error;
       toast(error.french(), "error");
     }
+  }
+
+  /** Le journal du compte (créations, rôles, activation, mots de passe). */
+  function showJournal(user) {
+    const box = h("div", { class: "dialog__body" });
+    const close = button("Fermer", { class: "btn" });
+    const title = `Journal de ${user.username}`;
+    const dialog = h("dialog", { class: "dialog", "aria-label": title, dataset: { testid: "journal-dialog" } }, h("h2", { class: "dialog__title", text: title }), box, h("div", { class: "dialog__actions" }, close));
+    close.addEventListener("click", () => dialog.close());
+    dialog.addEventListener("close", () => dialog.remove());
+    document.body.append(dialog);
+    dialog.showModal();
+    close.focus();
+    showAudit(box, "/api/auth/audit/", { user_id: user.id }, "actor", signal);
   }
 
   function resetPassword(user) {
