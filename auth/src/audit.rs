@@ -3,11 +3,12 @@
 //! changed value before and after (a password only as "changed"). The
 //! schema's triggers write the trail in the statement that makes the change.
 
-use serde_json::{Map, Value as Json, json};
+use serde_json::{Value as Json, json};
 use spin_sdk::http::Request;
-use spin_sdk::sqlite::{Connection, Row, Value};
+use spin_sdk::sqlite::{Connection, Row};
 
 use kit::Error;
+use kit::audit::snapshot;
 use kit::page::{Page, Query};
 
 const SELECT: &str = "SELECT id, user_id, username, action, actor, at, before, after, password_changed \
@@ -18,40 +19,14 @@ const SELECT: &str = "SELECT id, user_id, username, action, actor, at, before, a
 pub fn list(db: &Connection, request: &Request) -> Result<Json, Error> {
     let query = Query::parse(request.query());
     let page = Page::from_query(&query)?;
-    let mut sql = String::from(SELECT);
-    let mut params = Vec::new();
-    if let Some(raw) = query.get("user_id") {
-        let id = raw
-            .parse::<i64>()
-            .ok()
-            .filter(|id| *id > 0)
-            .ok_or_else(|| Error::field("user_id", "Identifiant d'utilisateur invalide."))?;
-        sql.push_str(" AND user_id = ?");
-        params.push(Value::Integer(id));
-    }
-    if let Some(actor) = query.get("actor") {
-        sql.push_str(" AND actor = ?");
-        params.push(Value::Text(actor.to_owned()));
-    }
-    if let Some(from) = query.get("date_from") {
-        sql.push_str(" AND at >= ?");
-        params.push(Value::Text(kit::page::date("date_from", from)?.to_owned()));
-    }
-    if let Some(to) = query.get("date_to") {
-        sql.push_str(" AND at < date(?, '+1 day')");
-        params.push(Value::Text(kit::page::date("date_to", to)?.to_owned()));
-    }
-    let (count, rows) = page.select(db, &sql, "id DESC", &params)?;
+    let (filters, params) =
+        kit::audit::filters(&query, ("user_id", "user_id"), ("actor", "actor"))?;
+    let (count, rows) = page.select(db, &format!("{SELECT}{filters}"), "id DESC", &params)?;
     page.document(request, count, rows.rows().map(|row| entry(&row)).collect())
 }
 
 fn entry(row: &Row) -> Json {
-    let snapshot = |name: &str| -> Map<String, Json> {
-        row.get::<&str>(name)
-            .and_then(|text| serde_json::from_str(text).ok())
-            .unwrap_or_default()
-    };
-    let mut changes = kit::audit::changes(&snapshot("before"), &snapshot("after"));
+    let mut changes = kit::audit::changes(&snapshot(row, "before"), &snapshot(row, "after"));
     if row.get::<i64>("password_changed") == Some(1) {
         changes["password"] = json!({ "before": null, "after": "modifié" });
     }

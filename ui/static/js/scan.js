@@ -3,6 +3,7 @@
 // une ; la même référence lue deux fois s'additionne.
 
 import { api } from "./api.js";
+import { field, input } from "./dom.js";
 
 /** « VIS-M6 12 » → { reference: "VIS-M6", quantity: 12 } ; null si illisible. */
 export function parseScan(text) {
@@ -66,4 +67,30 @@ export async function findPieces(text, signal) {
     lines: scans.map((scan, i) => ({ piece: found[i], quantity: scan.quantity })).filter((l) => l.piece),
     unknown: scans.filter((_, i) => !found[i]).map((s) => s.reference),
   };
+}
+
+/**
+ * Le champ de lecture d'une liste de lignes (réception, inventaire) : à
+ * chaque Entrée, la ligne que nomme la lecture et sa quantité vont à
+ * `onRead(line, quantity)` ; une lecture illisible ou hors liste le dit
+ * sous le champ (`outside(code)` : le message).
+ */
+export function lineScanner({ lines, hint, testid, outside, onRead, signal }) {
+  const scan = field({
+    label: "Lire ou taper la référence",
+    name: "scan",
+    hint,
+    control: input({ autocomplete: "off", autocapitalize: "characters", spellcheck: "false", enterkeyhint: "enter", dataset: { testid } }),
+  });
+  scan.control.addEventListener("keydown", async (event) => {
+    if (event.key !== "Enter") return;
+    event.preventDefault();
+    scan.setError("");
+    const read = parseScan(scan.control.value);
+    scan.control.value = "";
+    if (!read) return scan.setError("Illisible : « RÉFÉRENCE » ou « RÉFÉRENCE QUANTITÉ ».");
+    const line = await findLine(read.reference, lines(), signal);
+    if (!line || onRead(line, read.quantity) === false) scan.setError(outside(read.reference));
+  });
+  return scan;
 }

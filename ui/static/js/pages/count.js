@@ -9,7 +9,7 @@ import { may } from "../session.js";
 import { ApiError } from "../errors.js";
 import { COUNT_STATUSES } from "../labels.js";
 import { refreshBellSoon } from "../bell.js";
-import { parseScan, findLine } from "../scan.js";
+import { lineScanner } from "../scan.js";
 
 export const name = "inventaire";
 export const title = (params) => `Inventaire ${params[0]}`;
@@ -175,23 +175,18 @@ export async function render({ container, params, signal, navigate }) {
    * envoyé avant « Enregistrer les quantités ».
    */
   function scanField(inputs) {
-    const scan = field({
-      label: "Lire ou taper la référence",
-      name: "scan",
+    const scan = lineScanner({
+      lines: () => count.lines,
       hint: "Chaque lecture ajoute 1 (ou la quantité tapée après la référence) à la ligne.",
-      control: input({ autocomplete: "off", autocapitalize: "characters", spellcheck: "false", enterkeyhint: "enter", dataset: { testid: "count-scan" } }),
-    });
-    scan.control.addEventListener("keydown", async (event) => {
-      if (event.key !== "Enter") return;
-      event.preventDefault();
-      scan.setError("");
-      const read = parseScan(scan.control.value);
-      scan.control.value = "";
-      if (!read) return scan.setError("Illisible : « RÉFÉRENCE » ou « RÉFÉRENCE QUANTITÉ ».");
-      const line = await findLine(read.reference, count.lines, signal);
-      const target = line && inputs.get(line.piece_id);
-      if (!target) return scan.setError(`${read.reference} n’est pas dans cet inventaire : ajoutez-la ci-dessous.`);
-      target.control.value = String((Number(target.control.value) || 0) + read.quantity);
+      testid: "count-scan",
+      outside: (code) => `${code} n’est pas dans cet inventaire : ajoutez-la ci-dessous.`,
+      onRead: (line, quantity) => {
+        const target = inputs.get(line.piece_id);
+        if (!target) return false;
+        target.control.value = String((Number(target.control.value) || 0) + quantity);
+        return true;
+      },
+      signal,
     });
     return h("div", { class: "card__body" }, scan.wrapper);
   }

@@ -12,7 +12,7 @@ import { may } from "../session.js";
 import { ApiError } from "../errors.js";
 import { loadLocations, locationOptions } from "../locations.js";
 import { formatCents, orderBadge, RECEPTION_STATES } from "../purchasing.js";
-import { parseScan, findLine } from "../scan.js";
+import { lineScanner } from "../scan.js";
 import { refreshBellSoon } from "../bell.js";
 
 export const name = "commande";
@@ -99,11 +99,16 @@ export async function render({ container, params, signal, navigate }) {
 
   function receiveCard(order) {
     const pending = new Map(); // line id -> quantity
-    const scan = field({
-      label: "Lire ou taper la référence",
-      name: "scan",
+    const scan = lineScanner({
+      lines: () => order.lines,
       hint: "« RÉFÉRENCE » ajoute 1, « RÉFÉRENCE 12 » ajoute 12 ; Entrée après chaque lecture.",
-      control: input({ autocomplete: "off", autocapitalize: "characters", spellcheck: "false", enterkeyhint: "enter", dataset: { testid: "receive-scan" } }),
+      testid: "receive-scan",
+      outside: (code) => `${code} n’est pas dans cette commande.`,
+      onRead: (line, quantity) => {
+        pending.set(line.id, (pending.get(line.id) ?? 0) + quantity);
+        showPending();
+      },
+      signal,
     });
     const place = field({ label: "Ranger dans", name: "location_id", control: select([["", "Emplacement par défaut"]], { dataset: { testid: "receive-location" } }) });
     const over = h("input", { type: "checkbox", dataset: { testid: "receive-over" } });
@@ -133,19 +138,6 @@ export async function render({ container, params, signal, navigate }) {
         }),
       );
     }
-
-    scan.control.addEventListener("keydown", async (event) => {
-      if (event.key !== "Enter") return;
-      event.preventDefault();
-      scan.setError("");
-      const read = parseScan(scan.control.value);
-      scan.control.value = "";
-      if (!read) return scan.setError("Illisible : « RÉFÉRENCE » ou « RÉFÉRENCE QUANTITÉ ».");
-      const line = await findLine(read.reference, order.lines, signal);
-      if (!line) return scan.setError(`${read.reference} n’est pas dans cette commande.`);
-      pending.set(line.id, (pending.get(line.id) ?? 0) + read.quantity);
-      showPending();
-    });
 
     const form = h("form", { class: "form", novalidate: true }, scan.wrapper, list, place.wrapper, h("label", { class: "check" }, over, h("span", { text: "Accepter plus que le restant dû" })), message, submit);
     form.addEventListener("submit", async (event) => {
