@@ -6,6 +6,7 @@
 //! ```text
 //! baseline serve --listen 127.0.0.1:3990 --pieces-db pieces.db --stock-db stock.db
 //! baseline raw-movements --db stock.db --piece 1 --connections 10 --seconds 5
+//! baseline fill-history --db stock.db --pieces 100000 --rows 1000000
 //! ```
 //!
 //! `serve` reads the same variables the components get, from the same
@@ -18,6 +19,7 @@ mod auth;
 mod client;
 mod database;
 mod error;
+mod fill;
 mod pieces;
 mod raw;
 mod stock;
@@ -43,8 +45,8 @@ use axum::serve::ListenerExt;
 use crate::database::Database;
 
 /// Migrations of `pieces/src/schema.rs` and `stock/src/schema.rs`.
-const PIECES_MIGRATIONS: i64 = 2;
-const STOCK_MIGRATIONS: i64 = 7;
+const PIECES_MIGRATIONS: i64 = 5;
+const STOCK_MIGRATIONS: i64 = 8;
 
 /// What every handler reads: the variables and the two databases.
 pub struct App {
@@ -84,7 +86,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             connections: option("--connections")?.parse()?,
             seconds: option("--seconds")?.parse()?,
         }),
-        _ => Err("usage: baseline serve --listen ADDR --pieces-db FILE --stock-db FILE\n       baseline raw-movements --db FILE --piece ID --connections N --seconds S".into()),
+        Some("fill-history") => fill::run(&fill::Options {
+            db: option("--db")?,
+            pieces: option("--pieces")?.parse()?,
+            rows: option("--rows")?.parse()?,
+        }),
+        _ => Err("usage: baseline serve --listen ADDR --pieces-db FILE --stock-db FILE\n       baseline raw-movements --db FILE --piece ID --connections N --seconds S\n       baseline fill-history --db FILE --pieces N --rows N".into()),
     }
 }
 

@@ -66,6 +66,7 @@ impl Piece {
             "category": self.category,
             "unit": self.unit,
             "min_stock": self.min_stock,
+            "price_cents": self.price_cents,
             "archived": self.archived,
             "version": self.version,
         })

@@ -32,6 +32,8 @@ struct Piece {
     #[serde(default)]
     category: String,
     min_stock: i64,
+    #[serde(default)]
+    price_cents: Option<i64>,
     archived: bool,
     version: i64,
 }
@@ -121,6 +123,7 @@ fn cached(db: &rusqlite::Connection, piece_id: i64) -> Result<Option<Piece>, Err
         name: row.get("name")?,
         category: row.get("category")?,
         min_stock: row.get("min_stock")?,
+        price_cents: row.get("price_cents")?,
         archived: row.get::<_, i64>("archived")? != 0,
         version: row.get("version")?,
     }))

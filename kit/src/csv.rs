@@ -55,6 +55,16 @@ pub fn write_record<S: AsRef<str>>(out: &mut String, cells: &[S]) {
     out.push_str("\r\n");
 }
 
+/// One cell from a JSON value: text neutralised as [`text`] does, numbers
+/// as they are, null empty.
+pub fn json_cell(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(s) => text(s).into_owned(),
+        other => other.to_string(),
+    }
+}
+
 /// One parsed record: the line it starts on and its cells.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Record {
@@ -135,7 +145,17 @@ pub fn parse(text: &str) -> Result<Vec<Record>, SyntaxError> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+
+    #[test]
+    fn json_cells_neutralise_text_and_keep_numbers() {
+        assert_eq!(json_cell(&json!("Écrou M6")), "Écrou M6");
+        assert_eq!(json_cell(&json!("=cmd()")), "'=cmd()");
+        assert_eq!(json_cell(&json!(null)), "");
+        assert_eq!(json_cell(&json!(-3)), "-3");
+    }
 
     #[test]
     fn written_records_quote_what_needs_it() {

@@ -140,6 +140,31 @@ impl Query {
             .find(|(k, v)| k == name && !v.is_empty())
             .map(|(_, v)| v.as_str())
     }
+
+    /// The integer `name` holds, within `bounds`; `None` when absent.
+    pub fn integer(
+        &self,
+        name: &str,
+        bounds: std::ops::RangeInclusive<i64>,
+    ) -> Result<Option<i64>, crate::Error> {
+        let Some(raw) = self.get(name) else {
+            return Ok(None);
+        };
+        raw.parse::<i64>()
+            .ok()
+            .filter(|n| bounds.contains(n))
+            .map(Some)
+            .ok_or_else(|| {
+                crate::Error::field(
+                    name,
+                    format!(
+                        "Nombre entier de {} à {} attendu.",
+                        bounds.start(),
+                        bounds.end()
+                    ),
+                )
+            })
+    }
 }
 
 /// Percent-decoding (`+` is a space); bad escapes stay as written.

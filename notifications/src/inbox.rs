@@ -1,11 +1,11 @@
 //! Who sees which notification, and what they have read.
 //!
-//! A notification is visible to a user when it names them, or names a role
-//! at or below theirs; stock alerts are addressed to managers (so managers
-//! and admins get them by default) and each user may opt out of them or
-//! keep only some categories (`preferences.rs`). Every query here filters
-//! with the same [`VISIBLE`] predicate, so no route can show or mark
-//! another user's.
+//! A message is visible to a user when it names them, or names a role at
+//! or below theirs. A stock alert reaches its kind's audience (`audience.rs`:
+//! managers and up unless an admin chose otherwise) and whoever follows its
+//! piece or its category; each user may turn stock alerts off, or keep only
+//! some categories (`preferences.rs`). Every query here filters with the
+//! same [`VISIBLE`] predicate, so no route can show or mark another user's.
 
 use kit::Error;
 use kit::auth::{Caller, Role};
@@ -17,18 +17,37 @@ use spin_sdk::sqlite::{Connection, Row, Value};
 
 use crate::schema::NOW_SQL;
 
-/// Visible to the user `?1` whose role rank is `?2`, preferences applied.
-const VISIBLE: &str = "(n.audience_user = ?1 OR n.audience_role <= ?2) \
-     AND NOT (n.type <> 'manual' AND EXISTS (SELECT 1 FROM preferences AS pr WHERE pr.user_id = ?1 \
-        AND (pr.stock_alerts = 0 OR (pr.categories <> '[]' AND NOT EXISTS \
-            (SELECT 1 FROM json_each(pr.categories) WHERE value = n.piece_category)))))";
+/// Whether the user `?1` of rank `?2` is in the audience of `n.type`.
+macro_rules! in_audience {
+    () => {
+        "EXISTS (SELECT 1 FROM audiences AS a WHERE a.kind = n.type \
+         AND (a.min_role <= ?2 OR EXISTS (SELECT 1 FROM json_each(a.users) WHERE value = ?1)))"
+    };
+}
+
+/// Visible to the user `?1` whose role rank is `?2`. A message names its
+/// audience. A stock alert reaches, unless they turned stock alerts off,
+/// whoever follows its piece or its category, and, while they follow no
+/// category, its kind's audience (`audience.rs`); without preferences,
+/// that audience.
+const VISIBLE: &str = concat!(
+    "CASE WHEN n.type = 'manual' THEN (n.audience_user = ?1 OR n.audience_role <= ?2) \
+     ELSE COALESCE((SELECT pr.stock_alerts <> 0 AND ( \
+            EXISTS (SELECT 1 FROM json_each(pr.pieces) WHERE value = n.piece_id) \
+            OR EXISTS (SELECT 1 FROM json_each(pr.categories) WHERE value = n.piece_category) \
+            OR (pr.categories = '[]' AND ",
+    in_audience!(),
+    ")) FROM preferences AS pr WHERE pr.user_id = ?1), ",
+    in_audience!(),
+    ") END"
+);
 
 const COLUMNS: &str = "n.id, n.type, n.title, n.message, n.piece_id, n.piece_reference, n.piece_name, \
      n.quantity, n.min_stock, n.audience_role, n.audience_user, n.created_at, \
      EXISTS (SELECT 1 FROM reads AS r WHERE r.notification_id = n.id AND r.user_id = ?1) AS read";
 
 const MAX_IDS: usize = 1000;
-/// Stock alerts go to this role and above.
+/// Stock alerts go to this role and above until an admin chooses.
 pub const STOCK_ALERT_AUDIENCE: Role = Role::Manager;
 
 /// How the `audience_role` column stores a role: ranks compare as roles do.

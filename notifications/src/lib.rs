@@ -6,9 +6,11 @@
 //! alerts arrive from the stock service's outbox on an internal route,
 //! keyed by event id, so a redelivery never makes a second notification.
 //! Who sees what lives in `inbox.rs`, stock alerts in `alert.rs`, messages
-//! sent by hand in `message.rs`, each user's choices in `preferences.rs`.
+//! sent by hand in `message.rs`, each user's choices in `preferences.rs`,
+//! who receives each kind of alert in `audience.rs`.
 
 mod alert;
+mod audience;
 mod inbox;
 mod message;
 mod preferences;
@@ -35,6 +37,7 @@ const SERVICE: Service = Service {
 mod openapi;
 
 const ANYONE: Access = Access::Token(Role::Viewer);
+const ADMIN: Access = Access::Token(Role::Admin);
 
 /// Everything notifications serves, besides health and its document.
 static ROUTES: &[Route] = &[
@@ -55,6 +58,18 @@ static ROUTES: &[Route] = &[
     }),
     Route::put("/api/notifications/preferences/", ANYONE, |call| {
         ready(set_preferences(call))
+    }),
+    Route::put("/api/notifications/follows/pieces/{id}/", ANYONE, |call| {
+        ready(follow(call))
+    }),
+    Route::delete("/api/notifications/follows/pieces/{id}/", ANYONE, |call| {
+        ready(unfollow(call))
+    }),
+    Route::get("/api/notifications/audiences/", ADMIN, |call| {
+        ready(audiences(call))
+    }),
+    Route::put("/api/notifications/audiences/", ADMIN, |call| {
+        ready(set_audiences(call))
     }),
     Route::post(
         "/api/notifications/internal/events/",
@@ -112,6 +127,25 @@ fn set_preferences(call: &Call) -> Result<Response, Error> {
         200,
         &preferences::write(&call.database()?, call.caller()?, input)?,
     )
+}
+
+fn follow(call: &Call) -> Result<Response, Error> {
+    let (db, caller) = (call.database()?, call.caller()?);
+    json(200, &preferences::follow(&db, caller, call.param("id")?)?)
+}
+
+fn unfollow(call: &Call) -> Result<Response, Error> {
+    let (db, caller) = (call.database()?, call.caller()?);
+    json(200, &preferences::unfollow(&db, caller, call.param("id")?)?)
+}
+
+fn audiences(call: &Call) -> Result<Response, Error> {
+    json(200, &audience::read(&call.database()?)?)
+}
+
+fn set_audiences(call: &Call) -> Result<Response, Error> {
+    let input = kit::body::json(call.request)?;
+    json(200, &audience::write(&call.database()?, input)?)
 }
 
 fn receive_event(call: &Call) -> Result<Response, Error> {

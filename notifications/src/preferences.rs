@@ -1,4 +1,6 @@
-//! What each user wants of stock alerts: none, or only some categories.
+//! What each user wants of stock alerts: none; only some categories (which
+//! also brings those a user's role would not receive); and the pieces they
+//! follow, whose alerts reach them whatever the audience.
 
 use kit::Error;
 use kit::auth::Caller;
@@ -6,11 +8,12 @@ use serde::Deserialize;
 use serde_json::{Value as Json, json};
 use spin_sdk::sqlite::{Connection, Value};
 
-use crate::inbox::STOCK_ALERT_AUDIENCE;
+use crate::inbox::caller_params;
 use crate::schema::NOW_SQL;
 
 const MAX_CATEGORIES: usize = 100;
 const MAX_CATEGORY: usize = 100;
+const MAX_PIECES: i64 = 500;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -22,7 +25,7 @@ pub struct Preferences {
 
 pub fn read(db: &Connection, caller: &Caller) -> Result<Json, Error> {
     let row = db.execute(
-        "SELECT stock_alerts, categories FROM preferences WHERE user_id = ?1",
+        "SELECT stock_alerts, categories, pieces FROM preferences WHERE user_id = ?1",
         &[Value::Integer(caller.user_id)],
     )?;
     let row = row.rows().next();
@@ -30,18 +33,74 @@ pub fn read(db: &Connection, caller: &Caller) -> Result<Json, Error> {
         .as_ref()
         .and_then(|r| r.get::<i64>("stock_alerts"))
         .is_none_or(|v| v != 0);
-    let categories: Json = row
-        .as_ref()
-        .and_then(|r| r.get::<&str>("categories"))
-        .and_then(|c| serde_json::from_str(c).ok())
-        .unwrap_or_else(|| json!([]));
+    let list = |name: &str| -> Json {
+        row.as_ref()
+            .and_then(|r| r.get::<&str>(name))
+            .and_then(|c| serde_json::from_str(c).ok())
+            .unwrap_or_else(|| json!([]))
+    };
+    let (categories, pieces) = (list("categories"), list("pieces"));
+    let audience: Vec<String> = db
+        .execute(
+            "SELECT kind FROM audiences AS a WHERE a.min_role <= ?2 \
+             OR EXISTS (SELECT 1 FROM json_each(a.users) WHERE value = ?1) ORDER BY kind",
+            &caller_params(caller),
+        )?
+        .rows()
+        .filter_map(|r| r.get::<&str>("kind").map(str::to_owned))
+        .collect();
+    let follows_some = [&categories, &pieces]
+        .iter()
+        .any(|list| list.as_array().is_some_and(|l| !l.is_empty()));
     Ok(json!({
         "stock_alerts": stock_alerts,
         "categories": categories,
-        // Stock alerts are addressed to managers: below that role, opting in
-        // changes nothing, and the UI says so.
-        "receives_stock_alerts": stock_alerts && caller.role >= STOCK_ALERT_AUDIENCE,
+        "pieces": pieces,
+        // The kinds of alert the caller's role or name receives; the UI
+        // says which.
+        "audience": audience,
+        "receives_stock_alerts": stock_alerts && (follows_some || !audience.is_empty()),
     }))
+}
+
+/// Follows `piece`: its alerts reach the caller whatever the audience. One
+/// statement, so two tabs following two pieces at once keep both.
+pub fn follow(db: &Connection, caller: &Caller, piece: i64) -> Result<Json, Error> {
+    let followed = db.execute(
+        &format!(
+            "INSERT INTO preferences (user_id, stock_alerts, categories, pieces, updated_at) \
+             VALUES (?1, 1, '[]', json_array(?2), {NOW_SQL}) \
+             ON CONFLICT (user_id) DO UPDATE SET updated_at = excluded.updated_at, \
+                 pieces = CASE WHEN EXISTS (SELECT 1 FROM json_each(preferences.pieces) WHERE value = ?2) \
+                     THEN preferences.pieces ELSE json_insert(preferences.pieces, '$[#]', ?2) END \
+             WHERE json_array_length(preferences.pieces) < ?3 \
+                OR EXISTS (SELECT 1 FROM json_each(preferences.pieces) WHERE value = ?2) \
+             RETURNING user_id"
+        ),
+        &[
+            Value::Integer(caller.user_id),
+            Value::Integer(piece),
+            Value::Integer(MAX_PIECES),
+        ],
+    )?;
+    if followed.rows.is_empty() {
+        return Err(Error::Conflict(format!(
+            "{MAX_PIECES} pièces suivies au plus : cessez d'en suivre une d'abord."
+        )));
+    }
+    read(db, caller)
+}
+
+pub fn unfollow(db: &Connection, caller: &Caller, piece: i64) -> Result<Json, Error> {
+    db.execute(
+        &format!(
+            "UPDATE preferences SET updated_at = {NOW_SQL}, pieces = \
+                (SELECT json_group_array(value) FROM json_each(preferences.pieces) WHERE value <> ?2) \
+             WHERE user_id = ?1"
+        ),
+        &[Value::Integer(caller.user_id), Value::Integer(piece)],
+    )?;
+    read(db, caller)
 }
 
 pub fn write(db: &Connection, caller: &Caller, input: Preferences) -> Result<Json, Error> {

@@ -56,6 +56,27 @@ pub const MIGRATIONS: &[Migration] = &[
                 updated_at TEXT NOT NULL)",
         ],
     },
+    Migration {
+        version: 3,
+        statements: &[
+            // Who receives each kind of stock alert: a minimum role (its
+            // rank; `NULL`: none) and named users (JSON array of ids),
+            // read when an alert is shown (`audience.rs`). Managers and up
+            // by default, as before there was a choice.
+            "CREATE TABLE IF NOT EXISTS audiences (\
+                kind TEXT PRIMARY KEY CHECK (kind IN ('low_stock', 'out_of_stock', 'back_in_stock')), \
+                min_role INTEGER, \
+                users TEXT NOT NULL DEFAULT '[]', \
+                updated_at TEXT NOT NULL)",
+            "INSERT OR IGNORE INTO audiences (kind, min_role, users, updated_at) VALUES \
+                ('low_stock', 2, '[]', strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), \
+                ('out_of_stock', 2, '[]', strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), \
+                ('back_in_stock', 2, '[]', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+            // The pieces a user follows (JSON array of ids): their alerts
+            // reach the user whatever the audience.
+            "ALTER TABLE preferences ADD COLUMN pieces TEXT NOT NULL DEFAULT '[]'",
+        ],
+    },
 ];
 
 /// Now, UTC, ISO-8601 with milliseconds.
@@ -70,5 +91,12 @@ mod tests {
     #[test]
     fn migrations_are_ordered_and_idempotent() {
         assert_eq!(validate(MIGRATIONS), Ok(()));
+    }
+
+    #[test]
+    fn the_default_audience_is_the_rank_of_managers() {
+        let defaults = MIGRATIONS[2].statements[1];
+        let rank = crate::inbox::rank(crate::inbox::STOCK_ALERT_AUDIENCE);
+        assert_eq!(defaults.matches(&format!("', {rank}, '[]'")).count(), 3);
     }
 }

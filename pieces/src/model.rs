@@ -131,6 +131,7 @@ impl Piece {
             "category": d.category,
             "unit": d.unit,
             "min_stock": d.min_stock,
+            "price_cents": d.price_cents,
             "archived": d.archived,
             "version": self.version,
         })
@@ -711,8 +712,12 @@ mod tests {
         let keys: Vec<&String> = internal.as_object().expect("an object").keys().collect();
         assert_eq!(
             keys.len(),
-            8,
-            "id, reference, name, category, unit, min_stock, archived, version: {keys:?}"
+            9,
+            "id, reference, name, category, unit, min_stock, price_cents, archived, version: {keys:?}"
+        );
+        assert_eq!(
+            internal["price_cents"], 250,
+            "stock values its stock in cents"
         );
     }
 }

@@ -8,6 +8,7 @@ macro_rules! piece_changed {
         "INSERT INTO outbox (piece_id, version, payload) SELECT NEW.id, NEW.version, \
                     json_object('id', NEW.id, 'version', NEW.version, 'reference', NEW.reference, \
                     'name', NEW.name, 'category', NEW.category, 'unit', NEW.unit, 'min_stock', NEW.min_stock, \
+                    'price_cents', NEW.price_cents, \
                     'archived', json(CASE WHEN NEW.archived THEN 'true' ELSE 'false' END), 'deleted', json('false')) \
                 WHERE NOT EXISTS (SELECT 1 FROM outbox WHERE piece_id = NEW.id AND version = NEW.version);"
     };
@@ -207,6 +208,34 @@ pub const MIGRATIONS: &[Migration] = &[
                 snapshot!("OLD"),
                 ", NULL); END"
             ),
+        ],
+    },
+    Migration {
+        version: 5,
+        statements: &[
+            // Stock values its stock at the catalogue's prices: every
+            // change now carries the price, and each piece is told once
+            // more as it is (stock takes a price for a version it already
+            // holds without one). A change still pending keeps its payload
+            // without a price; stock's next read of that piece fills it.
+            "DROP TRIGGER IF EXISTS outbox_piece_added",
+            "DROP TRIGGER IF EXISTS outbox_piece_changed",
+            concat!(
+                "CREATE TRIGGER IF NOT EXISTS outbox_piece_added AFTER INSERT ON pieces BEGIN ",
+                piece_changed!(),
+                " END"
+            ),
+            concat!(
+                "CREATE TRIGGER IF NOT EXISTS outbox_piece_changed AFTER UPDATE ON pieces \
+                 WHEN NEW.version <> OLD.version BEGIN ",
+                piece_changed!(),
+                " END"
+            ),
+            "INSERT OR IGNORE INTO outbox (piece_id, version, payload) \
+             SELECT id, version, json_object('id', pieces.id, 'version', pieces.version, 'reference', pieces.reference, \
+                    'name', pieces.name, 'category', pieces.category, 'unit', pieces.unit, 'min_stock', pieces.min_stock, \
+                    'price_cents', pieces.price_cents, \
+                    'archived', json(CASE WHEN pieces.archived THEN 'true' ELSE 'false' END), 'deleted', json('false')) FROM pieces",
         ],
     },
 ];

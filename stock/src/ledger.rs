@@ -107,35 +107,18 @@ pub fn export(db: &Connection, query: &Query) -> Result<String, kit::Error> {
     kit::csv::write_record(&mut csv, &fields);
     for row in rows.rows() {
         let movement = to_json(&row);
-        let line: Vec<String> = fields.iter().map(|f| cell(&movement[*f])).collect();
+        let line: Vec<String> = fields
+            .iter()
+            .map(|f| kit::csv::json_cell(&movement[*f]))
+            .collect();
         kit::csv::write_record(&mut csv, &line);
     }
     Ok(csv)
 }
 
-/// One CSV cell: text neutralised against spreadsheet formulas, numbers as
-/// they are.
-fn cell(value: &Json) -> String {
-    match value {
-        Json::Null => String::new(),
-        Json::String(s) => kit::csv::text(s).into_owned(),
-        other => other.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
-
-    #[test]
-    fn text_cells_are_neutralised_and_numbers_kept() {
-        assert_eq!(cell(&json!("Écrou M6")), "Écrou M6");
-        assert_eq!(cell(&json!("=cmd()")), "'=cmd()");
-        assert_eq!(cell(&json!(null)), "");
-        assert_eq!(cell(&json!(-3)), "-3");
-    }
 
     #[test]
     fn filters_number_their_parameters_and_check_dates() {

@@ -16,6 +16,7 @@ mod order;
 mod outbox;
 mod pieces;
 mod receipts;
+mod reports;
 mod schema;
 mod statements;
 
@@ -103,6 +104,21 @@ static ROUTES: &[Route] = &[
     Route::post("/api/stock/counts/{id}/cancel/", MANAGER, |call| {
         ready(close_count(call, "cancelled"))
     }),
+    Route::get("/api/stock/reports/consumption/", VIEWER, |call| {
+        ready(report(call, reports::consumption))
+    }),
+    Route::get("/api/stock/reports/value/", VIEWER, |call| {
+        ready(report(call, reports::value))
+    }),
+    Route::get("/api/stock/reports/movers/", VIEWER, |call| {
+        ready(report(call, reports::movers))
+    }),
+    Route::get("/api/stock/reports/dormant/", VIEWER, |call| {
+        ready(report(call, reports::dormant))
+    }),
+    Route::get("/api/stock/reports/out-of-stock/", VIEWER, |call| {
+        ready(report(call, reports::out_of_stock))
+    }),
     Route::get(
         "/api/stock/internal/usage/{id}/",
         Access::Internal,
@@ -178,6 +194,15 @@ fn export_movements(call: &Call) -> Result<Response, Error> {
         )
         .body(csv)
         .build())
+}
+
+/// A report, as JSON or (`?format=csv`) CSV.
+fn report(
+    call: &Call,
+    build: fn(&Connection, &Query) -> Result<reports::Report, Error>,
+) -> Result<Response, Error> {
+    let query = query(call.request);
+    build(&call.database()?, &query)?.respond(&query)
 }
 
 async fn flush_outbox(call: &Call<'_>) -> Result<Response, Error> {

@@ -24,6 +24,10 @@ pub struct Piece {
     #[serde(default)]
     pub category: String,
     pub min_stock: i64,
+    /// The unit price, which values the stock; `None` from a pieces
+    /// service older than prices in its answers.
+    #[serde(default)]
+    pub price_cents: Option<i64>,
     pub archived: bool,
     /// Pieces' version of the piece: a change never undoes a newer one.
     pub version: i64,
@@ -131,6 +135,7 @@ fn cached(db: &Connection, piece_id: i64) -> Result<Option<Piece>, StockError> {
         name: row.get::<&str>("name").unwrap_or_default().to_owned(),
         category: row.get::<&str>("category").unwrap_or_default().to_owned(),
         min_stock: row.get("min_stock").unwrap_or(0),
+        price_cents: row.get("price_cents"),
         archived: row.get::<i64>("archived").unwrap_or(0) != 0,
         version: row.get("version").unwrap_or(0),
     }))

@@ -419,6 +419,24 @@ pub const MIGRATIONS: &[Migration] = &[
             "CREATE INDEX IF NOT EXISTS pieces_listed ON pieces (archived, reference, piece_id)",
         ],
     },
+    Migration {
+        version: 8,
+        statements: &[
+            // A piece's unit price in cents, which values the stock (`NULL`
+            // until pieces tells it: changes sent before prices were).
+            "ALTER TABLE catalogue ADD COLUMN price_cents INTEGER",
+            // What was used, by date: the OUT movements no reversal names,
+            // with every column the reports read of them (the reports name
+            // it: without statistics, SQLite would rather walk the unique
+            // index of `reverses` for `reverses IS NULL`, all of it).
+            "CREATE INDEX IF NOT EXISTS ledger_used \
+             ON ledger (created_at, piece_id, quantity, type, reverses) \
+             WHERE type = 'OUT' AND reverses IS NULL",
+            // Dormant stock: a level's `updated_at` is its piece's last
+            // movement (the ledger's trigger sets it).
+            "CREATE INDEX IF NOT EXISTS levels_by_quantity ON levels (quantity, updated_at)",
+        ],
+    },
 ];
 
 /// Now, UTC, ISO-8601 with milliseconds: every timestamp is SQLite's, so

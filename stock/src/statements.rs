@@ -76,28 +76,32 @@ pub const FIND_MOVEMENT: &str = concat!(
 /// Stock's copy of piece `?1`, with the catalogue version it holds (0 for
 /// a piece known before stock kept versions).
 pub const CACHED_PIECE: &str = "SELECT p.piece_id, p.reference, p.name, p.category, p.min_stock, p.archived, \
-     COALESCE(c.version, 0) AS version \
+     COALESCE(c.version, 0) AS version, c.price_cents \
      FROM pieces AS p LEFT JOIN catalogue AS c USING (piece_id) WHERE p.piece_id = ?1";
 
 /// Records what pieces says of its pieces, `?1` a JSON array of changes
 /// (`id`, `version`, `reference`, `name`, `category`, `min_stock`,
-/// `archived`, `deleted`), each unless stock holds a newer version of its
-/// piece already; the catalogue's triggers bring `pieces` in step in the
-/// same statement. Returns the pieces whose row changed.
+/// `price_cents`, `archived`, `deleted`), each unless stock holds a newer
+/// version of its piece already, or the same one with its price; the
+/// catalogue's triggers bring `pieces` in step in the same statement.
+/// Returns the pieces whose row changed.
 pub const RECORD_CATALOGUE: &str = concat!(
-    "INSERT INTO catalogue (piece_id, version, reference, name, category, min_stock, archived, \
-        deleted, changed_at) \
+    "INSERT INTO catalogue (piece_id, version, reference, name, category, min_stock, price_cents, \
+        archived, deleted, changed_at) \
      SELECT json_extract(c.value, '$.id'), json_extract(c.value, '$.version'), \
         json_extract(c.value, '$.reference'), json_extract(c.value, '$.name'), \
         COALESCE(json_extract(c.value, '$.category'), ''), json_extract(c.value, '$.min_stock'), \
+        json_extract(c.value, '$.price_cents'), \
         json_extract(c.value, '$.archived'), COALESCE(json_extract(c.value, '$.deleted'), 0), ",
     now!(),
     " FROM json_each(?1) AS c WHERE true \
      ON CONFLICT (piece_id) DO UPDATE SET version = excluded.version, \
         reference = excluded.reference, name = excluded.name, category = excluded.category, \
-        min_stock = excluded.min_stock, archived = excluded.archived, deleted = excluded.deleted, \
-        changed_at = excluded.changed_at \
+        min_stock = excluded.min_stock, price_cents = COALESCE(excluded.price_cents, catalogue.price_cents), \
+        archived = excluded.archived, deleted = excluded.deleted, changed_at = excluded.changed_at \
      WHERE excluded.version > catalogue.version \
+        OR (excluded.version = catalogue.version AND catalogue.price_cents IS NULL \
+            AND excluded.price_cents IS NOT NULL) \
      RETURNING piece_id"
 );
 

@@ -22,7 +22,7 @@
 // « echec-… .png » et code de sortie 1.
 
 import { chromium } from "playwright-core";
-import { mkdtemp, mkdir, rm } from "node:fs/promises";
+import { mkdtemp, mkdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { decodeQr, y4mOf } from "./codes.mjs";
@@ -384,7 +384,14 @@ async function main() {
       for (const box of await form.locator('.check-list input[type="checkbox"]').all()) await box.uncheck();
       await form.locator('button[type="submit"]').click();
       await waitForText(byTestId("prefs-message"), "Préférences enregistrées", "la confirmation");
-      await waitForText(byTestId("prefs-receives"), "Vous recevez les alertes de stock", "l’état des alertes");
+      await waitForText(byTestId("prefs-receives"), "Votre rôle reçoit les alertes : stock bas, rupture de stock, retour en stock", "l’état des alertes");
+      // Les destinataires par défaut : gestionnaires et au-dessus, pour chaque sorte d'alerte.
+      for (const kind of ["low_stock", "out_of_stock", "back_in_stock"]) {
+        const role = byTestId(`audience-${kind}-role`);
+        await visible(role, `le choix des destinataires « ${kind} »`);
+        if ((await role.inputValue()) !== "manager") fail(`destinataires par défaut de ${kind} : « ${await role.inputValue()} » au lieu de manager.`);
+      }
+      await shot("notifications-destinataires");
     });
 
     await step(`Création de la pièce ${REFERENCE} (seuil 5) par le formulaire`, async () => {
@@ -714,6 +721,30 @@ async function main() {
       }
     });
 
+    await step(`Rapports : ${REFERENCE} en tête des plus utilisées (8 sorties), valeur et ruptures affichées, export CSV, lisible à 390 px`, async () => {
+      await clickNav("nav-history", "historique");
+      await clickNavTab("tab-reports", "rapports");
+      const topRow = byTestId("table-movers").locator("tbody tr").first();
+      await waitForText(topRow, REFERENCE, "la première ligne des pièces les plus utilisées");
+      const used = await textOf(topRow.locator("td").nth(1));
+      if (used !== "8") fail(`${REFERENCE} : ${used} utilisées au lieu de 8.`);
+      await visible(byTestId("chart-movers"), "le diagramme des plus utilisées");
+      await visible(byTestId("chart-consumption"), "le diagramme de consommation");
+      await visible(byTestId("report-value-summary"), "le résumé de la valeur du stock");
+      await visible(byTestId("report-out-summary"), "le résumé des ruptures");
+      await byTestId("reports-group").selectOption("piece");
+      await byTestId("reports-apply").click();
+      await waitForText(byTestId("table-consumption"), REFERENCE, "la consommation par pièce");
+      const [file] = await Promise.all([page.waitForEvent("download"), byTestId("report-movers-csv").click()]);
+      const csv = await readFile(await file.path(), "utf8");
+      if (!csv.startsWith("piece_id,reference,name,category,quantity,movements,level\r\n") || !csv.includes(`,${REFERENCE},`)) fail(`export CSV inattendu : ${csv.slice(0, 200)}`);
+      await shot("rapports");
+      await shot("rapports-390px", PHONE);
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      if (overflow > 0) fail(`à 390 px, les rapports débordent de ${overflow} px en largeur.`);
+      await page.setViewportSize(WIDE);
+    });
+
     await step("Les dix entrées du menu d’un administrateur tiennent sur une ligne, sans chevaucher le compte, de 1181 à 1600 px", async () => {
       for (const width of [1181, 1280, 1440, 1441, 1600]) {
         await page.setViewportSize({ width, height: 800 });
@@ -787,6 +818,33 @@ async function main() {
       await page.goto(`${UI_URL}/#/utilisateurs`);
       await waitForText(page.locator("h1"), "Accès refusé", "la page Utilisateurs ouverte par son adresse");
       await shot("acces-refuse-lecteur");
+    });
+
+    await step(`Le lecteur suit ${REFERENCE} : la rupture qu’un autre cause ensuite arrive à sa cloche, bien que son rôle ne reçoive pas les alertes`, async () => {
+      await goTo(`/pieces/${pieceId}`, "piece");
+      const follow = byTestId("follow-piece");
+      await waitForText(follow, "Suivre", "le bouton « Suivre »");
+      await follow.click();
+      await waitForText(follow, "Suivie", "la pièce suivie");
+      if ((await follow.getAttribute("aria-pressed")) !== "true") fail("le bouton « Suivie » n’est pas enfoncé (aria-pressed).");
+      await shot("fiche-piece-suivie-lecteur");
+      const before = (await bellCount()) ?? 0;
+      // L'administrateur vide chaque emplacement de la pièce, par l'API.
+      const call = async (method, path, token, body) => {
+        const response = await fetch(`${API_URL}${path}`, { method, headers: { "Content-Type": "application/json", ...(token ? { Authorization: `Bearer ${token}` } : {}) }, body: body ? JSON.stringify(body) : undefined });
+        const data = await response.json();
+        if (!response.ok) fail(`${method} ${path} : ${response.status} ${JSON.stringify(data)}`);
+        return data;
+      };
+      const { access } = await call("POST", "/api/auth/login/", null, { username: ADMIN_USERNAME, password: ADMIN_PASSWORD });
+      const level = await call("GET", `/api/stock/${pieceId}/`, access);
+      for (const place of level.locations.filter((l) => l.quantity > 0)) {
+        await call("POST", "/api/stock/movement/", access, { piece_id: pieceId, type: "OUT", quantity: place.quantity, location_id: place.location_id });
+      }
+      await waitForBell((n) => n > before, "l’alerte de la pièce suivie", ALERT_TIMEOUT);
+      await clickNav("nav-notifications", "notifications");
+      await waitForText(page.locator('[data-testid="notification"]').first(), REFERENCE, "l’alerte de la pièce suivie dans la liste");
+      await shot("notifications-lecteur");
     });
 
     await step("Déconnexion : retour à la page de connexion, session oubliée", async () => {

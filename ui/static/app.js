@@ -14,6 +14,7 @@ import * as pieceFormPage from "./js/pages/piece-form.js";
 import * as piecePage from "./js/pages/piece.js";
 import * as stockPage from "./js/pages/stock.js";
 import * as historyPage from "./js/pages/history.js";
+import * as reportsPage from "./js/pages/reports.js";
 import * as locationsPage from "./js/pages/locations.js";
 import * as countsPage from "./js/pages/counts.js";
 import * as countPage from "./js/pages/count.js";
@@ -40,6 +41,7 @@ const ROUTES = [
   { path: /^\/inventaires$/, page: countsPage, role: "viewer", nav: "/inventaires" },
   { path: /^\/inventaires\/(\d+)$/, page: countPage, role: "viewer", nav: "/inventaires" },
   { path: /^\/historique$/, page: historyPage, role: "viewer", nav: "/historique" },
+  { path: /^\/rapports$/, page: reportsPage, role: "viewer", nav: "/historique" },
   { path: /^\/scanner$/, page: scannerPage, role: "operator", nav: "/scanner" },
   { path: /^\/etiquettes$/, page: labelsPage, role: "viewer" },
   { path: /^\/achats$/, page: reorderPage, role: "viewer", nav: "/achats" },

@@ -15,6 +15,7 @@ mod edge;
 mod http;
 mod locations;
 mod report;
+mod reports;
 mod servers;
 mod spin;
 mod tokens;
@@ -164,6 +165,8 @@ pub struct Results {
     pub stock: Vec<CatalogueLatency>,
     /// How long each bin's stocktake took to validate.
     pub stocktakes: Vec<Duration>,
+    /// Each report alone, over two years of history.
+    pub reports: Vec<catalogue::Single>,
     pub import: Vec<Duration>,
     pub costs: Costs,
     pub edge: edge::Edge,
@@ -194,6 +197,9 @@ pub fn run(root: &Path) -> Result<()> {
     let mut waited = Duration::ZERO;
     let direct = direct(root, scratch.path(), &secrets, &manager, &wrk, &log)?;
     waited += direct.waited;
+    cmd::announce("reports over two years of history");
+    waited += servers::wait_until_quiet(QUIET_WAIT);
+    let reports = reports::run(root, scratch.path(), &secrets.env(), &manager, &log)?;
     cmd::announce("our host and the real Spin CLI, each serving the whole app on one listener");
     waited += servers::wait_until_quiet(QUIET_WAIT);
     let spin = spin::run(root, scratch.path(), &secrets, &manager, &wrk, &log)?;
@@ -208,6 +214,7 @@ pub fn run(root: &Path) -> Result<()> {
         single: direct.single,
         stock: direct.stock,
         stocktakes: direct.stocktakes,
+        reports,
         import: direct.import,
         costs: direct.costs,
         edge,
@@ -216,6 +223,37 @@ pub fn run(root: &Path) -> Result<()> {
         elapsed: began.elapsed(),
     };
     report::write(root, &results, &font)
+}
+
+/// `cargo xtask bench reports`: the reports scenario alone, printed, the
+/// results file left as it is.
+pub fn run_reports(root: &Path) -> Result<()> {
+    cmd::ensure_default_target_dir(root)?;
+    let scratch = tempfile::tempdir()?;
+    components::build_components(root)?;
+    cmd::step(
+        "build the host and the history writer (release)",
+        cmd::cargo(root).args(["build", "--release", "-p", "host", "-p", "bench"]),
+    )?;
+    let secrets = Secrets::load_or_create(&scratch.path().join("secrets"))?;
+    let manager = tokens::mint(secrets.jwt_private_key(), "manager")?;
+    let timed = reports::run(
+        root,
+        scratch.path(),
+        &secrets.env(),
+        &manager,
+        &Log::new(false),
+    )?;
+    for report in timed {
+        println!(
+            "{}: {} rows, median {:.0} ms, max {:.0} ms",
+            report.path,
+            report.matches,
+            report.median.as_secs_f64() * 1000.0,
+            report.max.as_secs_f64() * 1000.0
+        );
+    }
+    Ok(())
 }
 
 /// What the scenarios on directly reached processes measured.

@@ -5,6 +5,7 @@
 //! cargo xtask up [--replicas stock=2]          the whole stack: Consul, Traefik, hosts, sidecar
 //! cargo xtask test                             every check CI runs, in order
 //! cargo xtask bench                            ratios host/native, written to bench/
+//! cargo xtask bench reports                    the reports over 1,000,000 movements, printed
 //! cargo xtask registry [--check]               write or verify service-registry.json
 //! cargo xtask secrets                          .env for `spin up`, from .data/secrets/
 //! ```
@@ -28,6 +29,7 @@ commands:
   up [--replicas C=N]   install Consul and Traefik, build, start the whole stack (Ctrl-C stops it)
   test [STEP...]        run every check CI runs, or only the steps named (see below)
   bench                 measure the host against a native baseline, write bench/results/ (release build, about 7 min)
+  bench reports         only time the reports over 100,000 pieces and 1,000,000 movements
   registry [--check]    write service-registry.json from spin.toml, or fail if it is stale
   secrets               make the secrets if missing and write them to .env, where `spin up` reads them";
 
@@ -51,10 +53,11 @@ fn run(args: Vec<String>) -> Result<()> {
     match command {
         "dev" => dev::run(&root, &listen_option(options)?),
         "up" => up::run(&root, options),
-        "bench" => {
-            no_options(command, options)?;
-            bench::run(&root)
-        }
+        "bench" => match options {
+            [] => bench::run(&root),
+            [only] if only == "reports" => bench::run_reports(&root),
+            _ => bail!("`bench` takes only `reports`\n\n{USAGE}"),
+        },
         "test" => test::run(&root, options),
         "secrets" => {
             no_options(command, options)?;

@@ -16,6 +16,7 @@ mod locations;
 mod notifications;
 mod pieces;
 mod purchasing;
+mod reports;
 mod roles;
 mod routing;
 mod security;

@@ -235,3 +235,198 @@ fn the_retention_purge_keeps_recent_notifications() {
     let without = w.app.post("/api/notifications/internal/purge/");
     assert_eq!(without.status, 401);
 }
+
+/// The alerts `token` sees, oldest first: `"type reference"` each.
+fn seen_alerts(w: &Workshop, token: &str) -> Vec<String> {
+    let list = w
+        .app
+        .call(
+            "GET",
+            "/api/notifications/?page_size=200",
+            Some(token),
+            None,
+        )
+        .json();
+    let mut seen: Vec<String> = list["results"]
+        .as_array()
+        .expect("a page of notifications")
+        .iter()
+        .map(|n| {
+            format!(
+                "{} {}",
+                n["type"].as_str().unwrap_or(""),
+                n["piece"]["reference"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    seen.reverse();
+    seen
+}
+
+fn user_id(w: &Workshop, username: &str) -> i64 {
+    let page = w
+        .app
+        .call(
+            "GET",
+            &format!("/api/auth/users/?search={username}"),
+            Some(&w.team.admin),
+            None,
+        )
+        .json();
+    page["results"]
+        .as_array()
+        .and_then(|users| users.iter().find(|u| u["username"] == username))
+        .and_then(|u| u["id"].as_i64())
+        .unwrap_or_else(|| panic!("no user {username}: {page}"))
+}
+
+#[test]
+fn an_admin_chooses_who_receives_each_kind_and_anyone_follows_pieces_and_categories() {
+    let w = Workshop::open();
+    let viewer_id = user_id(&w, "lecteur");
+    let set = w.app.json(
+        "PUT",
+        "/api/notifications/audiences/",
+        Some(&w.team.admin),
+        &json!({
+            "low_stock": {"role": "operator"},
+            "out_of_stock": {"role": null, "users": [viewer_id, viewer_id]},
+            "back_in_stock": {"role": "manager", "users": []},
+        }),
+    );
+    assert_eq!(set.status, 200, "{}", set.body);
+    assert_eq!(
+        set.json()["out_of_stock"],
+        json!({"role": null, "users": [viewer_id]})
+    );
+    let operator_prefs = w
+        .app
+        .call(
+            "GET",
+            "/api/notifications/preferences/",
+            Some(&w.team.operator),
+            None,
+        )
+        .json();
+    assert_eq!(operator_prefs["audience"], json!(["low_stock"]));
+
+    let make = |reference: &str, category: &str| -> i64 {
+        let reply = w.app.json(
+            "POST",
+            "/api/pieces/",
+            Some(&w.team.admin),
+            &json!({"reference": reference, "name": reference, "category": category, "min_stock": 5}),
+        );
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        reply.json()["id"].as_i64().expect("an id")
+    };
+    let valve = make("VANNE", "Hydraulique");
+    let bolt = make("BOULON", "Visserie");
+    // Operators follow hydraulics; the manager follows the bolt.
+    let chosen = w.app.json(
+        "PUT",
+        "/api/notifications/preferences/",
+        Some(&w.team.operator),
+        &json!({"stock_alerts": true, "categories": ["Hydraulique"]}),
+    );
+    assert_eq!(chosen.status, 200, "{}", chosen.body);
+    for _ in 0..2 {
+        let followed = w.app.call(
+            "PUT",
+            &format!("/api/notifications/follows/pieces/{bolt}/"),
+            Some(&w.team.manager),
+            None,
+        );
+        assert_eq!(followed.status, 200, "{}", followed.body);
+        assert_eq!(followed.json()["pieces"], json!([bolt]), "followed once");
+    }
+    for (piece, kind, quantity) in [
+        (valve, "IN", 10),
+        (valve, "OUT", 6), // low
+        (bolt, "IN", 10),
+        (bolt, "OUT", 6), // low
+        (bolt, "OUT", 4), // out
+    ] {
+        let reply = w.movement(
+            &w.team.operator,
+            json!({"piece_id": piece, "type": kind, "quantity": quantity}),
+        );
+        assert_eq!(reply.status, 201, "{}", reply.body);
+    }
+    w.flush_outbox();
+    // Each new piece under its minimum was an out-of-stock alert at once.
+    let expect = |token: &str, alerts: &[&str], why: &str| {
+        let start = Instant::now();
+        while seen_alerts(&w, token) != alerts && start.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(seen_alerts(&w, token), alerts, "{why}");
+    };
+    expect(
+        &w.team.viewer,
+        &[
+            "out_of_stock VANNE",
+            "out_of_stock BOULON",
+            "out_of_stock BOULON",
+        ],
+        "the viewer, named for out-of-stock alerts, gets those only",
+    );
+    expect(
+        &w.team.operator,
+        &["out_of_stock VANNE", "low_stock VANNE"],
+        "operators get low-stock alerts, and only hydraulics as they chose; \
+         the followed category brings its out-of-stock alert too",
+    );
+    expect(
+        &w.team.manager,
+        &[
+            "out_of_stock BOULON",
+            "low_stock VANNE",
+            "low_stock BOULON",
+            "out_of_stock BOULON",
+        ],
+        "the manager gets low-stock alerts (operators and up) and every alert of the bolt he follows",
+    );
+    let unfollowed = w.app.call(
+        "DELETE",
+        &format!("/api/notifications/follows/pieces/{bolt}/"),
+        Some(&w.team.manager),
+        None,
+    );
+    assert_eq!(unfollowed.json()["pieces"], json!([]));
+    assert_eq!(
+        seen_alerts(&w, &w.team.manager),
+        ["low_stock VANNE", "low_stock BOULON"]
+    );
+
+    let bad = w.app.json(
+        "PUT",
+        "/api/notifications/audiences/",
+        Some(&w.team.admin),
+        &json!({
+            "low_stock": {"role": "chef"},
+            "out_of_stock": {"role": null, "users": [0]},
+            "back_in_stock": {"role": "manager"},
+        }),
+    );
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    let errors = bad.json();
+    assert!(
+        errors["low_stock"].is_array() && errors["out_of_stock"].is_array(),
+        "each kind's error beside the detail: {}",
+        bad.body
+    );
+    let kept = w
+        .app
+        .call(
+            "GET",
+            "/api/notifications/audiences/",
+            Some(&w.team.admin),
+            None,
+        )
+        .json();
+    assert_eq!(
+        kept["low_stock"]["role"], "operator",
+        "nothing half written"
+    );
+}

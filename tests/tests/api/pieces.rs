@@ -595,7 +595,7 @@ fn the_internal_route_needs_the_service_secret() {
     assert_eq!(
         reply.json(),
         json!({"id": piece["id"], "reference": "I-1", "name": "Interne", "category": "", "unit": "pcs",
-               "min_stock": 4, "archived": false, "version": 1})
+               "min_stock": 4, "price_cents": 0, "archived": false, "version": 1})
     );
     let unknown = app.request(
         "GET",

@@ -4,6 +4,7 @@
 
 import { api } from "./api.js";
 import { h } from "./dom.js";
+import { tabs } from "./ui.js";
 
 export const ORDER_STATUSES = {
   draft: "Brouillon",
@@ -50,11 +51,7 @@ const TABS = [
 
 /** Les onglets des achats, `current` marqué comme page courante. */
 export function purchasingTabs(current) {
-  return h(
-    "nav",
-    { class: "tabs", "aria-label": "Achats" },
-    TABS.map((tab) => h("a", { class: "tabs__link", href: tab.href, dataset: { testid: tab.testid }, "aria-current": tab.href === current ? "page" : null, text: tab.label })),
-  );
+  return tabs("Achats", TABS, current);
 }
 
 /** Les fournisseurs actifs, par nom (200 au plus : une liste de choix). */

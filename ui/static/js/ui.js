@@ -57,6 +57,23 @@ export function dataTable({ columns, rows, caption, rowAttrs = () => ({}), testi
   );
 }
 
+/** Des onglets entre pages sœurs : `[{ href, label, testid }]`, `current` marqué. */
+export function tabs(label, links, current) {
+  return h(
+    "nav",
+    { class: "tabs", "aria-label": label },
+    links.map((tab) => h("a", { class: "tabs__link", href: tab.href, dataset: { testid: tab.testid }, "aria-current": tab.href === current ? "page" : null, text: tab.label })),
+  );
+}
+
+/** Les onglets de l'historique et des rapports. */
+export function historyTabs(current) {
+  return tabs("Historique et rapports", [
+    { href: "#/historique", label: "Mouvements", testid: "tab-history" },
+    { href: "#/rapports", label: "Rapports", testid: "tab-reports" },
+  ], current);
+}
+
 /** Pagination : « Précédente · Page 2 sur 5 · Suivante ». */
 export function pagination({ page, pageSize, count, onChange, noun = ["résultat", "résultats"] }) {
   const pages = Math.max(1, Math.ceil(count / pageSize));

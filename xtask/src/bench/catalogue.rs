@@ -146,10 +146,11 @@ pub fn search_paths() -> Vec<String> {
         .collect()
 }
 
-/// One catalogue request timed alone, `SINGLE_TIMES` times in a row.
+/// One request timed alone, `SINGLE_TIMES` times in a row.
 pub struct Single {
     pub path: String,
-    /// The `count` the page reports: how many pieces match.
+    /// The `count` a page reports (how many pieces match), or a report's
+    /// number of rows.
     pub matches: u64,
     pub median: Duration,
     pub max: Duration,
@@ -182,7 +183,11 @@ pub fn single(base: &str, token: &str, paths: &[String]) -> Result<Vec<Single>> 
                 bail!("GET {url}: {}: {body}", response.status());
             }
             let page: serde_json::Value = serde_json::from_str(&body)?;
-            matches = page["count"].as_u64().unwrap_or_default();
+            // A list counts its matches; a report, its rows.
+            matches = page["count"]
+                .as_u64()
+                .or_else(|| page["rows"].as_array().map(|rows| rows.len() as u64))
+                .unwrap_or_default();
         }
         times.sort();
         out.push(Single {

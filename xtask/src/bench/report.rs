@@ -190,6 +190,24 @@ fn checks(r: &Results) -> Vec<Check> {
             Some(slowest.as_secs_f64() < 5.0),
         ));
     }
+    for report in &r.reports {
+        checks.push(Check::new(
+            &format!(
+                "`{}` over {} movements of {} pieces",
+                report.path.trim_start_matches("/api/stock/reports/"),
+                super::reports::MOVEMENTS,
+                super::reports::PIECES
+            ),
+            "< 1 s",
+            format!(
+                "**{:.0} ms** (median of {}, max {:.0} ms)",
+                report.median.as_secs_f64() * 1000.0,
+                super::catalogue::SINGLE_TIMES,
+                report.max.as_secs_f64() * 1000.0
+            ),
+            Some(report.max.as_secs_f64() < 1.0),
+        ));
+    }
     let d = &r.edge.discovery;
     let discovery = |name: &str, goal_secs: u64, median: Duration, max: Duration| {
         Check::new(

@@ -2,7 +2,7 @@
 
 import { api, download } from "../api.js";
 import { h, icon, replace, field, input, select, setOptions, button, formatNumber, formatDateTime, formatSigned, plural, loading, emptyState, setBusy, saveBlob } from "../dom.js";
-import { pageHeader, dataTable, pagination, pagedList, pageFromQuery, choiceFromQuery, movementBadge, movementPlace, confirmDialog, toast } from "../ui.js";
+import { pageHeader, historyTabs, dataTable, pagination, pagedList, pageFromQuery, choiceFromQuery, movementBadge, movementPlace, confirmDialog, toast } from "../ui.js";
 import { may } from "../session.js";
 import { refreshBellSoon } from "../bell.js";
 import { REASONS } from "../labels.js";
@@ -34,7 +34,7 @@ export async function render({ container, query, signal, updateQuery }) {
   };
 
   const exportBtn = button("Exporter (CSV)", { class: "btn", dataset: { testid: "export-movements" } }, "download");
-  container.append(pageHeader("Historique", { subtitle: "Tous les mouvements, du plus récent au plus ancien.", actions: [exportBtn] }));
+  container.append(pageHeader("Historique", { subtitle: "Tous les mouvements, du plus récent au plus ancien.", actions: [exportBtn] }), historyTabs("#/historique"));
 
   // --- Filtres ----------------------------------------------------------------------
   const piece = field({ label: "Pièce", name: "piece_id", control: select([["", "Toutes les pièces"]], { dataset: { testid: "history-piece" } }) });

@@ -141,6 +141,7 @@ export async function render({ container, query, signal, updateQuery }) {
   const unsubscribe = onBellChange(() => load());
 
   aside.append(preferencesCard(signal));
+  if (may.manageUsers()) aside.append(audiencesCard(signal));
   if (may.sendMessage()) aside.append(messageCard());
 
   await load();
@@ -172,19 +173,53 @@ function preferencesCard(signal) {
     const message = messageArea("prefs-message");
     const submit = h("button", { type: "submit", class: "btn btn--primary" }, h("span", { text: "Enregistrer" }));
     const receives = h("p", { class: "notice notice--info small", dataset: { testid: "prefs-receives" } });
-    const showReceives = (value) => {
-      receives.textContent = value
-        ? "Vous recevez les alertes de stock (stock bas, rupture, retour en stock)."
-        : prefs.stock_alerts || alerts.checked
-          ? "Les alertes de stock sont adressées aux gestionnaires et aux administrateurs : votre rôle ne les reçoit pas. Les messages de l’équipe vous parviennent."
-          : "Vous ne recevez pas les alertes de stock. Les messages de l’équipe vous parviennent toujours.";
+    const showReceives = (current) => {
+      const kinds = ["low_stock", "out_of_stock", "back_in_stock"].filter((kind) => current.audience.includes(kind)).map((kind) => NOTIFICATION_TYPES[kind].toLowerCase());
+      receives.textContent = !current.stock_alerts
+        ? "Vous ne recevez pas les alertes de stock. Les messages de l’équipe vous parviennent toujours."
+        : kinds.length
+          ? `Votre rôle reçoit les alertes : ${kinds.join(", ")} ; et vous, celles des pièces et catégories que vous suivez.`
+          : "Votre rôle ne reçoit pas d’alerte de stock : seules celles des pièces et catégories que vous suivez vous parviennent. Les messages de l’équipe aussi.";
     };
-    showReceives(prefs.receives_stock_alerts);
+    showReceives(prefs);
+    const followed = h("div", { dataset: { testid: "prefs-pieces" } });
+    const showFollowed = (pieces) => {
+      if (!pieces.length) {
+        replace(followed, h("p", { class: "muted small", text: "Aucune pièce suivie : « Suivre » sur la fiche d’une pièce." }));
+        return;
+      }
+      replace(
+        followed,
+        h(
+          "ul",
+          { class: "plain-list" },
+          pieces.map((id) => {
+            const stop = button("Ne plus suivre", { class: "btn btn--small btn--ghost", dataset: { testid: "unfollow-piece" } });
+            stop.addEventListener("click", async () => {
+              setBusy(stop, true);
+              try {
+                const { data } = await api.delete(`/api/notifications/follows/pieces/${id}/`);
+                prefs = data;
+                showFollowed(data.pieces);
+                showReceives(data);
+                refreshBell();
+              } catch (error) {
+                if (!(error instanceof ApiError)) throw error;
+                setBusy(stop, false);
+                toast(error.french(), "error");
+              }
+            });
+            return h("li", { class: "plain-list__row" }, h("a", { href: `#/pieces/${id}`, text: `Pièce n° ${id}` }), stop);
+          }),
+        ),
+      );
+    };
+    showFollowed(prefs.pieces);
     const categoriesFieldset = h(
       "fieldset",
       { class: "fieldset fieldset--compact", disabled: !prefs.stock_alerts },
       h("legend", { text: "Catégories suivies" }),
-      h("p", { class: "field__hint", text: "Aucune cochée : toutes les catégories." }),
+      h("p", { class: "field__hint", text: "Aucune cochée : toutes celles que votre rôle reçoit. Cochées : seulement celles-ci, même si votre rôle ne les reçoit pas." }),
       boxes.length ? h("div", { class: "check-list" }, boxes.map((b) => b.row)) : h("p", { class: "muted small", text: "Aucune catégorie dans le catalogue." }),
     );
     alerts.addEventListener("change", () => {
@@ -196,6 +231,7 @@ function preferencesCard(signal) {
       receives,
       h("div", { class: "check" }, alerts, h("label", { for: "prefs-alertes", text: "Recevoir les alertes de stock" })),
       categoriesFieldset,
+      h("fieldset", { class: "fieldset fieldset--compact" }, h("legend", { text: "Pièces suivies" }), followed),
       message,
       h("div", { class: "form__actions" }, submit),
     );
@@ -206,8 +242,67 @@ function preferencesCard(signal) {
       try {
         const { data } = await api.put("/api/notifications/preferences/", { stock_alerts: alerts.checked, categories: boxes.filter((b) => b.box.checked).map((b) => b.box.value) });
         prefs = data;
-        showReceives(data.receives_stock_alerts);
+        showReceives(data);
         message.show("Préférences enregistrées.", "success");
+        refreshBell();
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+        message.show(error.french(), "error");
+      } finally {
+        setBusy(submit, false);
+      }
+    });
+    replace(body, form);
+  })();
+  return card;
+}
+
+const AUDIENCE_ROLES = [
+  ["", "Personne (seulement les comptes cochés)"],
+  ["viewer", "Tous les rôles"],
+  ["operator", "Magasiniers et au-dessus"],
+  ["manager", "Gestionnaires et au-dessus"],
+  ["admin", "Administrateurs"],
+];
+
+/** Qui reçoit chaque sorte d'alerte de stock (administrateur). */
+function audiencesCard(signal) {
+  const body = h("div", { class: "card__body" }, loading());
+  const card = h("section", { class: "card", "aria-labelledby": "audiences-titre", dataset: { testid: "audiences-card" } }, h("div", { class: "card__header" }, h("h2", { id: "audiences-titre", text: "Destinataires des alertes" })), body);
+  (async () => {
+    let audiences;
+    let users = [];
+    try {
+      [audiences, users] = await Promise.all([
+        api.get("/api/notifications/audiences/", { signal }),
+        api.get("/api/auth/users/", { query: { page_size: 200, ordering: "username" }, signal }).then((page) => page.results.filter((u) => u.is_active)),
+      ]);
+    } catch (error) {
+      if (error?.name === "AbortError") return;
+      replace(body, loadError(error instanceof ApiError ? error.french() : "Destinataires indisponibles.", null));
+      return;
+    }
+    const kinds = ["low_stock", "out_of_stock", "back_in_stock"].map((kind) => {
+      const role = field({ label: "Rôles", name: `${kind}-role`, control: select(AUDIENCE_ROLES, { value: audiences[kind].role || "", dataset: { testid: `audience-${kind}-role` } }) });
+      const boxes = users.map((user) => {
+        const id = `audience-${kind}-${user.id}`;
+        const box = h("input", { type: "checkbox", id, value: user.id, checked: audiences[kind].users.includes(user.id), dataset: { testid: `audience-${kind}-user`, username: user.username } });
+        return { box, row: h("div", { class: "check" }, box, h("label", { for: id, text: user.username })) };
+      });
+      const fieldset = h("fieldset", { class: "fieldset fieldset--compact" }, h("legend", { text: NOTIFICATION_TYPES[kind] }), role.wrapper, h("p", { class: "field__hint", text: "Et ces comptes, quel que soit leur rôle :" }), h("div", { class: "check-list" }, boxes.map((b) => b.row)));
+      return { kind, role, boxes, fieldset };
+    });
+    const message = messageArea("audiences-message");
+    const submit = h("button", { type: "submit", class: "btn btn--primary", dataset: { testid: "audiences-submit" } }, h("span", { text: "Enregistrer" }));
+    const form = h("form", { class: "form", novalidate: true }, h("p", { class: "muted small", text: "Chacun peut en plus suivre des pièces et des catégories dans ses préférences." }), kinds.map((k) => k.fieldset), message, h("div", { class: "form__actions" }, submit));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      message.clear();
+      setBusy(submit, true, "Enregistrement…");
+      const chosen = Object.fromEntries(kinds.map((k) => [k.kind, { role: k.role.control.value || null, users: k.boxes.filter((b) => b.box.checked).map((b) => Number(b.box.value)) }]));
+      try {
+        await api.put("/api/notifications/audiences/", chosen);
+        message.show("Destinataires enregistrés.", "success");
         refreshBell();
       } catch (error) {
         if (!(error instanceof ApiError)) throw error;

@@ -37,7 +37,7 @@ export async function render({ container, params, signal, navigate, setTitle }) 
   }
   setTitle(`${piece.reference} — ${piece.name}`);
 
-  const actions = [h("a", { class: "btn", href: `#/etiquettes?pieces=${id}`, dataset: { testid: "piece-label" } }, h("span", { text: "Étiquette" }))];
+  const actions = [followButton(id, signal), h("a", { class: "btn", href: `#/etiquettes?pieces=${id}`, dataset: { testid: "piece-label" } }, h("span", { text: "Étiquette" }))];
   if (may.editCatalogue()) {
     actions.push(h("a", { class: "btn", href: `#/pieces/${id}/modifier`, dataset: { testid: "edit-piece" } }, icon("edit"), h("span", { text: "Modifier" })));
     if (!piece.archived) {
@@ -231,4 +231,40 @@ export async function render({ container, params, signal, navigate, setTitle }) 
 function detail(label, value, wide = false) {
   const empty = value === null || value === undefined || value === "";
   return h("div", { class: ["details__item", wide && "details__item--wide"] }, h("dt", { text: label }), h("dd", { class: empty ? "muted" : "" }, empty ? "—" : value));
+}
+
+/**
+ * « Suivre » : les alertes de stock de la pièce parviennent à l'utilisateur
+ * quel que soit son rôle. Un bouton bascule (aria-pressed), lu de ses
+ * préférences.
+ */
+function followButton(id, signal) {
+  const label = h("span", { text: "Suivre" });
+  const btn = h("button", { type: "button", class: "btn", "aria-pressed": "false", disabled: true, dataset: { testid: "follow-piece" } }, icon("bell"), label);
+  const show = (pieces) => {
+    const following = pieces.includes(id);
+    btn.setAttribute("aria-pressed", String(following));
+    label.textContent = following ? "Suivie" : "Suivre";
+    btn.title = following ? "Vous recevez les alertes de stock de cette pièce. Cliquer pour ne plus la suivre." : "Recevoir les alertes de stock de cette pièce, quel que soit votre rôle.";
+    btn.disabled = false;
+  };
+  api
+    .get("/api/notifications/preferences/", { signal })
+    .then((prefs) => show(prefs.pieces))
+    .catch(() => {});
+  btn.addEventListener("click", async () => {
+    const following = btn.getAttribute("aria-pressed") === "true";
+    btn.disabled = true;
+    try {
+      const path = `/api/notifications/follows/pieces/${id}/`;
+      const { data } = following ? await api.delete(path) : await api.put(path);
+      show(data.pieces);
+      toast(following ? "Vous ne suivez plus cette pièce." : "Vous suivez cette pièce : ses alertes vous parviendront.");
+    } catch (error) {
+      btn.disabled = false;
+      if (!(error instanceof ApiError)) throw error;
+      toast(error.french(), "error");
+    }
+  });
+  return btn;
 }
