@@ -279,6 +279,44 @@ static BUILTIN: [(&str, Route); 2] = [
     ),
 ];
 
+/// Answers `request` from `routes`; then, if the answer was a success and
+/// `wrote` says the request recorded something, goes on in the same
+/// invocation (Spin keeps the instance until the handler returns) to run
+/// `deliver` on the service's database: an outbox leaves right after the
+/// response that filled it, with no scheduler running. A failure is logged
+/// under `what`; the next write or the sidecar's flush tries again.
+pub async fn answer_then_deliver<F, Fut, T, E>(
+    service: &'static Service,
+    routes: &[Route],
+    request: Request,
+    response_out: ResponseOutparam,
+    (what, wrote): (&str, fn(&Request) -> bool),
+    deliver: F,
+) where
+    F: FnOnce(Connection) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    E: std::fmt::Display,
+{
+    let response = dispatch(service, routes, &request).await;
+    let follow = (200..300).contains(response.status()) && wrote(&request);
+    send(response_out, response).await;
+    if !follow {
+        return;
+    }
+    let delivered = match service.database() {
+        Ok(db) => deliver(db).await.map(|_| ()).map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = delivered {
+        eprintln!("{what}: {e}");
+    }
+}
+
+/// Whether `request` is a POST to one of `patterns`.
+pub fn posts_to(request: &Request, patterns: &[&str]) -> bool {
+    request.method() == &Method::Post && patterns.iter().any(|p| matches(p, request.path()))
+}
+
 /// Sends `response` whole, as `#[http_component]` does for a handler that
 /// returns one: for a component that goes on working once its caller has
 /// its answer (Spin keeps the instance until the handler returns).

@@ -15,13 +15,14 @@ mod inbox;
 mod message;
 mod preferences;
 mod schema;
+mod webhooks;
 
 use kit::auth::Role;
 use kit::page::Query;
-use kit::route::{Access, Call, Route, dispatch, ready};
+use kit::route::{Access, Call, Route, ready};
 use kit::{Error, Service, route};
 use serde_json::Value as Json;
-use spin_sdk::http::{Request, Response};
+use spin_sdk::http::{Request, Response, ResponseOutparam};
 use spin_sdk::http_component;
 
 const SERVICE: Service = Service {
@@ -71,10 +72,35 @@ static ROUTES: &[Route] = &[
     Route::put("/api/notifications/audiences/", ADMIN, |call| {
         ready(set_audiences(call))
     }),
+    Route::get("/api/notifications/webhooks/", ADMIN, |call| {
+        ready(list_webhooks(call))
+    }),
+    Route::post("/api/notifications/webhooks/", ADMIN, |call| {
+        Box::pin(create_webhook(call))
+    }),
+    Route::patch("/api/notifications/webhooks/{id}/", ADMIN, |call| {
+        Box::pin(update_webhook(call))
+    }),
+    Route::delete("/api/notifications/webhooks/{id}/", ADMIN, |call| {
+        Box::pin(delete_webhook(call))
+    }),
+    Route::get(
+        "/api/notifications/webhooks/{id}/deliveries/",
+        ADMIN,
+        |call| ready(webhook_deliveries(call)),
+    ),
+    Route::post("/api/notifications/webhooks/{id}/test/", ADMIN, |call| {
+        ready(test_webhook(call))
+    }),
     Route::post(
         "/api/notifications/internal/events/",
         Access::Internal,
         |call| ready(receive_event(call)),
+    ),
+    Route::post(
+        "/api/notifications/internal/webhooks/flush/",
+        Access::Internal,
+        |call| Box::pin(flush_webhooks(call)),
     ),
     Route::post(
         "/api/notifications/internal/purge/",
@@ -83,9 +109,28 @@ static ROUTES: &[Route] = &[
     ),
 ];
 
+/// The requests after whose success this invocation sends the webhook
+/// deliveries they made.
+const DELIVERING: [&str; 2] = [
+    "/api/notifications/internal/events/",
+    "/api/notifications/webhooks/{id}/test/",
+];
+
+/// Sends the webhook deliveries an event or a test made once the caller has
+/// its answer.
 #[http_component]
-async fn handle(request: Request) -> Response {
-    dispatch(&SERVICE, ROUTES, &request).await
+async fn handle(request: Request, response_out: ResponseOutparam) {
+    route::answer_then_deliver(
+        &SERVICE,
+        ROUTES,
+        request,
+        response_out,
+        ("webhook deliveries after an event", |request| {
+            route::posts_to(request, &DELIVERING)
+        }),
+        |db| async move { webhooks::deliver_due(&db).await },
+    )
+    .await
 }
 
 fn list(call: &Call) -> Result<Response, Error> {
@@ -148,14 +193,91 @@ fn set_audiences(call: &Call) -> Result<Response, Error> {
     json(200, &audience::write(&call.database()?, input)?)
 }
 
+/// An event from stock's outbox: an alert is a notification (`201` the
+/// first time, `200` again); a movement or a catalogue change is for the
+/// webhooks only (`200`). Either way each subscribed webhook gets it once.
 fn receive_event(call: &Call) -> Result<Response, Error> {
-    let event = kit::body::json(call.request)?;
-    let (created, notification) = alert::receive(&call.database()?, event)?;
-    json(if created { 201 } else { 200 }, &notification)
+    let event: Json = kit::body::json(call.request)?;
+    let db = call.database()?;
+    let (status, answer) = if webhooks::FORWARDED.contains(&event["type"].as_str().unwrap_or("")) {
+        (
+            200,
+            serde_json::json!({ "event_id": event["event_id"], "type": event["type"] }),
+        )
+    } else {
+        let alert = serde_json::from_value(event.clone())
+            .map_err(|e| Error::BadRequest(format!("Événement invalide : {e}")))?;
+        let (created, notification) = alert::receive(&db, alert)?;
+        (if created { 201 } else { 200 }, notification)
+    };
+    webhooks::record(&db, &event)?;
+    json(status, &answer)
 }
 
 fn purge(call: &Call) -> Result<Response, Error> {
-    json(200, &inbox::purge(&call.database()?, retention_days())?)
+    let db = call.database()?;
+    let days = retention_days();
+    let mut report = inbox::purge(&db, days)?;
+    report["purged_deliveries"] = webhooks::purge(&db, days)?.into();
+    json(200, &report)
+}
+
+fn list_webhooks(call: &Call) -> Result<Response, Error> {
+    json(200, &webhooks::list(&call.database()?)?)
+}
+
+/// Each change to the webhooks tells stock which events they now want; if
+/// stock does not answer, the next flush does.
+async fn tell_stock(db: &spin_sdk::sqlite::Connection) {
+    if let Err(why) = webhooks::tell_stock(db).await {
+        eprintln!("stock not told which events the webhooks want: {why}");
+    }
+}
+
+async fn create_webhook(call: &Call<'_>) -> Result<Response, Error> {
+    let input = kit::body::json(call.request)?;
+    let db = call.database()?;
+    let created = webhooks::create(&db, call.caller()?, input)?;
+    tell_stock(&db).await;
+    json(201, &created)
+}
+
+async fn update_webhook(call: &Call<'_>) -> Result<Response, Error> {
+    let input = kit::body::json(call.request)?;
+    let db = call.database()?;
+    let updated = webhooks::update(&db, call.param("id")?, input)?;
+    tell_stock(&db).await;
+    json(200, &updated)
+}
+
+async fn delete_webhook(call: &Call<'_>) -> Result<Response, Error> {
+    let db = call.database()?;
+    webhooks::delete(&db, call.param("id")?)?;
+    tell_stock(&db).await;
+    Ok(Response::builder().status(204).build())
+}
+
+fn webhook_deliveries(call: &Call) -> Result<Response, Error> {
+    let query = Query::parse(call.request.query());
+    let page = webhooks::deliveries(&call.database()?, call.request, call.param("id")?, &query)?;
+    json(200, &page)
+}
+
+fn test_webhook(call: &Call) -> Result<Response, Error> {
+    let sent = webhooks::test(&call.database()?, call.caller()?, call.param("id")?)?;
+    json(202, &sent)
+}
+
+/// The sidecar's every second: stock told which events the webhooks want,
+/// then the due deliveries sent.
+async fn flush_webhooks(call: &Call<'_>) -> Result<Response, Error> {
+    let db = call.database()?;
+    tell_stock(&db).await;
+    let (delivered, pending) = webhooks::deliver_due(&db).await?;
+    json(
+        200,
+        &serde_json::json!({ "delivered": delivered, "pending": pending }),
+    )
 }
 
 /// `notification_retention_days` (default 90): older notifications go.

@@ -77,6 +77,46 @@ pub const MIGRATIONS: &[Migration] = &[
             "ALTER TABLE preferences ADD COLUMN pieces TEXT NOT NULL DEFAULT '[]'",
         ],
     },
+    Migration {
+        version: 4,
+        statements: &[
+            // Outgoing webhooks (`webhooks.rs`): where to POST which kinds
+            // of event (JSON array), signed with `secret`.
+            "CREATE TABLE IF NOT EXISTS webhooks (\
+                id INTEGER PRIMARY KEY, \
+                name TEXT NOT NULL DEFAULT '', \
+                url TEXT NOT NULL, \
+                events TEXT NOT NULL, \
+                secret TEXT NOT NULL, \
+                active INTEGER NOT NULL DEFAULT 1, \
+                created_by TEXT NOT NULL, \
+                created_at TEXT NOT NULL, \
+                updated_at TEXT NOT NULL)",
+            // One row per webhook and event, written when the event arrives
+            // (UNIQUE: a redelivered event adds none), sent until the
+            // receiver acknowledges it: the delivery log.
+            "CREATE TABLE IF NOT EXISTS deliveries (\
+                id INTEGER PRIMARY KEY, \
+                webhook_id INTEGER NOT NULL REFERENCES webhooks (id), \
+                event_id TEXT NOT NULL, \
+                kind TEXT NOT NULL, \
+                payload TEXT NOT NULL, \
+                attempts INTEGER NOT NULL DEFAULT 0, \
+                created_at TEXT NOT NULL, \
+                last_attempt_at TEXT, \
+                next_attempt_at TEXT NOT NULL, \
+                delivered_at TEXT, \
+                last_status INTEGER, \
+                last_error TEXT, \
+                UNIQUE (webhook_id, event_id))",
+            "CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (next_attempt_at) \
+             WHERE delivered_at IS NULL",
+            "CREATE INDEX IF NOT EXISTS deliveries_by_webhook ON deliveries (webhook_id, id)",
+            // A webhook deleted takes its deliveries along, in its statement.
+            "CREATE TRIGGER IF NOT EXISTS webhook_deletion_takes_deliveries AFTER DELETE ON webhooks \
+             BEGIN DELETE FROM deliveries WHERE webhook_id = OLD.id; END",
+        ],
+    },
 ];
 
 /// Now, UTC, ISO-8601 with milliseconds.

@@ -22,7 +22,7 @@ mod text;
 
 use kit::auth::Role;
 use kit::page::{self, Page};
-use kit::route::{Access, Call, Route, dispatch, ready};
+use kit::route::{Access, Call, Route, ready};
 use kit::{Error, Service, route};
 use serde_json::{Map, Value, json};
 use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
@@ -82,20 +82,16 @@ static ROUTES: &[Route] = &[
 
 #[http_component]
 async fn handle(request: Request, response_out: ResponseOutparam) {
-    let response = dispatch(&SERVICE, ROUTES, &request).await;
-    let wrote = (200..300).contains(response.status()) && changes_catalogue(&request);
-    kit::route::send(response_out, response).await;
-    // The caller has its answer; this invocation goes on to tell stock of
-    // the change (Spin keeps the instance until the handler returns).
-    if wrote {
-        let delivered = match SERVICE.database() {
-            Ok(db) => outbox::deliver(&db).await.map(|_| ()),
-            Err(e) => Err(e),
-        };
-        if let Err(e) = delivered {
-            eprintln!("catalogue changes after a write: {e}");
-        }
-    }
+    // Stock learns of each change once the caller has its answer.
+    kit::route::answer_then_deliver(
+        &SERVICE,
+        ROUTES,
+        request,
+        response_out,
+        ("catalogue changes after a write", changes_catalogue),
+        |db| async move { outbox::deliver(&db).await },
+    )
+    .await
 }
 
 /// A write to the catalogue from outside (the outbox's own flush delivers

@@ -20,10 +20,10 @@ mod suppliers;
 
 use kit::auth::Role;
 use kit::page::Query;
-use kit::route::{Access, Call, Route, dispatch, ready};
+use kit::route::{Access, Call, Route, ready};
 use kit::{Error, Service, route};
 use serde_json::Value as Json;
-use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
+use spin_sdk::http::{Request, Response, ResponseOutparam};
 use spin_sdk::http_component;
 
 const SERVICE: Service = Service {
@@ -119,22 +119,18 @@ static ROUTES: &[Route] = &[
 
 #[http_component]
 async fn handle(request: Request, response_out: ResponseOutparam) {
-    let response = dispatch(&SERVICE, ROUTES, &request).await;
-    let received = (200..300).contains(response.status())
-        && request.method() == &Method::Post
-        && route::matches("/api/purchasing/orders/{id}/receive/", request.path());
-    route::send(response_out, response).await;
-    // The caller has its answer; this invocation goes on to deliver what
-    // earlier receipts left pending, with no scheduler running.
-    if received {
-        let delivered = match SERVICE.database() {
-            Ok(db) => receiving::deliver(&db, None).await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = delivered {
-            eprintln!("delivery of receptions after a receipt: {e}");
-        }
-    }
+    // What earlier receipts left pending goes once the caller has its answer.
+    route::answer_then_deliver(
+        &SERVICE,
+        ROUTES,
+        request,
+        response_out,
+        ("delivery of receptions after a receipt", |request| {
+            route::posts_to(request, &["/api/purchasing/orders/{id}/receive/"])
+        }),
+        |db| async move { receiving::deliver(&db, None).await },
+    )
+    .await
 }
 
 fn list_suppliers(call: &Call) -> Result<Response, Error> {

@@ -8,6 +8,7 @@
 
 mod counts;
 mod error;
+mod forwarding;
 mod ledger;
 mod levels;
 mod locations;
@@ -21,7 +22,7 @@ mod schema;
 mod statements;
 
 use kit::auth::Role;
-use kit::route::{Access, Call, Route, dispatch, ready};
+use kit::route::{Access, Call, Route, ready};
 use kit::{Error, Service, route};
 use serde_json::Value as Json;
 use spin_sdk::http::{Request, Response, ResponseOutparam};
@@ -133,6 +134,11 @@ static ROUTES: &[Route] = &[
     Route::post("/api/stock/internal/catalogue/", Access::Internal, |call| {
         ready(catalogue(call))
     }),
+    Route::put(
+        "/api/stock/internal/forwarding/",
+        Access::Internal,
+        |call| ready(set_forwarding(call)),
+    ),
     Route::post(
         "/api/stock/internal/outbox/flush/",
         Access::Internal,
@@ -142,35 +148,30 @@ static ROUTES: &[Route] = &[
 ];
 
 /// The routes after whose success this invocation delivers the outbox.
-const RECORDING: [&str; 4] = [
+const RECORDING: [&str; 5] = [
     "/api/stock/movement/",
     "/api/stock/internal/receipts/",
+    "/api/stock/internal/catalogue/",
     "/api/stock/movements/{id}/reverse/",
     "/api/stock/counts/{id}/validate/",
 ];
 
+/// Delivers the events a movement, a receipt or a catalogue change wrote
+/// (alerts; movements and changes for webhooks) once the caller has its
+/// answer.
 #[http_component]
 async fn handle(request: Request, response_out: ResponseOutparam) {
-    let response = dispatch(&SERVICE, ROUTES, &request).await;
-    let recorded = (200..300).contains(response.status())
-        && request.method() == &spin_sdk::http::Method::Post
-        && RECORDING
-            .iter()
-            .any(|pattern| kit::route::matches(pattern, request.path()));
-    kit::route::send(response_out, response).await;
-    // The caller has its answer; this invocation goes on to deliver the
-    // alert the movement may have written, so that it reaches
-    // notifications with no scheduler running (Spin keeps the instance
-    // until the handler returns).
-    if recorded {
-        let delivered = match SERVICE.database() {
-            Ok(db) => outbox::deliver_due(&db).await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = delivered {
-            eprintln!("outbox delivery after a movement: {e}");
-        }
-    }
+    kit::route::answer_then_deliver(
+        &SERVICE,
+        ROUTES,
+        request,
+        response_out,
+        ("outbox delivery after a write", |request| {
+            kit::route::posts_to(request, &RECORDING)
+        }),
+        |db| async move { outbox::deliver_due(&db).await },
+    )
+    .await
 }
 
 fn list_levels(call: &Call) -> Result<Response, Error> {
@@ -194,6 +195,11 @@ fn export_movements(call: &Call) -> Result<Response, Error> {
         )
         .body(csv)
         .build())
+}
+
+fn set_forwarding(call: &Call) -> Result<Response, Error> {
+    let wanted = kit::body::json(call.request)?;
+    json(200, &forwarding::set(&call.database()?, wanted)?)
 }
 
 /// A report, as JSON or (`?format=csv`) CSV.

@@ -89,6 +89,29 @@ macro_rules! crossing_alerts {
     };
 }
 
+/// A catalogue version stock learnt, as the `piece_changed` event of the
+/// outgoing webhooks, once per piece and version, while they want it.
+macro_rules! piece_forwarded {
+    () => {
+        "WHEN (SELECT value FROM service_meta WHERE key = 'forward_pieces') = '1' \
+         BEGIN \
+            INSERT INTO outbox (event_id, payload, created_at, next_attempt_at) \
+            SELECT 'piece-' || NEW.piece_id || '-' || NEW.version, json_object(\
+                'event_id', 'piece-' || NEW.piece_id || '-' || NEW.version, \
+                'type', 'piece_changed', \
+                'occurred_at', NEW.changed_at, \
+                'piece', json_object('id', NEW.piece_id, 'version', NEW.version, \
+                    'reference', NEW.reference, 'name', NEW.name, 'category', NEW.category, \
+                    'min_stock', NEW.min_stock, 'price_cents', NEW.price_cents, \
+                    'archived', json(CASE WHEN NEW.archived THEN 'true' ELSE 'false' END), \
+                    'deleted', json(CASE WHEN NEW.deleted THEN 'true' ELSE 'false' END))), \
+                NEW.changed_at, NEW.changed_at \
+            WHERE NOT EXISTS (SELECT 1 FROM outbox \
+                              WHERE event_id = 'piece-' || NEW.piece_id || '-' || NEW.version); \
+         END"
+    };
+}
+
 pub const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
@@ -435,6 +458,42 @@ pub const MIGRATIONS: &[Migration] = &[
             // Dormant stock: a level's `updated_at` is its piece's last
             // movement (the ledger's trigger sets it).
             "CREATE INDEX IF NOT EXISTS levels_by_quantity ON levels (quantity, updated_at)",
+        ],
+    },
+    Migration {
+        version: 9,
+        statements: &[
+            // While an outgoing webhook wants them (notifications says so:
+            // `forwarding.rs`), each movement and each catalogue change is
+            // an event in the outbox too, written in the statement that
+            // makes it; otherwise nothing is written.
+            "INSERT OR IGNORE INTO service_meta (key, value) VALUES ('forward_movements', '0')",
+            "INSERT OR IGNORE INTO service_meta (key, value) VALUES ('forward_pieces', '0')",
+            "CREATE TRIGGER IF NOT EXISTS ledger_forwarded AFTER INSERT ON ledger \
+             WHEN (SELECT value FROM service_meta WHERE key = 'forward_movements') = '1' \
+             BEGIN \
+                INSERT INTO outbox (event_id, payload, created_at, next_attempt_at) \
+                SELECT 'ledger-' || NEW.id, json_object(\
+                    'event_id', 'ledger-' || NEW.id, \
+                    'type', 'movement', \
+                    'occurred_at', NEW.created_at, \
+                    'movement', json_object('id', NEW.id, 'piece_id', NEW.piece_id, \
+                        'reference', p.reference, 'name', p.name, 'type', NEW.type, \
+                        'quantity', NEW.quantity, 'delta', NEW.delta, 'level_after', NEW.level_after, \
+                        'location_id', NEW.location_id, 'to_location_id', NEW.to_location_id, \
+                        'reason', NEW.reason, 'note', NEW.note, 'user', NEW.username, \
+                        'reverses', NEW.reverses)), \
+                    NEW.created_at, NEW.created_at \
+                FROM pieces AS p WHERE p.piece_id = NEW.piece_id; \
+             END",
+            concat!(
+                "CREATE TRIGGER IF NOT EXISTS catalogue_forwarded_added AFTER INSERT ON catalogue ",
+                piece_forwarded!()
+            ),
+            concat!(
+                "CREATE TRIGGER IF NOT EXISTS catalogue_forwarded_changed AFTER UPDATE ON catalogue ",
+                piece_forwarded!()
+            ),
         ],
     },
 ];

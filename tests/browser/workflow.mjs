@@ -394,6 +394,25 @@ async function main() {
       await shot("notifications-destinataires");
     });
 
+    await step("Webhooks : ajouté, son secret montré une fois, un essai au journal, supprimé", async () => {
+      await byTestId("webhook-url").fill("https://hooks.example.invalid/stock");
+      await byTestId("webhook-name").fill(`Essai ${suffix}`);
+      await byTestId("webhook-submit").click();
+      await waitForText(byTestId("webhook-secret-value"), "whsec_", "le secret de signature");
+      const row = () => page.locator('[data-testid="webhook"]', { hasText: `Essai ${suffix}` });
+      await visible(row(), "le webhook dans la liste");
+      await row().locator('[data-testid="webhook-test"]').click();
+      await waitForText(byTestId("toast").last(), "Essai envoyé", "l’annonce de l’essai");
+      await row().locator('[data-testid="webhook-log"]').click();
+      await waitForText(byTestId("webhook-deliveries"), "Essai", "l’essai dans le journal");
+      await shot("webhooks-journal");
+      await page.keyboard.press("Escape");
+      await shot("notifications-webhooks");
+      await row().locator('[data-testid="webhook-delete"]').click();
+      await byTestId("dialog-confirm").click();
+      await row().waitFor({ state: "detached", timeout: TIMEOUT });
+    });
+
     await step(`Création de la pièce ${REFERENCE} (seuil 5) par le formulaire`, async () => {
       await clickNav("nav-pieces", "pieces");
       await shot("pieces");

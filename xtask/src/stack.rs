@@ -438,6 +438,11 @@ impl Stack {
             ("stock", 1, "/api/stock/internal/outbox/flush/"),
             ("pieces", 1, "/api/pieces/internal/outbox/flush/"),
             ("purchasing", 1, "/api/purchasing/internal/outbox/flush/"),
+            (
+                "notifications",
+                1,
+                "/api/notifications/internal/webhooks/flush/",
+            ),
             ("notifications", 3600, "/api/notifications/internal/purge/"),
         ];
         for (service, every, path) in jobs {

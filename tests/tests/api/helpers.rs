@@ -353,23 +353,28 @@ pub fn spawn_app_selecting_each_component() -> TestApp {
     spawn_app_on(&[])
 }
 
+/// As [`spawn_app_selecting_each_component`], with extra environment
+/// variables for the host.
+pub fn spawn_app_selecting_each_component_with(env: &[(&str, &str)]) -> TestApp {
+    spawn_seeded(env, &COMPONENTS, &[])
+}
+
 /// As [`spawn_app_selecting_each_component`], on databases that exist
 /// already: each `(service, sql)` is loaded into the service's file first,
 /// as an older version of the app left it.
 pub fn spawn_app_on(databases: &[(&str, &str)]) -> TestApp {
-    spawn_seeded(
-        &[],
-        &[
-            "auth",
-            "pieces",
-            "stock",
-            "notifications",
-            "purchasing",
-            "ui",
-        ],
-        databases,
-    )
+    spawn_seeded(&[], &COMPONENTS, databases)
 }
+
+/// Every component of `spin.toml`.
+const COMPONENTS: [&str; 6] = [
+    "auth",
+    "pieces",
+    "stock",
+    "notifications",
+    "purchasing",
+    "ui",
+];
 
 /// Our host, built by `cargo xtask test`.
 pub fn host_binary() -> PathBuf {

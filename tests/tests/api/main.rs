@@ -25,3 +25,4 @@ mod stack;
 mod stock;
 mod stocktakes;
 mod ui;
+mod webhooks;

@@ -128,6 +128,16 @@ fn every_route_admits_its_roles_and_refuses_the_others() {
         .json()["id"]
         .to_string();
 
+    let webhook = app
+        .json(
+            "POST",
+            "/api/notifications/webhooks/",
+            Some(&admin),
+            &json!({"url": "https://hooks.example.invalid/", "events": ["low_stock"]}),
+        )
+        .json()["id"]
+        .to_string();
+
     for row in rows() {
         let path = row
             .path
@@ -138,7 +148,8 @@ fn every_route_admits_its_roles_and_refuses_the_others() {
             .replace("{count}", &count)
             .replace("{supplier}", &supplier)
             .replace("{offer}", &offer)
-            .replace("{order}", &order);
+            .replace("{order}", &order)
+            .replace("{webhook}", &webhook);
         let body = matches!(row.method, "POST" | "PUT" | "PATCH")
             .then(|| ("application/json", "{}".to_owned()));
         let anonymous = app.call(row.method, &path, None, body.clone());

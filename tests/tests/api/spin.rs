@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use xtask::secrets::Secrets;
 
 use crate::helpers::{TestApp, free_address, host_binary, project_root, start};
+use crate::webhooks::Receiver;
 
 /// How long an alert may take to reach notifications after the movement's
 /// response, with no scheduler running.
@@ -42,17 +43,62 @@ fn the_app_runs_on_real_spin_up() {
             "spin build: {}",
             String::from_utf8_lossy(&built.stderr)
         );
-        let app = spin_up(&spin);
+        let receiver = Receiver::start(0);
+        let app = spin_up(&spin, &receiver);
         workshop_day(&app);
+        webhooks_are_told(&app, &receiver);
         databases_are_private(&app);
     }
 }
 
 #[test]
 fn the_app_runs_on_our_host_in_one_process() {
-    let app = spin_up(&host_binary());
+    let receiver = Receiver::start(0);
+    let app = spin_up(&host_binary(), &receiver);
     workshop_day(&app);
+    webhooks_are_told(&app, &receiver);
     databases_are_private(&app);
+}
+
+/// A webhook for movements and alerts, then a movement that empties a
+/// piece: with no scheduler, the events reach the receiver after the
+/// responses (stock's outbox, then notifications' deliveries), signed.
+fn webhooks_are_told(app: &TestApp, receiver: &Receiver) {
+    let admin = app.admin_token();
+    let created = app.json(
+        "POST",
+        "/api/notifications/webhooks/",
+        Some(&admin),
+        &json!({"url": format!("http://{}/hook", receiver.address),
+                "events": ["movement", "out_of_stock"]}),
+    );
+    assert_eq!(created.status, 201, "{}", created.body);
+    let piece = app.json(
+        "POST",
+        "/api/pieces/",
+        Some(&admin),
+        &json!({"reference": "SPIN-WH", "name": "Joint", "min_stock": 0}),
+    );
+    let piece = piece.json()["id"].clone();
+    for (kind, quantity) in [("IN", 2), ("OUT", 2)] {
+        let moved = app.json(
+            "POST",
+            "/api/stock/movement/",
+            Some(&admin),
+            &json!({"piece_id": piece, "type": kind, "quantity": quantity}),
+        );
+        assert_eq!(moved.status, 201, "{kind}: {}", moved.body);
+    }
+    let kinds = || {
+        let mut kinds: Vec<String> = receiver.received().into_iter().map(|r| r.kind).collect();
+        kinds.sort();
+        kinds
+    };
+    let since = Instant::now();
+    while kinds().len() < 3 && since.elapsed() < ALERT_WITHIN {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(kinds(), ["movement", "movement", "out_of_stock"]);
 }
 
 /// A transfer into a new location and a stocktake of it, validated twice:
@@ -217,7 +263,7 @@ fn spin_conformance_suite_passes_on_our_host() {
 /// `RUNTIME up` with exactly the README's arguments, in a fresh directory
 /// holding only what `cargo xtask secrets` makes (`.env`, `.data/secrets/`):
 /// the databases land in its `.data/`, as they would in a checkout.
-fn spin_up(runtime: &Path) -> TestApp {
+fn spin_up(runtime: &Path, receiver: &Receiver) -> TestApp {
     let root = project_root();
     let dir = tempfile::tempdir().expect("a temp dir");
     let secrets = Secrets::load_or_create(&dir.path().join(".data/secrets")).expect("the secrets");
@@ -237,6 +283,10 @@ fn spin_up(runtime: &Path) -> TestApp {
     for (name, _) in secrets.env() {
         command.env_remove(name);
     }
+    command.env(
+        "SPIN_VARIABLE_WEBHOOK_HOSTS",
+        format!("http://{}", receiver.address),
+    );
     start(command, &listen, dir, secrets)
 }
 

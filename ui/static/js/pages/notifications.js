@@ -8,6 +8,7 @@ import { may } from "../session.js";
 import { refreshBell, onBellChange } from "../bell.js";
 import { NOTIFICATION_TYPES, ROLE_LABELS } from "../labels.js";
 import { ApiError, fieldMessages } from "../errors.js";
+import { webhooksCard } from "../webhooks.js";
 
 export const name = "notifications";
 export const title = () => "Notifications";
@@ -141,7 +142,7 @@ export async function render({ container, query, signal, updateQuery }) {
   const unsubscribe = onBellChange(() => load());
 
   aside.append(preferencesCard(signal));
-  if (may.manageUsers()) aside.append(audiencesCard(signal));
+  if (may.manageUsers()) aside.append(audiencesCard(signal), webhooksCard(signal));
   if (may.sendMessage()) aside.append(messageCard());
 
   await load();
