@@ -453,7 +453,7 @@ impl Attempt<'_> {
             }
             Err(e) => Outcome {
                 status: None,
-                error: Some(e.to_string()),
+                error: Some(format!("pas de réponse ({e})")),
             },
         }
     }

@@ -1191,3 +1191,61 @@ fn purchasing_orders_what_is_low_and_receives_it_once_through_the_edge() {
     });
     running.stack.stop();
 }
+
+/// Webhooks in the split stack: the notifications host tells the stock host
+/// which events to write, stock's outbox reaches notifications' host, and
+/// the sidecar's flush sends each delivery again until the receiver takes
+/// it: each event acknowledged once.
+#[test]
+fn webhooks_reach_a_failing_receiver_through_the_split_stack() {
+    let receiver = crate::webhooks::Receiver::start(2);
+    let origin = format!("http://{}", receiver.address);
+    let mut running = start_with(&[], &[("SPIN_VARIABLE_WEBHOOK_HOSTS", &origin)]);
+    let web = running.stack.web_url();
+    let admin = running.admin_token();
+    let (status, webhook) = send(
+        "POST",
+        &format!("{web}/api/notifications/webhooks/"),
+        Some(&admin),
+        Some(
+            serde_json::json!({"url": format!("{origin}/hook"), "events": ["movement", "piece_changed"]}),
+        ),
+    );
+    assert_eq!(status, 201, "{webhook}");
+    let (status, piece) = send(
+        "POST",
+        &format!("{web}/api/pieces/"),
+        Some(&admin),
+        Some(serde_json::json!({"reference": "WH-STACK", "name": "Vanne", "min_stock": 0})),
+    );
+    assert_eq!(status, 201, "{piece}");
+    let (status, moved) = send(
+        "POST",
+        &format!("{web}/api/stock/movement/"),
+        Some(&admin),
+        Some(serde_json::json!({"piece_id": piece["id"], "type": "IN", "quantity": 3})),
+    );
+    assert_eq!(status, 201, "{moved}");
+    let acknowledged = || {
+        let mut kinds: Vec<String> = receiver
+            .received()
+            .into_iter()
+            .filter(|r| r.acknowledged)
+            .map(|r| r.kind)
+            .collect();
+        kinds.sort();
+        kinds
+    };
+    eventually(
+        "the catalogue change and the movement, after two refusals",
+        Duration::from_secs(20),
+        || acknowledged().len() >= 2,
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        acknowledged(),
+        ["movement", "piece_changed"],
+        "each once, however many flushes ran"
+    );
+    running.stack.stop();
+}

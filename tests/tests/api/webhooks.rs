@@ -20,10 +20,10 @@ use crate::helpers::{Team, TestApp, spawn_app_selecting_each_component_with};
 pub struct Received {
     pub event_id: String,
     pub kind: String,
-    timestamp: String,
-    signature: String,
-    body: String,
-    acknowledged: bool,
+    pub timestamp: String,
+    pub signature: String,
+    pub body: String,
+    pub acknowledged: bool,
 }
 
 /// A receiver that answers 500 to its first `refusals` requests, then 200.

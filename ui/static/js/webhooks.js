@@ -58,7 +58,7 @@ export function webhooksCard(signal) {
       { class: "webhook", dataset: { testid: "webhook", id: webhook.id } },
       h("p", { class: "webhook__url" }, h("strong", { text: webhook.name || webhook.url }), webhook.name ? h("span", { class: "muted small block", text: webhook.url }) : null),
       h("p", { class: "muted small", text: `${webhook.events.map((e) => WEBHOOK_EVENTS[e] || e).join(", ")} · ${webhook.active ? "actif" : "suspendu"} · ${plural(webhook.pending, "envoi en attente", "envois en attente")} · ${state}`, dataset: { testid: "webhook-state" } }),
-      h("div", { class: "row-actions" }, test, log, toggle, remove),
+      h("div", { class: "webhook__actions" }, test, log, toggle, remove),
     );
   }
 
