@@ -14,6 +14,28 @@ macro_rules! piece_changed {
     };
 }
 
+/// The triggers that write each new or changed piece to the outbox.
+macro_rules! outbox_piece_added {
+    () => {
+        concat!(
+            "CREATE TRIGGER IF NOT EXISTS outbox_piece_added AFTER INSERT ON pieces BEGIN ",
+            piece_changed!(),
+            " END"
+        )
+    };
+}
+
+macro_rules! outbox_piece_changed {
+    () => {
+        concat!(
+            "CREATE TRIGGER IF NOT EXISTS outbox_piece_changed AFTER UPDATE ON pieces \
+             WHEN NEW.version <> OLD.version BEGIN ",
+            piece_changed!(),
+            " END"
+        )
+    };
+}
+
 /// A piece's fields as the audit trail keeps them, from `NEW` or `OLD`.
 macro_rules! snapshot {
     ($row:literal) => {
@@ -130,17 +152,8 @@ pub const MIGRATIONS: &[Migration] = &[
                 version INTEGER NOT NULL, \
                 payload TEXT NOT NULL, \
                 UNIQUE (piece_id, version))",
-            concat!(
-                "CREATE TRIGGER IF NOT EXISTS outbox_piece_added AFTER INSERT ON pieces BEGIN ",
-                piece_changed!(),
-                " END"
-            ),
-            concat!(
-                "CREATE TRIGGER IF NOT EXISTS outbox_piece_changed AFTER UPDATE ON pieces \
-                 WHEN NEW.version <> OLD.version BEGIN ",
-                piece_changed!(),
-                " END"
-            ),
+            outbox_piece_added!(),
+            outbox_piece_changed!(),
             "CREATE TRIGGER IF NOT EXISTS outbox_piece_deleted AFTER DELETE ON pieces BEGIN \
                 INSERT INTO outbox (piece_id, version, payload) SELECT OLD.id, OLD.version + 1, \
                     json_object('id', OLD.id, 'version', OLD.version + 1, 'reference', OLD.reference, \
@@ -220,17 +233,8 @@ pub const MIGRATIONS: &[Migration] = &[
             // without a price; stock's next read of that piece fills it.
             "DROP TRIGGER IF EXISTS outbox_piece_added",
             "DROP TRIGGER IF EXISTS outbox_piece_changed",
-            concat!(
-                "CREATE TRIGGER IF NOT EXISTS outbox_piece_added AFTER INSERT ON pieces BEGIN ",
-                piece_changed!(),
-                " END"
-            ),
-            concat!(
-                "CREATE TRIGGER IF NOT EXISTS outbox_piece_changed AFTER UPDATE ON pieces \
-                 WHEN NEW.version <> OLD.version BEGIN ",
-                piece_changed!(),
-                " END"
-            ),
+            outbox_piece_added!(),
+            outbox_piece_changed!(),
             "INSERT OR IGNORE INTO outbox (piece_id, version, payload) \
              SELECT id, version, json_object('id', pieces.id, 'version', pieces.version, 'reference', pieces.reference, \
                     'name', pieces.name, 'category', pieces.category, 'unit', pieces.unit, 'min_stock', pieces.min_stock, \

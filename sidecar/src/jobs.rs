@@ -54,8 +54,15 @@ impl Job {
             .post(&self.url)
             .header("x-internal-secret", secret)
             .send_empty()
+            .and_then(|mut response| {
+                // Read to the end: a response dropped unread closes the
+                // connection while the component may still be writing its
+                // body, which then logs a failed send on every run.
+                response.body_mut().read_to_vec()?;
+                Ok(response.status().as_u16())
+            })
             .map_err(|e| e.to_string())
-            .and_then(|response| match response.status().as_u16() {
+            .and_then(|status| match status {
                 200..=299 => Ok(()),
                 status => Err(format!("status {status}")),
             });

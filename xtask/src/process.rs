@@ -51,6 +51,12 @@ impl Log {
             .join("\n")
     }
 
+    /// The kept lines that contain `text`.
+    pub fn lines_with(&self, text: &str) -> Vec<String> {
+        let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        kept.iter().filter(|l| l.contains(text)).cloned().collect()
+    }
+
     /// Whether any kept line contains `text`.
     pub fn contains(&self, text: &str) -> bool {
         let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());

@@ -54,6 +54,18 @@ impl Receiver {
         self.got.lock().map(|g| g.clone()).unwrap_or_default()
     }
 
+    /// The types of the acknowledged deliveries, sorted.
+    pub fn acknowledged_kinds(&self) -> Vec<String> {
+        let mut kinds: Vec<String> = self
+            .received()
+            .into_iter()
+            .filter(|r| r.acknowledged)
+            .map(|r| r.kind)
+            .collect();
+        kinds.sort();
+        kinds
+    }
+
     /// Acknowledged deliveries by event id.
     fn acknowledged(&self) -> BTreeMap<String, usize> {
         let mut counts = BTreeMap::new();
@@ -238,18 +250,8 @@ fn every_event_reaches_a_failing_receiver_once_signed_after_retries() {
         std::thread::sleep(Duration::from_millis(200));
     }
     let acknowledged = receiver.acknowledged();
-    let kinds: Vec<String> = {
-        let mut kinds: Vec<String> = receiver
-            .received()
-            .into_iter()
-            .filter(|r| r.acknowledged)
-            .map(|r| r.kind)
-            .collect();
-        kinds.sort();
-        kinds
-    };
     assert_eq!(
-        kinds,
+        receiver.acknowledged_kinds(),
         [
             "movement",
             "movement",
