@@ -451,9 +451,14 @@ impl Attempt<'_> {
                     error: (!(200..300).contains(&status)).then(|| format!("réponse {status}")),
                 }
             }
+            // spin-sdk writes the body before it reads the answer: a host
+            // that `allowed_outbound_hosts` denies, or one that cannot be
+            // reached, shows as the body's stream closed.
             Err(e) => Outcome {
                 status: None,
-                error: Some(format!("pas de réponse ({e})")),
+                error: Some(format!(
+                    "pas de réponse : hôte injoignable ou non permis par webhook_hosts ({e})"
+                )),
             },
         }
     }
