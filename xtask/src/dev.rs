@@ -4,6 +4,7 @@ use std::path::Path;
 
 use anyhow::Result;
 
+use xtask::lock::Lock;
 use xtask::secrets::Secrets;
 use xtask::{cmd, components};
 
@@ -16,6 +17,8 @@ pub fn run(root: &Path, listen: &str) -> Result<()> {
     // working directory, which is `root`.
     let data = root.join(".data");
     xtask::secrets::create_private_dir(&data)?;
+    // Held by the host itself once exec'd: the pid stays the same.
+    let _lock = Lock::take(&data)?;
     let secrets = Secrets::load_or_create(&data.join("secrets"))?;
     if secrets.admin_password_generated {
         eprintln!(

@@ -2,9 +2,11 @@
 //! and the end-to-end tests start the stack through [`stack`] exactly as
 //! `cargo xtask up` does.
 
+pub mod backup;
 pub mod cmd;
 pub mod components;
 pub mod control;
+pub mod lock;
 pub mod process;
 pub mod registry;
 pub mod secrets;

@@ -6,6 +6,8 @@
 //! cargo xtask test                             every check CI runs, in order
 //! cargo xtask bench                            ratios host/native, written to bench/
 //! cargo xtask bench reports                    the reports over 1,000,000 movements, printed
+//! cargo xtask backup [--to DIR]               every database and the secrets, one archive
+//! cargo xtask restore ARCHIVE                  checks the archive, then puts it in place
 //! cargo xtask registry [--check]               write or verify service-registry.json
 //! cargo xtask secrets                          .env for `spin up`, from .data/secrets/
 //! ```
@@ -15,11 +17,12 @@ mod dev;
 mod test;
 mod up;
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use xtask::secrets::Secrets;
-use xtask::{project_root, registry};
+use xtask::{cmd, project_root, registry};
 
 const USAGE: &str = "\
 usage: cargo xtask <command>
@@ -30,6 +33,10 @@ commands:
   test [STEP...]        run every check CI runs, or only the steps named (see below)
   bench                 measure the host against a native baseline, write bench/results/ (release build, about 7 min)
   bench reports         only time the reports over 100,000 pieces and 1,000,000 movements
+  backup [--to DIR]     copy every database (while the stack runs or not) and the secrets
+                        into DIR/gestion-de-stock-<UTC instant>.tar.gz (default backups/)
+  restore ARCHIVE       check the archive, then replace .data/'s databases and secrets with it
+                        (the stack must be stopped; what it replaces is moved aside)
   registry [--check]    write service-registry.json from spin.toml, or fail if it is stale
   secrets               make the secrets if missing and write them to .env, where `spin up` reads them";
 
@@ -59,6 +66,11 @@ fn run(args: Vec<String>) -> Result<()> {
             _ => bail!("`bench` takes only `reports`\n\n{USAGE}"),
         },
         "test" => test::run(&root, options),
+        "backup" => backup(&root, options),
+        "restore" => match options {
+            [archive] if !archive.starts_with('-') => restore(&root, Path::new(archive)),
+            _ => bail!("`restore` takes the archive's path\n\n{USAGE}"),
+        },
         "secrets" => {
             no_options(command, options)?;
             secrets(&root)
@@ -81,7 +93,7 @@ fn run(args: Vec<String>) -> Result<()> {
 
 /// The secrets `up` and `dev` use, written to `.env` for `spin up` (Spin's
 /// environment provider reads `.env` in the directory it starts in).
-fn secrets(root: &std::path::Path) -> Result<()> {
+fn secrets(root: &Path) -> Result<()> {
     let data = root.join(".data");
     xtask::secrets::create_private_dir(&data)?;
     let secrets = Secrets::load_or_create(&data.join("secrets"))?;
@@ -96,6 +108,31 @@ fn secrets(root: &std::path::Path) -> Result<()> {
             "admin login: {} / {} (generated; kept in .data/secrets/admin-password)",
             secrets.admin_username, secrets.admin_password
         );
+    }
+    Ok(())
+}
+
+fn backup(root: &Path, options: &[String]) -> Result<()> {
+    let out = match options {
+        [] => root.join("backups"),
+        [flag, dir] if flag == "--to" => root.join(dir),
+        _ => bail!("`backup` takes only `--to DIR`\n\n{USAGE}"),
+    };
+    cmd::announce("backing up .data/");
+    let archive = xtask::backup::create(root, &root.join(".data"), &out)?;
+    eprintln!("wrote {} (0600: it holds the secrets)", archive.display());
+    Ok(())
+}
+
+fn restore(root: &Path, archive: &Path) -> Result<()> {
+    cmd::announce(&format!("restoring {}", archive.display()));
+    let restored = xtask::backup::restore(root, &root.join(".data"), archive)?;
+    eprintln!(
+        "restored the backup of {} into .data/; start the stack as usual",
+        restored.created_at
+    );
+    if let Some(replaced) = restored.replaced {
+        eprintln!("what it replaced is in {}", replaced.display());
     }
     Ok(())
 }

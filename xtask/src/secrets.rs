@@ -24,6 +24,9 @@ const PRIVATE_KEY: &str = "jwt-private-key";
 const PREVIOUS_PRIVATE_KEY: &str = "jwt-private-key.previous";
 const INTERNAL_SECRET: &str = "internal-secret";
 const ADMIN_PASSWORD: &str = "admin-password";
+/// The files a secrets directory cannot do without (the previous key is
+/// optional).
+pub const REQUIRED_SECRETS: [&str; 3] = [PRIVATE_KEY, INTERNAL_SECRET, ADMIN_PASSWORD];
 /// The bootstrap admin's name unless `ADMIN_USERNAME` says otherwise.
 const DEFAULT_ADMIN: &str = "admin";
 

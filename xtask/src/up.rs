@@ -3,7 +3,7 @@
 //! foreground with one log; Ctrl-C stops everything.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -12,6 +12,7 @@ use anyhow::{Context, Result, bail};
 
 use xtask::components::{self, SERVICES};
 use xtask::control::DASHBOARD_USER;
+use xtask::lock::Lock;
 use xtask::process::Log;
 use xtask::secrets::Secrets;
 use xtask::stack::{Ports, Stack, StackConfig};
@@ -22,7 +23,7 @@ pub fn run(root: &Path, options: &[String]) -> Result<()> {
     cmd::ensure_default_target_dir(root)?;
     let data_dir = root.join(".data");
     xtask::secrets::create_private_dir(&data_dir)?;
-    let _lock = Lock::take(&data_dir.join("stack/up.pid"))?;
+    let _lock = Lock::take(&data_dir)?;
     let secrets = Secrets::load_or_create(&data_dir.join("secrets"))?;
     let tools = tools::ensure(root)?;
     components::install_wasm_targets()?;
@@ -131,38 +132,6 @@ fn parse_replicas(options: &[String]) -> Result<BTreeMap<String, usize>> {
     Ok(replicas)
 }
 
-/// One `up` per checkout: a pid file, honoured while that pid lives.
-struct Lock(PathBuf);
-
-impl Lock {
-    fn take(path: &Path) -> Result<Self> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        if let Ok(text) = std::fs::read_to_string(path)
-            && let Ok(pid) = text.trim().parse::<i32>()
-            && alive(pid)
-        {
-            bail!(
-                "the stack is already running (pid {pid}); stop it with Ctrl-C in its terminal, or `kill {pid}`"
-            );
-        }
-        std::fs::write(path, std::process::id().to_string())?;
-        Ok(Self(path.to_owned()))
-    }
-}
-
-impl Drop for Lock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-fn alive(pid: i32) -> bool {
-    // SAFETY: signal 0 only checks that the process exists.
-    pid != std::process::id() as i32 && unsafe { libc::kill(pid, 0) } == 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,16 +163,5 @@ mod tests {
         ] {
             assert!(parse_replicas(&args(bad)).is_err(), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn a_live_pid_file_refuses_a_second_up() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("up.pid");
-        std::fs::write(&path, "1").unwrap();
-        let err = Lock::take(&path).err().expect("pid 1 is alive").to_string();
-        assert!(err.contains("already running"), "{err}");
-        std::fs::write(&path, "999999999").unwrap();
-        assert!(Lock::take(&path).is_ok());
     }
 }

@@ -12,7 +12,7 @@ use xtask::stack::{Ports, Stack, StackConfig, get};
 pub struct Running {
     pub stack: Stack,
     pub secrets: xtask::secrets::Secrets,
-    _data: tempfile::TempDir,
+    pub data: tempfile::TempDir,
 }
 
 impl Running {
@@ -41,11 +41,24 @@ pub fn start(replicas: &[(&str, usize)]) -> Running {
 
 /// As [`start`], with extra `SPIN_VARIABLE_*` settings for every host.
 pub fn start_with(replicas: &[(&str, usize)], variables: &[(&str, &str)]) -> Running {
+    start_in(
+        tempfile::tempdir().expect("a temp dir"),
+        replicas,
+        variables,
+    )
+}
+
+/// As [`start_with`], on the databases and secrets already in `data` (a
+/// restored backup), or new ones.
+pub fn start_in(
+    data: tempfile::TempDir,
+    replicas: &[(&str, usize)],
+    variables: &[(&str, &str)],
+) -> Running {
     let root = xtask::project_root().expect("the workspace root");
     let tools = xtask::tools::ensure(&root).expect("consul and traefik install");
     let replicas: BTreeMap<String, usize> =
         replicas.iter().map(|(c, n)| (c.to_string(), *n)).collect();
-    let data = tempfile::tempdir().expect("a temp dir");
     let secrets = xtask::secrets::Secrets::load_or_create(&data.path().join("secrets"))
         .unwrap_or_else(|e| panic!("the secrets: {e:#}"));
     let stack = Stack::start(StackConfig {
@@ -69,7 +82,7 @@ pub fn start_with(replicas: &[(&str, usize)], variables: &[(&str, &str)]) -> Run
     Running {
         stack,
         secrets,
-        _data: data,
+        data,
     }
 }
 
