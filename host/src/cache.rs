@@ -75,7 +75,10 @@ impl Cache {
         }
         let component = compile()?;
         if let Err(e) = self.store(&entry, &component) {
-            eprintln!("cache: cannot keep {}: {e:#}", entry.display());
+            logline::warn(
+                &format!("cache: cannot keep {}: {e:#}", entry.display()),
+                &[],
+            );
         }
         Ok(component)
     }

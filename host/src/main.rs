@@ -11,6 +11,8 @@ mod app;
 mod cache;
 mod engine;
 mod headers;
+mod metrics;
+mod otlp;
 mod outbound_http;
 mod router;
 mod runtime_config;
@@ -18,6 +20,8 @@ mod server;
 mod sqlite;
 mod sqlite_settings;
 mod state;
+mod stderr;
+mod trace;
 mod variables;
 
 use std::io::Write;
@@ -171,6 +175,11 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
     let addr = listener.local_addr()?;
+    let service = match app.components.keys().collect::<Vec<_>>()[..] {
+        [only] => only.clone(),
+        _ => app.name.clone(),
+    };
+    let exporter = otlp::Exporter::from_env(&service)?;
     print_routes(&app, addr);
     let limits = Limits {
         max_body_bytes: args.max_body_bytes,
@@ -181,7 +190,11 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         shutdown_grace: Duration::from_secs(args.request_timeout_secs),
         drain: Duration::from_secs(args.drain_secs),
     };
-    server::serve(app, limits, listener, shutdown_signal()).await?;
+    let recorder = exporter.as_ref().map(otlp::Exporter::recorder);
+    server::serve(app, limits, listener, recorder, shutdown_signal()).await?;
+    if let Some(exporter) = exporter {
+        exporter.shutdown(Duration::from_secs(2)).await;
+    }
     println!("Stopped.");
     Ok(())
 }
@@ -202,7 +215,10 @@ async fn shutdown_signal() {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(signal) => signal,
             Err(e) => {
-                eprintln!("cannot watch SIGTERM ({e}); only Ctrl-C stops the host");
+                logline::warn(
+                    &format!("cannot watch SIGTERM ({e}); only Ctrl-C stops the host"),
+                    &[],
+                );
                 let _ = tokio::signal::ctrl_c().await;
                 return;
             }
@@ -211,5 +227,5 @@ async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {},
         _ = terminate.recv() => {},
     }
-    eprintln!("Shutting down: finishing requests in flight");
+    logline::info("Shutting down: finishing requests in flight", &[]);
 }

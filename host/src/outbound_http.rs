@@ -28,6 +28,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 use crate::allowed_hosts::AllowedHosts;
+use crate::trace::TRACEPARENT;
 
 type ResponseFuture = Box<
     dyn Future<
@@ -71,6 +72,9 @@ pub struct OutboundPolicy {
     self_addr: SocketAddr,
     pool: Pool,
     chain: Arc<dyn Chain>,
+    /// The calling request's trace context, for each request that does not
+    /// carry its own.
+    traceparent: String,
 }
 
 impl OutboundPolicy {
@@ -79,12 +83,14 @@ impl OutboundPolicy {
         self_addr: SocketAddr,
         pool: Pool,
         chain: Arc<dyn Chain>,
+        traceparent: String,
     ) -> Self {
         Self {
             allowed,
             self_addr,
             pool,
             chain,
+            traceparent,
         }
     }
 
@@ -127,6 +133,12 @@ impl WasiHttpHooks for OutboundPolicy {
         options: Option<RequestOptions>,
         _response_errors: Box<dyn Future<Output = Result<(), Error>> + Send>,
     ) -> ResponseFuture {
+        if let Ok(traceparent) = http::HeaderValue::from_str(&self.traceparent) {
+            request
+                .headers_mut()
+                .entry(TRACEPARENT)
+                .or_insert(traceparent);
+        }
         match self.chained_component(request.uri()) {
             None => {}
             Some(Err(denied)) => return Box::new(async { Err(denied) }),

@@ -30,10 +30,14 @@ use wasmtime_wasi_http::{WasiBody, WasiHttpView};
 
 use crate::app::{App, LoadedComponent};
 use crate::headers::add_spin_headers;
+use crate::metrics::METRICS;
+use crate::otlp::{Recorder, Span, Value};
 use crate::outbound_http::{Chain, ChainFuture, chaining_target};
 use crate::router::{RouteMatch, Target};
 use crate::sqlite::DeadlineExceeded;
 use crate::state::State;
+
+use crate::trace::TraceContext;
 
 /// The client address a chained request shows, as in Spin.
 const CHAINED_CLIENT: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
@@ -63,6 +67,7 @@ struct Shared {
     slots: Semaphore,
     self_addr: SocketAddr,
     draining: AtomicBool,
+    spans: Option<Recorder>,
 }
 
 /// Serves until `shutdown` resolves, drains (serving on, health failing),
@@ -72,6 +77,7 @@ pub async fn serve(
     app: App,
     limits: Limits,
     listener: TcpListener,
+    spans: Option<Recorder>,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let self_addr = listener.local_addr()?;
@@ -85,12 +91,13 @@ pub async fn serve(
         limits,
         self_addr,
         draining: AtomicBool::new(false),
+        spans,
     });
     let graceful = GracefulShutdown::new();
     let shutdown = async {
         shutdown.await;
         if !drain.is_zero() {
-            eprintln!("draining for {drain:?}: health answers 503");
+            logline::info(&format!("draining for {drain:?}: health answers 503"), &[]);
             shared.draining.store(true, Ordering::Relaxed);
             tokio::time::sleep(drain).await;
         }
@@ -112,7 +119,7 @@ pub async fn serve(
                 Err(e) => {
                     // Out of descriptors and the like: keep serving those
                     // already connected and retry shortly.
-                    eprintln!("accept failed: {e}");
+                    logline::error(&format!("accept failed: {e}"), &[]);
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
@@ -142,7 +149,10 @@ pub async fn serve(
         .await
         .is_err()
     {
-        eprintln!("shutdown: requests still running after {grace:?}, stopping anyway");
+        logline::warn(
+            &format!("shutdown: requests still running after {grace:?}, stopping anyway"),
+            &[],
+        );
     }
     Ok(())
 }
@@ -157,6 +167,14 @@ async fn handle(
             return text(StatusCode::SERVICE_UNAVAILABLE, "draining");
         }
         "/.well-known/spin/health" => return text(StatusCode::OK, "OK"),
+        "/.well-known/spin/metrics" => {
+            let mut response = text(StatusCode::OK, METRICS.render());
+            response.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("text/plain; version=0.0.4"),
+            );
+            return response;
+        }
         "/.well-known/spin/info" => {
             let info = serde_json::json!({ "application": shared.app.name, "host": env!("CARGO_PKG_NAME"), "version": env!("CARGO_PKG_VERSION") });
             return text(StatusCode::OK, info.to_string());
@@ -185,7 +203,7 @@ async fn handle(
     let Ok(_slot) = shared.slots.acquire().await else {
         return text(StatusCode::SERVICE_UNAVAILABLE, "host is shutting down");
     };
-    respond(&shared, component, req).await
+    respond(&shared, component, &route.raw_route, req).await
 }
 
 /// Runs `req` in a fresh instance of `component` and maps its failure to
@@ -193,23 +211,70 @@ async fn handle(
 async fn respond(
     shared: &Arc<Shared>,
     component: Arc<LoadedComponent>,
+    route: &str,
     req: Request<Full<Bytes>>,
 ) -> Response<HyperOutgoingBody> {
+    let started = std::time::Instant::now();
     let deadline = tokio::time::Instant::now() + shared.limits.request_timeout;
-    match run(shared, component.clone(), req, deadline).await {
+    let trace = TraceContext::for_request(req.headers());
+    let span = shared
+        .spans
+        .as_ref()
+        .filter(|_| trace.sampled())
+        .map(|recorder| {
+            (
+                recorder,
+                req.method().to_string(),
+                req.uri().path().to_owned(),
+            )
+        });
+    let response = match run(shared, component.clone(), req, deadline, &trace).await {
         Ok(response) => response,
         Err(Failure::TimedOut) => {
-            eprintln!(
-                "component `{}` did not answer within {:?}",
-                component.id, shared.limits.request_timeout
+            log_failure(
+                &component,
+                &trace,
+                &format!("did not answer within {:?}", shared.limits.request_timeout),
             );
             text(StatusCode::GATEWAY_TIMEOUT, "")
         }
         Err(Failure::Guest(e)) => {
-            eprintln!("component `{}` failed: {e:?}", component.id);
+            log_failure(&component, &trace, &format!("failed: {e:?}"));
             text(StatusCode::INTERNAL_SERVER_ERROR, "")
         }
+    };
+    let status = response.status();
+    METRICS.request(&component.id, route, status.as_u16(), started.elapsed());
+    if let Some((recorder, method, path)) = span {
+        recorder.record(Span {
+            trace,
+            // `GET /api/stock/...`: as OTel's HTTP conventions name a server
+            // span, by the route that matched.
+            name: format!("{method} {route}"),
+            attributes: vec![
+                ("http.request.method", Value::Text(method)),
+                ("http.route", Value::Text(route.to_owned())),
+                ("url.path", Value::Text(path)),
+                (
+                    "http.response.status_code",
+                    Value::Integer(status.as_u16().into()),
+                ),
+                ("spin.component_id", Value::Text(component.id.clone())),
+            ],
+            error: status.is_server_error(),
+        });
     }
+    response
+}
+
+fn log_failure(component: &LoadedComponent, trace: &TraceContext, what: &str) {
+    logline::error(
+        &format!("component `{}` {what}", component.id),
+        &[
+            ("component", &component.id),
+            ("request_id", &trace.request_id()),
+        ],
+    );
 }
 
 /// A chained request takes no instance slot: its caller holds one and waits
@@ -231,8 +296,13 @@ impl Chain for Shared {
                 .to_bytes();
             let route = RouteMatch::synthetic(&component, parts.uri.path());
             add_spin_headers(&mut parts.headers, &parts.uri, &route, CHAINED_CLIENT);
-            let response =
-                respond(&self, loaded, Request::from_parts(parts, Full::new(body))).await;
+            let response = respond(
+                &self,
+                loaded,
+                &route.raw_route,
+                Request::from_parts(parts, Full::new(body)),
+            )
+            .await;
             Ok(response)
         })
     }
@@ -316,12 +386,14 @@ async fn run(
     component: Arc<LoadedComponent>,
     req: Request<Full<Bytes>>,
     deadline: tokio::time::Instant,
+    trace: &TraceContext,
 ) -> Result<Response<HyperOutgoingBody>, Failure> {
     let state = State::new(
         component.clone(),
         shared.self_addr,
         shared.clone(),
         deadline.into_std(),
+        trace,
     )?;
     let mut store = Store::new(component.pre.engine(), state);
     store.limiter(|state| state.limiter());
@@ -335,7 +407,9 @@ async fn run(
     let outparam = store.data_mut().http().new_response_outparam(sender)?;
     let pre = component.pre.clone();
     let task = tokio::spawn(tokio::time::timeout_at(deadline, async move {
+        let started = std::time::Instant::now();
         let proxy = pre.instantiate_async(&mut store).await?;
+        METRICS.instantiated(&component.id, started.elapsed());
         proxy
             .wasi_http_incoming_handler()
             .call_handle(&mut store, request, outparam)

@@ -35,6 +35,7 @@ use rusqlite::types::ValueRef;
 use wasmtime::component::Resource;
 
 use crate::bindings::fermyon::spin::sqlite::{self, Error, QueryResult, RowResult, Value};
+use crate::metrics::METRICS;
 use crate::sqlite_settings::{self, BUSY_TIMEOUT, MAX_IDLE};
 use crate::state::State;
 
@@ -140,9 +141,12 @@ impl Database {
     /// queue never fails a statement that the handler alone would have let
     /// through.
     async fn writer_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        tokio::time::timeout(BUSY_TIMEOUT, self.writer.lock())
+        let started = Instant::now();
+        let turn = tokio::time::timeout(BUSY_TIMEOUT, self.writer.lock())
             .await
-            .ok()
+            .ok();
+        METRICS.writer_waited(&self.label, started.elapsed());
+        turn
     }
 
     /// Runs a batch of SQL (`--sqlite` at start).
@@ -223,7 +227,7 @@ impl sqlite::HostConnection for State {
         match unqueued {
             Ok(Some(result)) => return Ok(Ok(result)),
             Ok(None) => {}
-            Err(e) => return guest_error(e),
+            Err(e) => return guest_error(&db, e),
         }
         let _turn = db.writer_turn().await;
         let Some(conn) = &self.table.get(&this)?.conn else {
@@ -231,7 +235,7 @@ impl sqlite::HostConnection for State {
         };
         match tokio::task::block_in_place(|| run(conn, &statement, &parameters)) {
             Ok(result) => Ok(Ok(result)),
-            Err(e) => guest_error(e),
+            Err(e) => guest_error(&db, e),
         }
     }
 
@@ -292,9 +296,13 @@ fn from_sql(value: ValueRef<'_>) -> Value {
 }
 
 /// The guest sees SQLite's error, except an interrupt: only the deadline
-/// interrupts, and then the guest stops.
-fn guest_error<T>(e: rusqlite::Error) -> wasmtime::Result<Result<T, Error>> {
+/// interrupts, and then the guest stops. A busy database is counted.
+fn guest_error<T>(db: &Database, e: rusqlite::Error) -> wasmtime::Result<Result<T, Error>> {
     match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy) => {
+            METRICS.busy(&db.label);
+            Ok(Err(to_wit_error(e)))
+        }
         Some(rusqlite::ErrorCode::OperationInterrupted) => Err(DeadlineExceeded.into()),
         _ => Ok(Err(to_wit_error(e))),
     }

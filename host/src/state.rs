@@ -13,6 +13,8 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::app::LoadedComponent;
 use crate::outbound_http::{Chain, OutboundPolicy};
+use crate::stderr::GuestStderr;
+use crate::trace::TraceContext;
 
 pub struct State {
     pub component: Arc<LoadedComponent>,
@@ -32,9 +34,11 @@ impl State {
         self_addr: SocketAddr,
         chain: Arc<dyn Chain>,
         deadline: Instant,
+        trace: &TraceContext,
     ) -> anyhow::Result<Self> {
         let mut wasi = WasiCtx::builder();
-        wasi.inherit_stdout().inherit_stderr();
+        wasi.inherit_stdout()
+            .stderr(GuestStderr::new(&component.id, trace.request_id()));
         for (key, value) in &component.environment {
             wasi.env(key, value);
         }
@@ -46,6 +50,7 @@ impl State {
             self_addr,
             component.connections.clone(),
             chain,
+            trace.traceparent(),
         );
         let limits = StoreLimitsBuilder::new()
             .memory_size(component.memory_limit)

@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
+use crate::metrics::Gauges;
+
 /// `--job SECONDS=URL`.
 pub struct Job {
     every: Duration,
@@ -44,7 +46,7 @@ impl FromStr for Job {
 
 impl Job {
     /// Runs the job when it is due; logs a failure once, and the recovery.
-    pub fn run_if_due(&mut self, secret: &str) {
+    pub fn run_if_due(&mut self, secret: &str, gauges: &Gauges) {
         if Instant::now() < self.next {
             return;
         }
@@ -58,29 +60,48 @@ impl Job {
                 // Read to the end: a response dropped unread closes the
                 // connection while the component may still be writing its
                 // body, which then logs a failed send on every run.
-                response.body_mut().read_to_vec()?;
-                Ok(response.status().as_u16())
+                let body = response.body_mut().read_to_vec()?;
+                Ok((response.status().as_u16(), body))
             })
             .map_err(|e| e.to_string())
-            .and_then(|status| match status {
-                200..=299 => Ok(()),
+            .and_then(|(status, body)| match status {
+                200..=299 => {
+                    gauges.job_answered(self.route(), &body);
+                    Ok(())
+                }
                 status => Err(format!("status {status}")),
             });
+        if outcome.is_err() {
+            gauges.job_failed(self.route());
+        }
         match outcome {
             Ok(()) if self.failing => {
-                eprintln!("job {} works again", self.url);
+                logline::info(&format!("job {} works again", self.url), &[]);
                 self.failing = false;
             }
             Ok(()) => {}
             Err(why) if !self.failing => {
-                eprintln!(
-                    "job {} failed ({why}); retrying every {:?}",
-                    self.url, self.every
+                logline::warn(
+                    &format!(
+                        "job {} failed ({why}); retrying every {:?}",
+                        self.url, self.every
+                    ),
+                    &[],
                 );
                 self.failing = true;
             }
             Err(_) => {}
         }
+    }
+}
+
+impl Job {
+    /// The URL's path: what the job is, whichever port serves it.
+    fn route(&self) -> &str {
+        self.url
+            .strip_prefix("http://")
+            .and_then(|rest| rest.find('/').map(|slash| &rest[slash..]))
+            .unwrap_or(&self.url)
     }
 }
 

@@ -17,10 +17,13 @@
 //! It also runs the periodic work Spin components cannot schedule
 //! themselves: `--job 1=http://127.0.0.1:8002/api/stock/internal/outbox/flush/`
 //! POSTs there every second with the service credential
-//! (`SPIN_VARIABLE_INTERNAL_SECRET`).
+//! (`SPIN_VARIABLE_INTERNAL_SECRET`). With `--metrics 127.0.0.1:9102` it
+//! serves what it sees (each job's backlog, Consul's reachability) to
+//! Prometheus.
 
 mod consul;
 mod jobs;
+mod metrics;
 mod registration;
 
 use std::collections::BTreeMap;
@@ -33,6 +36,7 @@ use anyhow::{Context, bail};
 
 use crate::consul::Consul;
 use crate::jobs::Job;
+use crate::metrics::Gauges;
 use crate::registration::{Instance, Registration};
 
 /// How often the catalog is compared with what should be there.
@@ -45,6 +49,7 @@ struct Args {
     health: BTreeMap<String, String>,
     expose_prefix: String,
     jobs: Vec<Job>,
+    metrics: Option<String>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -79,21 +84,30 @@ fn run(args: Args) -> anyhow::Result<()> {
         .ok()
         .filter(|t| !t.is_empty());
     let consul = Consul::new(&args.consul, token);
+    let gauges = Arc::new(Gauges::default());
+    if let Some(address) = &args.metrics {
+        metrics::serve(address, gauges.clone())?;
+    }
     let mut consul_was_down = false;
     let mut jobs = args.jobs;
     let secret = std::env::var("SPIN_VARIABLE_INTERNAL_SECRET").unwrap_or_default();
     while !stop.load(Ordering::Relaxed) {
         for job in &mut jobs {
-            job.run_if_due(&secret);
+            job.run_if_due(&secret, &gauges);
         }
-        match reconcile(&consul, &registrations) {
+        let reconciled = reconcile(&consul, &registrations);
+        gauges.consul(reconciled.is_ok());
+        match reconciled {
             Ok(()) if consul_was_down => {
-                eprintln!("consul at {} is back", args.consul);
+                logline::info(&format!("consul at {} is back", args.consul), &[]);
                 consul_was_down = false;
             }
             Ok(()) => {}
             Err(e) if !consul_was_down => {
-                eprintln!("consul unreachable ({e:#}); retrying every {RECONCILE_EVERY:?}");
+                logline::warn(
+                    &format!("consul unreachable ({e:#}); retrying every {RECONCILE_EVERY:?}"),
+                    &[],
+                );
                 consul_was_down = true;
             }
             Err(_) => {}
@@ -102,8 +116,11 @@ fn run(args: Args) -> anyhow::Result<()> {
     }
     for registration in &registrations {
         match consul.deregister(&registration.id) {
-            Ok(()) => eprintln!("deregistered {}", registration.id),
-            Err(e) => eprintln!("could not deregister {}: {e:#}", registration.id),
+            Ok(()) => logline::info(&format!("deregistered {}", registration.id), &[]),
+            Err(e) => logline::warn(
+                &format!("could not deregister {}: {e:#}", registration.id),
+                &[],
+            ),
         }
     }
     Ok(())
@@ -114,7 +131,10 @@ fn reconcile(consul: &Consul, registrations: &[Registration]) -> anyhow::Result<
     let known = consul.service_ids()?;
     for registration in registrations.iter().filter(|r| !known.contains(&r.id)) {
         consul.register(&registration.body)?;
-        eprintln!("registered {} ({})", registration.id, registration.address);
+        logline::info(
+            &format!("registered {} ({})", registration.id, registration.address),
+            &[],
+        );
     }
     Ok(())
 }
@@ -136,6 +156,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> anyhow::Result<Args> {
         health: BTreeMap::new(),
         expose_prefix: "/api/".into(),
         jobs: Vec::new(),
+        metrics: None,
     };
     while let Some(flag) = args.next() {
         let mut value = || args.next().with_context(|| format!("{flag} needs a value"));
@@ -145,6 +166,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> anyhow::Result<Args> {
             "--expose-prefix" => parsed.expose_prefix = value()?,
             "--instance" => parsed.instances.push(value()?.parse()?),
             "--job" => parsed.jobs.push(value()?.parse()?),
+            "--metrics" => parsed.metrics = Some(value()?),
             "--health" => {
                 let spec = value()?;
                 let (component, path) = spec

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo xtask dev [--listen 127.0.0.1:3000]   build, then serve spin.toml on our host
-//! cargo xtask up [--replicas stock=2]          the whole stack: Consul, Traefik, hosts, sidecar
+//! cargo xtask up [--replicas stock=2] [--metrics]  the whole stack: Consul, Traefik, hosts, sidecar (+ Prometheus)
 //! cargo xtask test                             every check CI runs, in order
 //! cargo xtask bench                            ratios host/native, written to bench/
 //! cargo xtask bench reports                    the reports over 1,000,000 movements, printed
@@ -29,7 +29,9 @@ usage: cargo xtask <command>
 
 commands:
   dev [--listen ADDR]   build the components and the host, then serve spin.toml (default 127.0.0.1:3000)
-  up [--replicas C=N]   install Consul and Traefik, build, start the whole stack (Ctrl-C stops it)
+  up [--replicas C=N] [--metrics]
+                        install Consul and Traefik, build, start the whole stack (Ctrl-C stops it);
+                        --metrics adds Prometheus on :9090, scraping Traefik, the hosts and the sidecar
   test [STEP...]        run every check CI runs, or only the steps named (see below)
   bench                 measure the host against a native baseline, write bench/results/ (release build, about 7 min)
   bench reports         only time the reports over 100,000 pieces and 1,000,000 movements

@@ -8,12 +8,17 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use logline::Format;
 
 /// Where children's lines go: echoed (`up`, or tests under `TEST_LOG`) and
-/// kept (the tail explains a failed start).
+/// kept (the tail explains a failed start). Echoed prefixed with the
+/// process's name, or, under `LOG_FORMAT=json`, as JSON objects with a
+/// `process` field: the children then write JSON lines themselves, and a
+/// line that is not one becomes the `message` of one.
 #[derive(Clone)]
 pub struct Log {
     echo: bool,
+    format: Format,
     kept: Arc<Mutex<Vec<String>>>,
 }
 
@@ -23,15 +28,16 @@ impl Log {
     pub fn new(echo: bool) -> Self {
         Self {
             echo,
+            format: Format::from_env(),
             kept: Arc::default(),
         }
     }
 
     pub fn line(&self, name: &str, line: &str) {
-        let line = format!("{name:>16} | {line}");
         if self.echo {
-            println!("{line}");
+            println!("{}", echoed(self.format, name, line));
         }
+        let line = format!("{name:>16} | {line}");
         let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
         if kept.len() == KEPT_LINES {
             kept.remove(0);
@@ -61,6 +67,20 @@ impl Log {
     pub fn contains(&self, text: &str) -> bool {
         let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
         kept.iter().any(|l| l.contains(text))
+    }
+}
+
+fn echoed(format: Format, name: &str, line: &str) -> String {
+    match format {
+        Format::Text => format!("{name:>16} | {line}"),
+        Format::Json => {
+            let mut object = match serde_json::from_str::<serde_json::Value>(line) {
+                Ok(serde_json::Value::Object(object)) => object,
+                _ => serde_json::Map::from_iter([("message".to_owned(), line.into())]),
+            };
+            object.insert("process".to_owned(), name.into());
+            serde_json::Value::Object(object).to_string()
+        }
     }
 }
 
@@ -164,5 +184,26 @@ fn die_with_parent(command: &mut Command) {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
             Ok(())
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn under_json_every_echoed_line_is_an_object_naming_its_process() {
+        let json = echoed(
+            Format::Json,
+            "stock:8002",
+            r#"{"level":"warn","message":"m"}"#,
+        );
+        let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(json["process"], "stock:8002");
+        assert_eq!(json["level"], "warn");
+        let text = echoed(Format::Json, "consul", "==> Starting");
+        let text: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(text["message"], "==> Starting");
+        assert_eq!(echoed(Format::Text, "ui", "x"), "              ui | x");
     }
 }

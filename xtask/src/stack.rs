@@ -110,6 +110,39 @@ pub struct StackConfig {
     /// The host binary every instance runs: the debug build
     /// (`components::binary`), or the release one for measurements.
     pub host: PathBuf,
+    /// Prometheus, scraping Traefik, every host and the sidecar (`up
+    /// --metrics`).
+    pub metrics: Option<MetricsConfig>,
+}
+
+pub struct MetricsConfig {
+    pub prometheus: PathBuf,
+    pub prometheus_port: u16,
+    /// Where the sidecar serves its gauges.
+    pub sidecar_port: u16,
+}
+
+impl MetricsConfig {
+    /// Prometheus on 9090, the sidecar's gauges on 9102.
+    pub fn standard(root: &Path) -> Result<Self> {
+        Ok(Self {
+            prometheus: crate::tools::ensure_prometheus(root)?,
+            prometheus_port: 9090,
+            sidecar_port: 9102,
+        })
+    }
+
+    /// On free ports, for a test stack.
+    pub fn free(root: &Path) -> Result<Self> {
+        let [prometheus_port, sidecar_port] = unused_ports(2)?[..] else {
+            bail!("two free ports");
+        };
+        Ok(Self {
+            prometheus: crate::tools::ensure_prometheus(root)?,
+            prometheus_port,
+            sidecar_port,
+        })
+    }
 }
 
 /// A running stack; dropping it stops every process, newest first.
@@ -126,6 +159,8 @@ pub struct Stack {
     traefik: Option<Child>,
     hosts: Vec<(&'static str, u16, Child)>,
     sidecar: Option<Child>,
+    metrics: Option<MetricsConfig>,
+    prometheus: Option<Child>,
 }
 
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -140,8 +175,12 @@ impl Stack {
             log,
             env,
             host,
+            metrics,
         } = config;
-        for port in ports.all() {
+        let metrics_ports = metrics
+            .iter()
+            .flat_map(|m| [m.prometheus_port, m.sidecar_port]);
+        for port in ports.all().into_iter().chain(metrics_ports) {
             if TcpListener::bind(("127.0.0.1", port)).is_err() {
                 bail!("port {port} on 127.0.0.1 is in use: is another stack running?");
             }
@@ -172,11 +211,14 @@ impl Stack {
             traefik: None,
             hosts: Vec::new(),
             sidecar: None,
+            metrics,
+            prometheus: None,
         };
         stack.start_consul(&tools)?;
         stack.start_traefik(&root, &tools, &rendered)?;
         stack.start_hosts()?;
         stack.start_sidecar(&root, &internal_secret(&env))?;
+        stack.start_prometheus(&root)?;
         Ok(stack)
     }
 
@@ -186,6 +228,13 @@ impl Stack {
 
     pub fn ui_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.ports.instances["ui"][0])
+    }
+
+    /// Prometheus, when the stack runs it (`up --metrics`).
+    pub fn prometheus_url(&self) -> Option<String> {
+        self.metrics
+            .as_ref()
+            .map(|m| format!("http://127.0.0.1:{}", m.prometheus_port))
     }
 
     pub fn consul_url(&self) -> String {
@@ -264,6 +313,9 @@ impl Stack {
     /// then Traefik and Consul. Stopping twice is a no-op.
     pub fn stop(&mut self) {
         let grace = Duration::from_secs(10);
+        if let Some(mut prometheus) = self.prometheus.take() {
+            prometheus.stop(grace);
+        }
         if let Some(mut sidecar) = self.sidecar.take() {
             sidecar.stop(grace);
         }
@@ -303,6 +355,9 @@ impl Stack {
                 p.consul_http, p.consul_server, p.consul_serf_lan, p.consul_serf_wan
             ),
         ]);
+        if logline::Format::from_env() == logline::Format::Json {
+            command.arg("-log-json");
+        }
         let child = Child::spawn("consul", command, &self.log)?;
         let leader = format!("{}/v1/status/leader", self.consul_url());
         let child = self.await_ready(child, "consul elects itself leader", || {
@@ -320,6 +375,23 @@ impl Stack {
             ("consul_port", self.ports.consul_http.to_string()),
             ("dynamic_config", dynamic.display().to_string()),
             ("ui_origin", self.ui_url()),
+            ("tracing", tracing_config(&self.hosts_launch.env)),
+            (
+                "metrics",
+                if self.metrics.is_some() {
+                    "metrics:\n  prometheus:\n    entryPoint: traefik\n".to_owned()
+                } else {
+                    String::new()
+                },
+            ),
+            (
+                "log_format",
+                match logline::Format::from_env() {
+                    logline::Format::Json => "json",
+                    logline::Format::Text => "common",
+                }
+                .to_owned(),
+            ),
             (
                 "access_log",
                 rendered.join("traefik-access.log").display().to_string(),
@@ -337,6 +409,41 @@ impl Stack {
             get(&ping).is_ok_and(|(status, _)| status == 200)
         })?;
         self.traefik = Some(child);
+        Ok(())
+    }
+
+    /// Prometheus scraping Traefik, each host instance and the sidecar every
+    /// 5 s, with the alerting rules of `deploy/prometheus-rules.yml`.
+    fn start_prometheus(&mut self, root: &Path) -> Result<()> {
+        let Some(metrics) = &self.metrics else {
+            return Ok(());
+        };
+        let config = self.rendered.join("prometheus.yml");
+        // JSON is YAML: the configuration is built, not templated, since
+        // its targets follow the replicas.
+        let text = prometheus_config(root, &self.ports, metrics).to_string();
+        write_private(&config, &text)?;
+        let mut command = Command::new(&metrics.prometheus);
+        command
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                self.rendered.join("prometheus").display()
+            ))
+            .arg(format!(
+                "--web.listen-address=127.0.0.1:{}",
+                metrics.prometheus_port
+            ))
+            .arg("--log.level=warn");
+        if logline::Format::from_env() == logline::Format::Json {
+            command.arg("--log.format=json");
+        }
+        let child = Child::spawn("prometheus", command, &self.log)?;
+        let ready = format!("http://127.0.0.1:{}/-/ready", metrics.prometheus_port);
+        let child = self.await_ready(child, "prometheus is ready", || {
+            get(&ready).is_ok_and(|(status, _)| status == 200)
+        })?;
+        self.prometheus = Some(child);
         Ok(())
     }
 
@@ -422,6 +529,9 @@ impl Stack {
         }
         for service in SERVICES {
             command.args(["--health", &format!("{}={}", service.name, service.health)]);
+        }
+        if let Some(metrics) = &self.metrics {
+            command.args(["--metrics", &format!("127.0.0.1:{}", metrics.sidecar_port)]);
         }
         // What Spin components cannot schedule themselves: stock's alerts,
         // pieces' catalogue changes and purchasing's receipts leave their
@@ -590,13 +700,17 @@ impl HostLaunch {
 
     /// The `SPIN_VARIABLE_*` values `component` reads: a process never holds
     /// a secret its component does not use (only auth gets the signing key
-    /// and the admin password).
+    /// and the admin password). The rest (`OTEL_*`, `LOG_FORMAT`) is the
+    /// host's own, for every instance.
     fn env_of(&self, component: &str) -> impl Iterator<Item = (&String, &String)> {
         let used = self.manifest.variables_used_by(component);
-        self.env.iter().filter_map(move |(name, value)| {
-            let variable = name.strip_prefix("SPIN_VARIABLE_")?.to_ascii_lowercase();
-            used.contains(&variable).then_some((name, value))
-        })
+        self.env
+            .iter()
+            .filter(move |(name, _)| {
+                name.strip_prefix("SPIN_VARIABLE_")
+                    .is_none_or(|variable| used.contains(&variable.to_ascii_lowercase()))
+            })
+            .map(|(name, value)| (name, value))
     }
 }
 
@@ -644,6 +758,55 @@ fn render(template: &Path, out: &Path, values: &[(&str, String)]) -> Result<()> 
     }
     // Traefik's rendered configuration holds its Consul token.
     write_private(out, &text)
+}
+
+fn prometheus_config(root: &Path, ports: &Ports, metrics: &MetricsConfig) -> serde_json::Value {
+    let loopback = |port: u16| format!("127.0.0.1:{port}");
+    let hosts: Vec<serde_json::Value> = ports
+        .instances
+        .iter()
+        .map(|(component, ports)| {
+            serde_json::json!({
+                "targets": ports.iter().map(|p| loopback(*p)).collect::<Vec<_>>(),
+                "labels": {"component": component},
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "global": {"scrape_interval": "5s", "evaluation_interval": "5s"},
+        "rule_files": [root.join("deploy/prometheus-rules.yml")],
+        "scrape_configs": [
+            {"job_name": "traefik", "static_configs": [{"targets": [loopback(ports.dashboard)]}]},
+            {"job_name": "hosts", "metrics_path": "/.well-known/spin/metrics", "static_configs": hosts},
+            {"job_name": "sidecar", "static_configs": [{"targets": [loopback(metrics.sidecar_port)]}]},
+        ],
+    })
+}
+
+/// Traefik's `tracing:` block when the stack's environment (or xtask's)
+/// names an OTLP endpoint, with OTel's rules: the traces endpoint as it is,
+/// else the base one plus `/v1/traces`.
+fn tracing_config(env: &[(String, String)]) -> String {
+    let var = |name: &str| {
+        env.iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .or_else(|| std::env::var(name).ok())
+            .filter(|v| !v.trim().is_empty())
+    };
+    let endpoint = match (
+        var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
+        var("OTEL_EXPORTER_OTLP_ENDPOINT"),
+    ) {
+        (Some(traces), _) => traces,
+        (None, Some(base)) => format!("{}/v1/traces", base.trim_end_matches('/')),
+        (None, None) => return String::new(),
+    };
+    format!(
+        "tracing:\n  serviceName: traefik\n  otlp:\n    http:\n      endpoint: {}\n",
+        serde_json::Value::from(endpoint)
+    )
 }
 
 /// The repository's runtime config with each database moved into

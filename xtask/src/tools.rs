@@ -28,7 +28,8 @@ pub struct Tools {
 
 #[derive(Debug, Deserialize)]
 struct Versions {
-    consul: ConsulPin,
+    consul: DebianPin,
+    prometheus: DebianPin,
     traefik: TraefikPin,
     chromium: ChromiumPin,
     #[serde(rename = "playwright-core")]
@@ -54,8 +55,9 @@ struct PypiPin {
     pypi_package: String,
 }
 
+/// A program taken from a Debian package (Consul, Prometheus).
 #[derive(Debug, Deserialize)]
-struct ConsulPin {
+struct DebianPin {
     version: String,
     debian_package: String,
     debian_version: String,
@@ -227,18 +229,52 @@ pub fn ensure_schemathesis(root: &Path) -> Result<PathBuf> {
     Ok(program)
 }
 
-fn ensure_consul(dir: &Path, pin: &ConsulPin) -> Result<PathBuf> {
-    let expected = format!("Consul v{}", pin.version);
-    let local = dir.join(format!("consul-{}/usr/bin/consul", pin.version));
-    cmd::announce(&format!("consul {}", pin.version));
-    if reports(&local, "version", &expected) {
+fn ensure_consul(dir: &Path, pin: &DebianPin) -> Result<PathBuf> {
+    ensure_debian_binary(
+        dir,
+        "consul",
+        pin,
+        "version",
+        &format!("Consul v{}", pin.version),
+    )
+}
+
+/// Prometheus for `up --metrics` and the metrics test, from Debian
+/// bookworm's package, into `.tools/` like Consul (the package itself would
+/// start a system-wide Prometheus).
+pub fn ensure_prometheus(root: &Path) -> Result<PathBuf> {
+    let pin = versions(root)?.prometheus;
+    let expected = format!("prometheus, version {}", pin.version);
+    ensure_debian_binary(
+        &root.join(".tools"),
+        "prometheus",
+        &pin,
+        "--version",
+        &expected,
+    )
+}
+
+/// `/usr/bin/<name>` of the pinned Debian package, unpacked into
+/// `dir/<name>-<version>/` from a download through a sources list of its
+/// own (the system's apt configuration is never touched).
+fn ensure_debian_binary(
+    dir: &Path,
+    name: &str,
+    pin: &DebianPin,
+    version_arg: &str,
+    expected: &str,
+) -> Result<PathBuf> {
+    let unpacked = dir.join(format!("{name}-{}", pin.version));
+    let local = unpacked.join("usr/bin").join(name);
+    cmd::announce(&format!("{name} {}", pin.version));
+    if reports(&local, version_arg, expected) {
         eprintln!("    already installed: {}", local.display());
         return Ok(local);
     }
     if which("apt-get").is_none() {
-        return on_path("consul", "version", &expected);
+        return on_path(name, version_arg, expected);
     }
-    let apt = dir.join("apt");
+    let apt = dir.join(format!("apt-{name}"));
     std::fs::create_dir_all(apt.join("lists/partial"))?;
     std::fs::create_dir_all(apt.join("cache/archives/partial"))?;
     let sources = apt.join("sources.list");
@@ -259,7 +295,7 @@ fn ensure_consul(dir: &Path, pin: &ConsulPin) -> Result<PathBuf> {
     let mut update = Command::new("apt-get");
     isolated(&mut update);
     cmd::step(
-        "apt-get update (bullseye lists, project-local)",
+        &format!("apt-get update ({}, project-local)", pin.debian_source),
         update.arg("update"),
     )?;
     let mut download = Command::new("apt-get");
@@ -276,13 +312,12 @@ fn ensure_consul(dir: &Path, pin: &ConsulPin) -> Result<PathBuf> {
                 && p.to_string_lossy().contains(&pin.debian_package)
         })
         .context("apt-get download produced no .deb")?;
-    let unpacked = dir.join(format!("consul-{}", pin.version));
     cmd::step(
-        "unpack consul",
+        &format!("unpack {name}"),
         Command::new("dpkg").arg("-x").arg(&deb).arg(&unpacked),
     )?;
     std::fs::remove_file(&deb)?;
-    if !reports(&local, "version", &expected) {
+    if !reports(&local, version_arg, expected) {
         bail!("{} does not report {expected}", local.display());
     }
     Ok(local)

@@ -15,17 +15,24 @@ use xtask::control::DASHBOARD_USER;
 use xtask::lock::Lock;
 use xtask::process::Log;
 use xtask::secrets::Secrets;
-use xtask::stack::{Ports, Stack, StackConfig};
+use xtask::stack::{MetricsConfig, Ports, Stack, StackConfig};
 use xtask::{cmd, tools};
 
 pub fn run(root: &Path, options: &[String]) -> Result<()> {
-    let replicas = parse_replicas(options)?;
+    let metrics = options.iter().any(|o| o == "--metrics");
+    let options: Vec<String> = options
+        .iter()
+        .filter(|o| *o != "--metrics")
+        .cloned()
+        .collect();
+    let replicas = parse_replicas(&options)?;
     cmd::ensure_default_target_dir(root)?;
     let data_dir = root.join(".data");
     xtask::secrets::create_private_dir(&data_dir)?;
     let _lock = Lock::take(&data_dir)?;
     let secrets = Secrets::load_or_create(&data_dir.join("secrets"))?;
     let tools = tools::ensure(root)?;
+    let metrics = metrics.then(|| MetricsConfig::standard(root)).transpose()?;
     components::install_wasm_targets()?;
     components::build_components(root)?;
     components::build_binaries(root)?;
@@ -42,6 +49,7 @@ pub fn run(root: &Path, options: &[String]) -> Result<()> {
         log: Log::new(true),
         env: secrets.env(),
         host: components::binary(root, "host"),
+        metrics,
     })?;
     print_urls(&stack, &secrets);
     while !stop.load(Ordering::Relaxed) {
@@ -75,6 +83,11 @@ fn print_urls(stack: &Stack, secrets: &Secrets) {
         stack.dashboard_url(),
         dashboard_password.display()
     );
+    if let Some(prometheus) = stack.prometheus_url() {
+        println!(
+            "  Prometheus         {prometheus}/alerts  (rules in deploy/prometheus-rules.yml)"
+        );
+    }
     for (component, ports) in &stack.ports.instances {
         if ports.len() > 1 {
             println!("  {component} replicas on ports {ports:?}");
@@ -108,7 +121,7 @@ fn parse_replicas(options: &[String]) -> Result<BTreeMap<String, usize>> {
                 .context("--replicas needs COMPONENT=N")?
                 .as_str(),
             Some(rest) if rest.starts_with('=') => &rest[1..],
-            _ => bail!("`up` takes only --replicas COMPONENT=N"),
+            _ => bail!("`up` takes only --replicas COMPONENT=N and --metrics"),
         };
         for pair in spec.split(',') {
             let (name, count) = pair

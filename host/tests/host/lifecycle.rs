@@ -103,3 +103,42 @@ fn a_draining_host_fails_its_health_but_keeps_serving() {
     let status = host.wait(Duration::from_secs(10));
     assert!(status.success(), "{status}");
 }
+
+#[test]
+fn an_otlp_setting_the_host_cannot_honour_stops_start_up() {
+    let grpc = setup(TWO)
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4317")
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+        .start_fails();
+    assert!(grpc.contains("http/protobuf only"), "{grpc}");
+    let tls = setup(TWO)
+        .env(
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "https://collector.example/v1/traces",
+        )
+        .start_fails();
+    assert!(tls.contains("plain http:// only"), "{tls}");
+}
+
+#[test]
+fn the_metrics_route_counts_each_request_by_component_route_and_status() {
+    let host = setup(TWO).start();
+    assert_eq!(host.get("/two/x").status, 200);
+    assert_eq!(host.get("/two/x").status, 200);
+    let metrics = host.get("/.well-known/spin/metrics");
+    assert_eq!(metrics.status, 200);
+    assert!(
+        metrics.body.contains(
+            "host_requests_total{component=\"two\",route=\"/two/...\",status=\"200\"} 2\n"
+        ),
+        "{}",
+        metrics.body
+    );
+    assert!(
+        metrics
+            .body
+            .contains("host_instantiation_seconds_count{component=\"two\"} 2\n"),
+        "{}",
+        metrics.body
+    );
+}

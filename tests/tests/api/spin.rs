@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use xtask::secrets::Secrets;
 
 use crate::helpers::{TestApp, free_address, host_binary, project_root, start};
-use crate::webhooks::Receiver;
+use crate::receiver::Receiver;
 
 /// How long an alert may take to reach notifications after the movement's
 /// response, with no scheduler running.

@@ -55,6 +55,20 @@ pub fn start_in(
     replicas: &[(&str, usize)],
     variables: &[(&str, &str)],
 ) -> Running {
+    launch(data, replicas, variables, false)
+}
+
+/// As [`start`], with Prometheus scraping the stack (`up --metrics`).
+pub fn start_with_prometheus() -> Running {
+    launch(tempfile::tempdir().expect("a temp dir"), &[], &[], true)
+}
+
+fn launch(
+    data: tempfile::TempDir,
+    replicas: &[(&str, usize)],
+    variables: &[(&str, &str)],
+    metrics: bool,
+) -> Running {
     let root = xtask::project_root().expect("the workspace root");
     let tools = xtask::tools::ensure(&root).expect("consul and traefik install");
     let replicas: BTreeMap<String, usize> =
@@ -77,6 +91,10 @@ pub fn start_in(
             )
             .collect(),
         host: xtask::components::binary(&root, "host"),
+        metrics: metrics.then(|| {
+            xtask::stack::MetricsConfig::free(&root)
+                .unwrap_or_else(|e| panic!("prometheus installs: {e:#}"))
+        }),
     })
     .unwrap_or_else(|e| panic!("the stack starts: {e:#}"));
     Running {
@@ -1211,7 +1229,7 @@ fn purchasing_orders_what_is_low_and_receives_it_once_through_the_edge() {
 /// it: each event acknowledged once.
 #[test]
 fn webhooks_reach_a_failing_receiver_through_the_split_stack() {
-    let receiver = crate::webhooks::Receiver::start(2);
+    let receiver = crate::receiver::Receiver::start(2);
     let origin = format!("http://{}", receiver.address);
     let mut running = start_with(&[], &[("SPIN_VARIABLE_WEBHOOK_HOSTS", &origin)]);
     let web = running.stack.web_url();
@@ -1269,4 +1287,152 @@ fn an_idle_stack_logs_no_failed_send() {
         assert!(lines.is_empty(), "{lines:#?}");
     }
     running.stack.stop();
+}
+
+/// A movement through Traefik is one trace across three processes, each
+/// exporting its own spans over OTLP: Traefik's, the stock host's (a child
+/// of Traefik's), the pieces host's (a child of stock's call).
+#[test]
+fn a_movement_through_the_edge_is_one_trace_across_traefik_stock_and_pieces() {
+    let collector = crate::receiver::Receiver::start(0);
+    let endpoint = format!("http://{}", collector.address);
+    let running = start_with(&[], &[("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)]);
+    let web = running.stack.web_url();
+    let admin = running.admin_token();
+    let (status, piece) = send(
+        "POST",
+        &format!("{web}/api/pieces/"),
+        Some(&admin),
+        Some(serde_json::json!({"reference": "TRACE-EDGE", "name": "Tracée"})),
+    );
+    assert_eq!(status, 201, "{piece}");
+    let (status, movement) = send(
+        "POST",
+        &format!("{web}/api/stock/movement/"),
+        Some(&admin),
+        Some(serde_json::json!({"piece_id": piece["id"], "type": "IN", "quantity": 2})),
+    );
+    assert_eq!(status, 201, "{movement}");
+
+    let is_movement = |s: &crate::traces::SeenSpan| {
+        s.service == "stock"
+            && s.attributes
+                .get("url.path")
+                .is_some_and(|p| p == "/api/stock/movement/")
+    };
+    let seen = crate::traces::spans_when(&collector, |spans| {
+        spans.iter().filter(|s| is_movement(s)).any(|stock| {
+            let of_trace = || spans.iter().filter(|s| s.trace_id == stock.trace_id);
+            of_trace().any(|s| s.service == "pieces" && s.parent_id == stock.span_id)
+                && of_trace().any(|s| s.service == "traefik" && s.span_id == stock.parent_id)
+        })
+    });
+    let stock = seen.iter().find(|s| is_movement(s)).unwrap();
+    let services: std::collections::BTreeSet<&str> = seen
+        .iter()
+        .filter(|s| s.trace_id == stock.trace_id)
+        .map(|s| s.service.as_str())
+        .collect();
+    assert_eq!(
+        services,
+        ["pieces", "stock", "traefik"].into(),
+        "one trace: {seen:#?}"
+    );
+}
+
+/// `up --metrics`: after some traffic, a real Prometheus holds Traefik's,
+/// every host's and the sidecar's metrics, and has loaded the alerting
+/// rules.
+#[test]
+fn prometheus_scrapes_traefik_the_hosts_and_the_sidecar() {
+    let running = start_with_prometheus();
+    let prometheus = running.stack.prometheus_url().expect("prometheus runs");
+    let web = running.stack.web_url();
+    let admin = running.admin_token();
+    let (status, piece) = send(
+        "POST",
+        &format!("{web}/api/pieces/"),
+        Some(&admin),
+        Some(serde_json::json!({"reference": "METRIQUE", "name": "Mesurée"})),
+    );
+    assert_eq!(status, 201, "{piece}");
+    for _ in 0..5 {
+        let (status, _) = send(
+            "POST",
+            &format!("{web}/api/stock/movement/"),
+            Some(&admin),
+            Some(serde_json::json!({"piece_id": piece["id"], "type": "IN", "quantity": 1})),
+        );
+        assert_eq!(status, 201);
+    }
+    let (status, _) = send(
+        "POST",
+        &format!("{web}/api/stock/movement/"),
+        Some(&admin),
+        Some(serde_json::json!({"piece_id": piece["id"], "type": "OUT", "quantity": 99})),
+    );
+    assert_eq!(status, 409);
+
+    let query = |promql: &str| -> Option<f64> {
+        let url = format!(
+            "{prometheus}/api/v1/query?query={}",
+            promql
+                .bytes()
+                .map(|b| if b.is_ascii_alphanumeric() {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                })
+                .collect::<String>()
+        );
+        let answer = json(&url);
+        answer["data"]["result"][0]["value"][1]
+            .as_str()?
+            .parse()
+            .ok()
+    };
+    let expected = [
+        (
+            r#"sum(host_requests_total{component="stock",route="/api/stock/...",status="201"})"#,
+            5.0,
+        ),
+        (
+            r#"sum(host_requests_total{component="stock",status="409"})"#,
+            1.0,
+        ),
+        (
+            r#"sum(host_instantiation_seconds_count{component="stock"})"#,
+            6.0,
+        ),
+        (
+            r#"sum(host_sqlite_writer_wait_seconds_count{database="stock"})"#,
+            5.0,
+        ),
+        (
+            r#"sum(traefik_entrypoint_requests_total{entrypoint="web"})"#,
+            8.0,
+        ),
+        (r#"count(sidecar_job_pending)"#, 3.0),
+        (r#"min(up)"#, 1.0),
+        (r#"count(up)"#, 8.0),
+    ];
+    eventually("every metric scraped", Duration::from_secs(40), || {
+        expected
+            .iter()
+            .all(|(promql, at_least)| query(promql).is_some_and(|v| v >= *at_least))
+    });
+    let rules = json(&format!("{prometheus}/api/v1/rules"));
+    let mut names: Vec<&str> = rules["data"]["groups"][0]["rules"]
+        .as_array()
+        .expect("the rules")
+        .iter()
+        .filter(|r| r["health"] == "ok")
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["OutboxBacklog", "ServerErrors", "ServiceDown"],
+        "{rules}"
+    );
 }

@@ -42,6 +42,7 @@ pub fn run(root: &Path, tools: Tools, secrets: &Secrets, token: &str, wrk: &Wrk)
         root: root.to_owned(),
         data_dir: data.path().to_owned(),
         ports: Ports::free(&BTreeMap::new())?,
+        metrics: None,
         tools,
         log: Log::new(false),
         env: secrets.env(),
