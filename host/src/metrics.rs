@@ -137,28 +137,20 @@ impl Metrics {
                 .render(&mut out, "host_request_duration_seconds", &labels);
         }
         drop(routes);
-        out.push_str(
-            "# HELP host_instantiation_seconds Time to instantiate a component for one request.\n\
-             # TYPE host_instantiation_seconds histogram\n",
+        histograms(
+            &mut out,
+            "host_instantiation_seconds",
+            "Time to instantiate a component for one request.",
+            "component",
+            &lock(&self.instantiation),
         );
-        for (component, histogram) in lock(&self.instantiation).iter() {
-            histogram.render(
-                &mut out,
-                "host_instantiation_seconds",
-                &format!("component={}", quoted(component)),
-            );
-        }
-        out.push_str(
-            "# HELP host_sqlite_writer_wait_seconds Time a write waited for its database's writer turn in this process.\n\
-             # TYPE host_sqlite_writer_wait_seconds histogram\n",
+        histograms(
+            &mut out,
+            "host_sqlite_writer_wait_seconds",
+            "Time a write waited for its database's writer turn in this process.",
+            "database",
+            &lock(&self.writer_wait),
         );
-        for (database, histogram) in lock(&self.writer_wait).iter() {
-            histogram.render(
-                &mut out,
-                "host_sqlite_writer_wait_seconds",
-                &format!("database={}", quoted(database)),
-            );
-        }
         out.push_str(
             "# HELP host_sqlite_busy_total Statements SQLite still found busy after the busy timeout.\n\
              # TYPE host_sqlite_busy_total counter\n",
@@ -171,6 +163,20 @@ impl Metrics {
             );
         }
         out
+    }
+}
+
+/// One histogram per value of a single label.
+fn histograms(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    label: &str,
+    each: &BTreeMap<String, Histogram>,
+) {
+    let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} histogram\n");
+    for (value, histogram) in each {
+        histogram.render(out, name, &format!("{label}={}", quoted(value)));
     }
 }
 

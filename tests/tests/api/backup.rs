@@ -17,24 +17,9 @@ use crate::stack::{send, start, start_in};
 fn a_backup_taken_during_movements_restores_into_a_fresh_stack() {
     let root = xtask::project_root().expect("the workspace root");
     let running = start(&[]);
-    let web = running.stack.web_url();
     let admin = running.admin_token();
-    let (status, piece) = send(
-        "POST",
-        &format!("{web}/api/pieces/"),
-        Some(&admin),
-        Some(serde_json::json!({"reference": "VIS-SAUVEGARDE", "name": "Vis sauvegardée"})),
-    );
-    assert_eq!(status, 201, "{piece}");
-    let piece = piece["id"].as_i64().expect("an id");
-    let movement = |kind: &str, quantity: i64| {
-        send(
-            "POST",
-            &format!("{web}/api/stock/movement/"),
-            Some(&admin),
-            Some(serde_json::json!({"piece_id": piece, "type": kind, "quantity": quantity})),
-        )
-    };
+    let piece = running.piece(&admin, "VIS-SAUVEGARDE");
+    let movement = |kind: &str, quantity: i64| running.movement(&admin, piece, kind, quantity);
     assert_eq!(movement("IN", 100_000).0, 201);
 
     // Two clients withdraw one at a time while the backup is taken.

@@ -16,6 +16,34 @@ pub struct Running {
 }
 
 impl Running {
+    /// A new piece, through the edge as `token`; its id.
+    pub fn piece(&self, token: &str, reference: &str) -> i64 {
+        let (status, piece) = send(
+            "POST",
+            &format!("{}/api/pieces/", self.stack.web_url()),
+            Some(token),
+            Some(serde_json::json!({"reference": reference, "name": reference})),
+        );
+        assert_eq!(status, 201, "{piece}");
+        piece["id"].as_i64().expect("an id")
+    }
+
+    /// A movement of `quantity` of `piece`, through the edge as `token`.
+    pub fn movement(
+        &self,
+        token: &str,
+        piece: i64,
+        kind: &str,
+        quantity: i64,
+    ) -> (u16, serde_json::Value) {
+        send(
+            "POST",
+            &format!("{}/api/stock/movement/", self.stack.web_url()),
+            Some(token),
+            Some(serde_json::json!({"piece_id": piece, "type": kind, "quantity": quantity})),
+        )
+    }
+
     /// A fresh access token of the bootstrap admin, through the edge.
     pub fn admin_token(&self) -> String {
         let (status, tokens) = send(
@@ -1297,21 +1325,9 @@ fn a_movement_through_the_edge_is_one_trace_across_traefik_stock_and_pieces() {
     let collector = crate::receiver::Receiver::start(0);
     let endpoint = format!("http://{}", collector.address);
     let running = start_with(&[], &[("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)]);
-    let web = running.stack.web_url();
     let admin = running.admin_token();
-    let (status, piece) = send(
-        "POST",
-        &format!("{web}/api/pieces/"),
-        Some(&admin),
-        Some(serde_json::json!({"reference": "TRACE-EDGE", "name": "Tracée"})),
-    );
-    assert_eq!(status, 201, "{piece}");
-    let (status, movement) = send(
-        "POST",
-        &format!("{web}/api/stock/movement/"),
-        Some(&admin),
-        Some(serde_json::json!({"piece_id": piece["id"], "type": "IN", "quantity": 2})),
-    );
+    let piece = running.piece(&admin, "TRACE-EDGE");
+    let (status, movement) = running.movement(&admin, piece, "IN", 2);
     assert_eq!(status, 201, "{movement}");
 
     let is_movement = |s: &crate::traces::SeenSpan| {
@@ -1347,31 +1363,12 @@ fn a_movement_through_the_edge_is_one_trace_across_traefik_stock_and_pieces() {
 fn prometheus_scrapes_traefik_the_hosts_and_the_sidecar() {
     let running = start_with_prometheus();
     let prometheus = running.stack.prometheus_url().expect("prometheus runs");
-    let web = running.stack.web_url();
     let admin = running.admin_token();
-    let (status, piece) = send(
-        "POST",
-        &format!("{web}/api/pieces/"),
-        Some(&admin),
-        Some(serde_json::json!({"reference": "METRIQUE", "name": "Mesurée"})),
-    );
-    assert_eq!(status, 201, "{piece}");
+    let piece = running.piece(&admin, "METRIQUE");
     for _ in 0..5 {
-        let (status, _) = send(
-            "POST",
-            &format!("{web}/api/stock/movement/"),
-            Some(&admin),
-            Some(serde_json::json!({"piece_id": piece["id"], "type": "IN", "quantity": 1})),
-        );
-        assert_eq!(status, 201);
+        assert_eq!(running.movement(&admin, piece, "IN", 1).0, 201);
     }
-    let (status, _) = send(
-        "POST",
-        &format!("{web}/api/stock/movement/"),
-        Some(&admin),
-        Some(serde_json::json!({"piece_id": piece["id"], "type": "OUT", "quantity": 99})),
-    );
-    assert_eq!(status, 409);
+    assert_eq!(running.movement(&admin, piece, "OUT", 99).0, 409);
 
     let query = |promql: &str| -> Option<f64> {
         let url = format!(
