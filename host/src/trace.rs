@@ -4,6 +4,7 @@
 //! request through every service it reaches; it is also the `request_id` of
 //! every log line the request causes.
 
+use std::cell::Cell;
 use std::time::SystemTime;
 
 use http::HeaderMap;
@@ -100,21 +101,43 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Trace and span ids need to be unique, not secret: a SplitMix64 stream
+/// per thread, seeded once from the OS, costs no system call per request.
 fn random<const N: usize>() -> [u8; N] {
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new(seed());
+    }
     let mut bytes = [0; N];
-    // The OS's generator; were it to fail, a clock-derived id still keeps
-    // requests apart in the log.
-    if getrandom::fill(&mut bytes).is_err() || bytes == [0; N] {
-        let nanos = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos()
-            .to_le_bytes();
-        for (byte, source) in bytes.iter_mut().zip(nanos.iter().cycle()) {
-            *byte = *source | 1;
-        }
+    for chunk in bytes.chunks_mut(8) {
+        let next = STATE.with(|state| {
+            let value = state.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
+            state.set(value);
+            let mut z = value;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        });
+        chunk.copy_from_slice(&next.to_le_bytes()[..chunk.len()]);
+    }
+    if bytes == [0; N] {
+        // All zeros is the one invalid id; the next draw is not.
+        return random();
     }
     bytes
+}
+
+/// The OS's generator; were it to fail, the clock and the thread's stack
+/// address keep streams apart.
+fn seed() -> u64 {
+    let mut bytes = [0; 8];
+    if getrandom::fill(&mut bytes).is_ok() {
+        return u64::from_le_bytes(bytes);
+    }
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos() as u64;
+    nanos ^ (&bytes as *const [u8; 8] as usize as u64)
 }
 
 #[cfg(test)]
@@ -151,6 +174,12 @@ mod tests {
             parse(&outgoing).map(|(_, parent, _)| parent),
             Some(context.span_id)
         );
+    }
+
+    #[test]
+    fn new_ids_differ() {
+        let ids: std::collections::BTreeSet<[u8; 16]> = (0..1000).map(|_| random()).collect();
+        assert_eq!(ids.len(), 1000);
     }
 
     #[test]

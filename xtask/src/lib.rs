@@ -12,6 +12,7 @@ pub mod registry;
 pub mod secrets;
 pub mod spin;
 pub mod stack;
+pub mod supervise;
 pub mod tools;
 
 use std::path::{Path, PathBuf};

@@ -8,12 +8,14 @@
 //! cargo xtask bench reports                    the reports over 1,000,000 movements, printed
 //! cargo xtask backup [--to DIR]               every database and the secrets, one archive
 //! cargo xtask restore ARCHIVE                  checks the archive, then puts it in place
+//! cargo xtask systemd                         a systemd unit running `up` from this checkout at boot
 //! cargo xtask registry [--check]               write or verify service-registry.json
 //! cargo xtask secrets                          .env for `spin up`, from .data/secrets/
 //! ```
 
 mod bench;
 mod dev;
+mod systemd;
 mod test;
 mod up;
 
@@ -31,7 +33,9 @@ commands:
   dev [--listen ADDR]   build the components and the host, then serve spin.toml (default 127.0.0.1:3000)
   up [--replicas C=N] [--metrics]
                         install Consul and Traefik, build, start the whole stack (Ctrl-C stops it);
-                        --metrics adds Prometheus on :9090, scraping Traefik, the hosts and the sidecar
+                        --metrics adds Prometheus on :9090, scraping Traefik, the hosts and the sidecar;
+                        --data-dir DIR and --free-ports run a second stack beside the first;
+                        a process that exits is restarted (backoff 0.5 s to 30 s)
   test [STEP...]        run every check CI runs, or only the steps named (see below)
   bench                 measure the host against a native baseline, write bench/results/ (release build, about 7 min)
   bench reports         only time the reports over 100,000 pieces and 1,000,000 movements
@@ -39,6 +43,7 @@ commands:
                         into DIR/gestion-de-stock-<UTC instant>.tar.gz (default backups/)
   restore ARCHIVE       check the archive, then replace .data/'s databases and secrets with it
                         (the stack must be stopped; what it replaces is moved aside)
+  systemd               print a systemd unit that runs `cargo xtask up` from this checkout at boot
   registry [--check]    write service-registry.json from spin.toml, or fail if it is stale
   secrets               make the secrets if missing and write them to .env, where `spin up` reads them";
 
@@ -76,6 +81,11 @@ fn run(args: Vec<String>) -> Result<()> {
         "secrets" => {
             no_options(command, options)?;
             secrets(&root)
+        }
+        "systemd" => {
+            no_options(command, options)?;
+            print!("{}", systemd::unit(&root)?);
+            Ok(())
         }
         "registry" => match options {
             [] => registry::write(&root),

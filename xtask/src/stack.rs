@@ -97,6 +97,28 @@ impl Ports {
     }
 }
 
+/// One process of the stack, as supervision names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Process {
+    Consul,
+    Traefik,
+    Host(&'static str, u16),
+    Sidecar,
+    Prometheus,
+}
+
+impl std::fmt::Display for Process {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Consul => f.write_str("consul"),
+            Self::Traefik => f.write_str("traefik"),
+            Self::Host(component, port) => write!(f, "{component}:{port}"),
+            Self::Sidecar => f.write_str("sidecar"),
+            Self::Prometheus => f.write_str("prometheus"),
+        }
+    }
+}
+
 pub struct StackConfig {
     pub root: PathBuf,
     /// SQLite files and the rendered configurations (`stack/`).
@@ -293,20 +315,47 @@ impl Stack {
         Ok(())
     }
 
-    /// The first process that exited on its own, if any.
-    pub fn exited(&mut self) -> Option<String> {
-        let all = self
-            .consul
+    /// Every process that has exited since it was (re)started, with a line
+    /// that names it and says how it ended.
+    pub fn exited(&mut self) -> Vec<(Process, String)> {
+        let singles = [
+            (Process::Consul, self.consul.as_mut()),
+            (Process::Traefik, self.traefik.as_mut()),
+            (Process::Sidecar, self.sidecar.as_mut()),
+            (Process::Prometheus, self.prometheus.as_mut()),
+        ];
+        let hosts = self
+            .hosts
             .iter_mut()
-            .chain(self.traefik.iter_mut())
-            .chain(self.hosts.iter_mut().map(|(_, _, c)| c))
-            .chain(self.sidecar.iter_mut());
-        for child in all {
-            if let Some(status) = child.exited() {
-                return Some(format!("{} exited ({status})", child.name));
+            .map(|(component, port, child)| (Process::Host(component, *port), Some(child)));
+        singles
+            .into_iter()
+            .chain(hosts)
+            .filter_map(|(process, child)| {
+                let child = child?;
+                let status = child.exited()?;
+                Some((process, format!("{} exited ({status})", child.name)))
+            })
+            .collect()
+    }
+
+    /// Starts `process` again as the stack first started it, and waits
+    /// until it is ready.
+    pub fn restart(&mut self, process: Process) -> Result<()> {
+        let root = self.hosts_launch.root.clone();
+        match process {
+            Process::Consul => self.restart_consul(),
+            Process::Traefik => {
+                let (tools, rendered) = (self.tools.clone(), self.rendered.clone());
+                self.start_traefik(&root, &tools, &rendered)
             }
+            Process::Host(component, port) => self.start_instance(component, port),
+            Process::Sidecar => {
+                let secret = internal_secret(&self.hosts_launch.env);
+                self.start_sidecar(&root, &secret)
+            }
+            Process::Prometheus => self.start_prometheus(&root),
         }
-        None
     }
 
     /// Stops the sidecar first (it deregisters the hosts), then the hosts,

@@ -51,7 +51,7 @@ const STEPS: &[Step] = &[
 
 /// The end-to-end test modules (`tests/tests/api/`) each later step runs;
 /// the `e2e` step runs every other one.
-const STACK_TESTS: &[&str] = &["stack::", "faults::", "backup::"];
+const STACK_TESTS: &[&str] = &["stack::", "faults::", "backup::", "supervision::"];
 const BROWSER_TESTS: &[&str] = &["browser::"];
 const FUZZ_TESTS: &[&str] = &["fuzz::"];
 

@@ -1,9 +1,11 @@
-//! `cargo xtask up [--replicas COMPONENT=N]...`: installs the pinned tools,
-//! builds, starts the whole stack on the seed's ports and stays in the
-//! foreground with one log; Ctrl-C stops everything.
+//! `cargo xtask up [--replicas COMPONENT=N]... [--metrics] [--data-dir DIR]
+//! [--free-ports]`: installs the pinned tools, builds, starts the whole
+//! stack on the seed's ports (or free ones) and stays in the foreground
+//! with one log, restarting whatever process exits (`supervise`); only
+//! Ctrl-C or SIGTERM stops everything.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -16,23 +18,30 @@ use xtask::lock::Lock;
 use xtask::process::Log;
 use xtask::secrets::Secrets;
 use xtask::stack::{MetricsConfig, Ports, Stack, StackConfig};
+use xtask::supervise::Supervisor;
 use xtask::{cmd, tools};
 
 pub fn run(root: &Path, options: &[String]) -> Result<()> {
-    let metrics = options.iter().any(|o| o == "--metrics");
-    let options: Vec<String> = options
-        .iter()
-        .filter(|o| *o != "--metrics")
-        .cloned()
-        .collect();
-    let replicas = parse_replicas(&options)?;
+    let options = parse(options)?;
     cmd::ensure_default_target_dir(root)?;
-    let data_dir = root.join(".data");
+    let data_dir = match &options.data_dir {
+        Some(dir) => std::path::absolute(dir)?,
+        None => root.join(".data"),
+    };
     xtask::secrets::create_private_dir(&data_dir)?;
     let _lock = Lock::take(&data_dir)?;
     let secrets = Secrets::load_or_create(&data_dir.join("secrets"))?;
     let tools = tools::ensure(root)?;
-    let metrics = metrics.then(|| MetricsConfig::standard(root)).transpose()?;
+    let metrics = match (options.metrics, options.free_ports) {
+        (false, _) => None,
+        (true, false) => Some(MetricsConfig::standard(root)?),
+        (true, true) => Some(MetricsConfig::free(root)?),
+    };
+    let ports = if options.free_ports {
+        Ports::free(&options.replicas)?
+    } else {
+        Ports::standard(&options.replicas)
+    };
     components::install_wasm_targets()?;
     components::build_components(root)?;
     components::build_binaries(root)?;
@@ -43,30 +52,27 @@ pub fn run(root: &Path, options: &[String]) -> Result<()> {
     }
     let mut stack = Stack::start(StackConfig {
         root: root.to_owned(),
-        data_dir,
-        ports: Ports::standard(&replicas),
+        data_dir: data_dir.clone(),
+        ports,
         tools,
         log: Log::new(true),
         env: secrets.env(),
         host: components::binary(root, "host"),
         metrics,
     })?;
-    print_urls(&stack, &secrets);
+    print_urls(&stack, &secrets, &data_dir);
+    let mut supervisor = Supervisor::default();
     while !stop.load(Ordering::Relaxed) {
-        if let Some(why) = stack.exited() {
-            eprintln!("{why}: stopping the stack");
-            stack.stop();
-            bail!("{why}");
-        }
+        supervisor.tick(&mut stack);
         std::thread::sleep(Duration::from_millis(200));
     }
     eprintln!("stopping the stack...");
     stack.stop();
-    eprintln!("stopped; data kept in .data/");
+    eprintln!("stopped; data kept in {}", data_dir.display());
     Ok(())
 }
 
-fn print_urls(stack: &Stack, secrets: &Secrets) {
+fn print_urls(stack: &Stack, secrets: &Secrets, data_dir: &Path) {
     let web = stack.web_url();
     println!();
     println!("Gestion de stock is up:");
@@ -95,54 +101,84 @@ fn print_urls(stack: &Stack, secrets: &Secrets) {
     }
     // The generated password is shown once, the run that made it; after
     // that it lives only in its 0600 file.
+    let password = data_dir.join("secrets/admin-password");
     if secrets.admin_password_generated {
         println!(
-            "  Admin login        {} / {}  (generated; kept in .data/secrets/admin-password)",
-            secrets.admin_username, secrets.admin_password
+            "  Admin login        {} / {}  (generated; kept in {})",
+            secrets.admin_username,
+            secrets.admin_password,
+            password.display()
         );
     } else {
         println!(
-            "  Admin login        {}  (password in .data/secrets/admin-password)",
-            secrets.admin_username
+            "  Admin login        {}  (password in {})",
+            secrets.admin_username,
+            password.display()
         );
     }
     println!("Press Ctrl-C to stop.");
     println!();
 }
 
-/// `--replicas stock=2` (repeatable; `stock=2,pieces=3` works too).
-fn parse_replicas(options: &[String]) -> Result<BTreeMap<String, usize>> {
-    let mut replicas = BTreeMap::new();
+/// What `up` was asked for.
+#[derive(Debug, Default)]
+struct Options {
+    replicas: BTreeMap<String, usize>,
+    metrics: bool,
+    /// Instead of `.data/`: a second stack's databases and secrets.
+    data_dir: Option<PathBuf>,
+    /// Any free ports instead of the seed's (printed), for a second stack.
+    free_ports: bool,
+}
+
+/// `--replicas stock=2` (repeatable; `stock=2,pieces=3` works too),
+/// `--metrics`, `--data-dir DIR`, `--free-ports`.
+fn parse(options: &[String]) -> Result<Options> {
+    let mut parsed = Options::default();
     let mut options = options.iter();
     while let Some(option) = options.next() {
-        let spec = match option.strip_prefix("--replicas") {
-            Some("") => options
-                .next()
-                .context("--replicas needs COMPONENT=N")?
-                .as_str(),
-            Some(rest) if rest.starts_with('=') => &rest[1..],
-            _ => bail!("`up` takes only --replicas COMPONENT=N and --metrics"),
+        let (flag, inline) = match option.split_once('=') {
+            Some((flag, value)) => (flag, Some(value)),
+            None => (option.as_str(), None),
         };
-        for pair in spec.split(',') {
-            let (name, count) = pair
-                .split_once('=')
-                .with_context(|| format!("--replicas {pair}: expected COMPONENT=N"))?;
-            if !SERVICES.iter().any(|s| s.name == name) {
-                let known: Vec<_> = SERVICES.iter().map(|s| s.name).collect();
-                bail!(
-                    "--replicas {pair}: no component `{name}` (known: {})",
-                    known.join(", ")
-                );
-            }
-            let count: usize = count
-                .parse()
-                .ok()
-                .filter(|n| (1..=9).contains(n))
-                .with_context(|| format!("--replicas {pair}: N is a number from 1 to 9"))?;
-            replicas.insert(name.to_owned(), count);
+        let mut value = || {
+            inline
+                .or_else(|| options.next().map(String::as_str))
+                .with_context(|| format!("{flag} needs a value"))
+        };
+        match flag {
+            "--metrics" => parsed.metrics = true,
+            "--free-ports" => parsed.free_ports = true,
+            "--data-dir" => parsed.data_dir = Some(PathBuf::from(value()?)),
+            "--replicas" => parse_replicas(value()?, &mut parsed.replicas)?,
+            _ => bail!(
+                "`up` takes --replicas COMPONENT=N, --metrics, --data-dir DIR and --free-ports, not `{option}`"
+            ),
         }
     }
-    Ok(replicas)
+    Ok(parsed)
+}
+
+fn parse_replicas(spec: &str, replicas: &mut BTreeMap<String, usize>) -> Result<()> {
+    for pair in spec.split(',') {
+        let (name, count) = pair
+            .split_once('=')
+            .with_context(|| format!("--replicas {pair}: expected COMPONENT=N"))?;
+        if !SERVICES.iter().any(|s| s.name == name) {
+            let known: Vec<_> = SERVICES.iter().map(|s| s.name).collect();
+            bail!(
+                "--replicas {pair}: no component `{name}` (known: {})",
+                known.join(", ")
+            );
+        }
+        let count: usize = count
+            .parse()
+            .ok()
+            .filter(|n| (1..=9).contains(n))
+            .with_context(|| format!("--replicas {pair}: N is a number from 1 to 9"))?;
+        replicas.insert(name.to_owned(), count);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -155,15 +191,30 @@ mod tests {
 
     #[test]
     fn replicas_parse_in_both_spellings() {
-        let r = parse_replicas(&args(&[
+        let r = parse(&args(&[
             "--replicas",
             "stock=2",
             "--replicas=pieces=3,auth=1",
         ]))
-        .unwrap();
+        .unwrap()
+        .replicas;
         assert_eq!(r["stock"], 2);
         assert_eq!(r["pieces"], 3);
         assert_eq!(r["auth"], 1);
+    }
+
+    #[test]
+    fn a_second_stack_takes_its_own_data_and_free_ports() {
+        let o = parse(&args(&[
+            "--data-dir",
+            "/tmp/x",
+            "--free-ports",
+            "--metrics",
+        ]))
+        .unwrap();
+        assert_eq!(o.data_dir, Some(PathBuf::from("/tmp/x")));
+        assert!(o.free_ports && o.metrics);
+        assert!(parse(&args(&["--data-dir"])).is_err());
     }
 
     #[test]
@@ -174,7 +225,7 @@ mod tests {
             &["--replicas"],
             &["--other"],
         ] {
-            assert!(parse_replicas(&args(bad)).is_err(), "{bad:?}");
+            assert!(parse(&args(bad)).is_err(), "{bad:?}");
         }
     }
 }

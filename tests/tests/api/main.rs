@@ -26,6 +26,7 @@ mod spin;
 mod stack;
 mod stock;
 mod stocktakes;
+mod supervision;
 mod traces;
 mod ui;
 mod webhooks;
