@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::stack::{send, send_with};
+use crate::stack::send;
 
 /// `cargo xtask up --free-ports --data-dir <temp>` running, its printed
 /// addresses, and everything it wrote.
@@ -174,6 +174,29 @@ impl Up {
             .map_or(0, |servers| servers.values().filter(|s| *s == "UP").count())
     }
 
+    /// Instances of stock Consul lists as passing: a restarted Consul has
+    /// none until the sidecar registers them again and their checks pass.
+    fn stock_passing_in_consul(&self) -> usize {
+        let token = std::fs::read_to_string(self.data.path().join("stack/consul-token")).unwrap();
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(2)))
+            .build()
+            .into();
+        agent
+            .get(format!(
+                "http://{}/v1/health/service/stock?passing=1",
+                self.consul
+            ))
+            .header("x-consul-token", token.trim())
+            .call()
+            .ok()
+            .and_then(|mut r| r.body_mut().read_to_string().ok())
+            .and_then(|body| serde_json::from_str::<serde_json::Value>(&body).ok())
+            .and_then(|list| list.as_array().map(Vec::len))
+            .unwrap_or(0)
+    }
+
     fn log_has(&self, text: &str) -> bool {
         self.output.lock().unwrap().iter().any(|l| l.contains(text))
     }
@@ -235,10 +258,40 @@ fn recovery(what: &str, since: Instant, within: Duration, check: impl Fn() -> bo
     since.elapsed()
 }
 
-/// The scenario against `up --replicas stock=2`: four clients
-/// sending keyed movements through Traefik, `kill -9` of a stock host, then
-/// of the sidecar, Traefik and Consul in turn. Each is restarted; the
-/// figures go to docs/RELIABILITY.md.
+/// A keyed OUT of 1 through the edge; `None` when nothing answers (while
+/// Traefik restarts).
+fn withdraw(web: &str, token: &str, piece: i64, key: &str) -> Option<(u16, serde_json::Value)> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    let mut response = agent
+        .post(format!("{web}/api/stock/movement/"))
+        .header("authorization", format!("Bearer {token}"))
+        .header("idempotency-key", key)
+        .header("content-type", "application/json")
+        .send(serde_json::json!({"piece_id": piece, "type": "OUT", "quantity": 1}).to_string())
+        .ok()?;
+    let body = response.body_mut().read_to_string().unwrap_or_default();
+    Some((
+        response.status().as_u16(),
+        serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body)),
+    ))
+}
+
+/// Requests sent while one process was being killed and restarted, and
+/// the keys of those that failed.
+#[derive(Default)]
+struct Tally {
+    sent: usize,
+    failed: Vec<String>,
+}
+
+/// The scenario against `up --replicas stock=2`: four clients send
+/// keyed movements through Traefik all along while `kill -9` hits a stock
+/// host, then the sidecar, Traefik and Consul in turn. Each is restarted
+/// and the API is whole again; the figures go to docs/RELIABILITY.md.
 #[test]
 fn up_restarts_whatever_is_killed_and_loses_no_movement() {
     let up = Up::start(&["--replicas", "stock=2"]);
@@ -259,12 +312,6 @@ fn up_restarts_whatever_is_killed_and_loses_no_movement() {
         Some(serde_json::json!({"piece_id": piece, "type": "IN", "quantity": 1_000_000})),
     );
     assert_eq!(status, 201);
-
-    // A stock host killed while four clients send keyed movements.
-    let done = AtomicBool::new(false);
-    let sent = AtomicUsize::new(0);
-    let acknowledged = Mutex::new(Vec::new());
-    let failed = Mutex::new(Vec::new());
     let stock_ports: Vec<u16> = {
         let line = up
             .output
@@ -282,79 +329,130 @@ fn up_restarts_whatever_is_killed_and_loses_no_movement() {
             .collect()
     };
     let victim = format!("127.0.0.1:{}", stock_ports[1]);
-    let back = std::thread::scope(|s| {
+    let data = up.data.path().display().to_string();
+    let kills: [(String, [&str; 3]); 4] = [
+        (
+            format!("stock:{}", stock_ports[1]),
+            ["host", "--listen", &victim],
+        ),
+        ("sidecar".into(), ["sidecar", "--consul", &up.consul]),
+        ("traefik".into(), ["traefik", "--configFile", &data]),
+        ("consul".into(), ["consul", "agent", &data]),
+    ];
+
+    // Whole: stock answers a read, and a keyed movement (the clients'
+    // route, Traefik's `stock-keyed-movement` router) is recorded.
+    let probes = AtomicUsize::new(0);
+    let probed = Mutex::new(Vec::new());
+    let serves = || {
+        let key = format!(
+            "supervision-probe-{}",
+            probes.fetch_add(1, Ordering::Relaxed)
+        );
+        answers(&format!("{web}/api/stock/{piece}/"), &admin)
+            && match withdraw(&web, &admin, piece, &key) {
+                Some((201, body)) => {
+                    probed
+                        .lock()
+                        .unwrap()
+                        .push((key, body["id"].as_i64().unwrap()));
+                    true
+                }
+                // Recorded or not: sent again with its key at the end.
+                _ => {
+                    probed.lock().unwrap().push((key, 0));
+                    false
+                }
+            }
+    };
+    let phase = AtomicUsize::new(0);
+    let done = AtomicBool::new(false);
+    let tallies: [Mutex<Tally>; 4] = Default::default();
+    let acknowledged = Mutex::new(Vec::new());
+    let recoveries = std::thread::scope(|s| {
         for client in 0..4 {
-            let (done, sent, acknowledged, failed, web, admin) =
-                (&done, &sent, &acknowledged, &failed, &web, &admin);
+            let (phase, done, tallies, acknowledged, web, admin) =
+                (&phase, &done, &tallies, &acknowledged, &web, &admin);
             s.spawn(move || {
-                let mut n = 0;
-                while !done.load(Ordering::Relaxed) {
-                    n += 1;
-                    sent.fetch_add(1, Ordering::Relaxed);
+                for n in 1.. {
+                    if done.load(Ordering::Relaxed) {
+                        break;
+                    }
                     let key = format!("supervision-{client}-{n}");
-                    match send_with(
-                        "POST",
-                        &format!("{web}/api/stock/movement/"),
-                        Some(admin),
-                        &[("idempotency-key", &key)],
-                        Some(serde_json::json!({"piece_id": piece, "type": "OUT", "quantity": 1})),
-                    ) {
-                        (201, body) => acknowledged
+                    let during = phase.load(Ordering::Relaxed);
+                    let answer = withdraw(web, admin, piece, &key);
+                    let mut tally = tallies[during].lock().unwrap();
+                    tally.sent += 1;
+                    match answer {
+                        Some((201, body)) => acknowledged
                             .lock()
                             .unwrap()
                             .push((key, body["id"].as_i64().unwrap())),
-                        (status, body) => failed.lock().unwrap().push((key, status, body)),
+                        _ => {
+                            tally.failed.push(key);
+                            drop(tally);
+                            std::thread::sleep(Duration::from_millis(10));
+                        }
                     }
                 }
             });
         }
-        std::thread::sleep(Duration::from_secs(3));
-        let killed = up.kill(&["--listen", &victim]);
-        let back = recovery(
-            "the killed stock host",
-            killed,
-            Duration::from_secs(10),
-            || {
-                up.log_has(&format!("stock:{} restarted", stock_ports[1]))
-                    && up.stock_servers_up() == 2
-            },
-        );
         std::thread::sleep(Duration::from_secs(2));
+        let mut recoveries = Vec::new();
+        for (i, (name, parts)) in kills.iter().enumerate() {
+            phase.store(i, Ordering::Relaxed);
+            let killed = up.kill(parts);
+            let restarted = recovery(name, killed, Duration::from_secs(30), || {
+                up.log_has(&format!("{name} restarted"))
+            });
+            let whole = recovery(name, killed, Duration::from_secs(30), || {
+                up.stock_passing_in_consul() == 2 && up.stock_servers_up() == 2 && serves()
+            });
+            std::thread::sleep(Duration::from_secs(2));
+            recoveries.push((restarted, whole));
+        }
         done.store(true, Ordering::Relaxed);
-        back
+        recoveries
     });
-    let sent = sent.into_inner();
-    let acknowledged = acknowledged.into_inner().unwrap();
-    let failed = failed.into_inner().unwrap();
-    eprintln!(
-        "stock host killed: back in Traefik's pool after {back:.1?}; {} of {sent} movements failed",
-        failed.len()
-    );
+    let tallies = tallies.map(|t| t.into_inner().unwrap());
+    for ((name, _), ((restarted, whole), tally)) in
+        kills.iter().zip(recoveries.iter().zip(&tallies))
+    {
+        eprintln!(
+            "{name} killed: restarted after {restarted:.1?}, the API whole again after {whole:.1?}; {} of {} movements failed meanwhile",
+            tally.failed.len(),
+            tally.sent
+        );
+    }
+    let host = &tallies[0];
     assert!(
-        failed.len() * 100 <= sent,
-        "more than 1 % failed: {} of {sent}: {failed:?}",
-        failed.len()
+        host.failed.len() * 100 <= host.sent,
+        "more than 1 % failed while a stock host was down: {} of {}",
+        host.failed.len(),
+        host.sent
     );
-    // A failed request may have been recorded before the host died: its
-    // client sends it again with the same key, as the UI does, and gets
-    // the movement once; an acknowledged key sent again changes nothing.
-    let movement_with_key = |key: &str| {
-        send_with(
-            "POST",
-            &format!("{web}/api/stock/movement/"),
-            Some(&admin),
-            &[("idempotency-key", key)],
-            Some(serde_json::json!({"piece_id": piece, "type": "OUT", "quantity": 1})),
-        )
-    };
+    assert!(up.log_has(&format!("stock:{} exited (signal: 9", stock_ports[1])));
+    assert!(
+        !up.log_has("given up"),
+        "{}",
+        up.output.lock().unwrap().join("\n")
+    );
+
+    // A failed request may have been recorded before its host died: its
+    // client sends it again with the same key, as the UI does, and gets the
+    // movement once; an acknowledged key sent again changes nothing.
+    let acknowledged = acknowledged.into_inner().unwrap();
     let mut recorded: Vec<i64> = acknowledged.iter().map(|(_, id)| *id).collect();
-    for (key, _, _) in &failed {
-        let (status, body) = movement_with_key(key);
-        assert_eq!(status, 201, "{key} sent again: {body}");
+    let probed = probed.into_inner().unwrap();
+    recorded.extend(probed.iter().filter(|(_, id)| *id != 0).map(|(_, id)| *id));
+    let unanswered = probed.iter().filter(|(_, id)| *id == 0).map(|(key, _)| key);
+    for key in tallies.iter().flat_map(|t| &t.failed).chain(unanswered) {
+        let (status, body) = withdraw(&web, &admin, piece, key).expect("the edge answers");
+        assert_eq!(status, 201, "{key} sent again: {status} {body}");
         recorded.push(body["id"].as_i64().unwrap());
     }
     for (key, id) in acknowledged.iter().step_by(97) {
-        let (status, body) = movement_with_key(key);
+        let (status, body) = withdraw(&web, &admin, piece, key).expect("the edge answers");
         assert_eq!(
             (status, body["id"].as_i64()),
             (201, Some(*id)),
@@ -373,31 +471,5 @@ fn up_restarts_whatever_is_killed_and_loses_no_movement() {
         level["quantity"].as_i64(),
         Some(1_000_000 - recorded.len() as i64),
         "each movement counted once, and only those"
-    );
-    assert!(up.log_has(&format!("stock:{} exited (signal: 9", stock_ports[1])));
-
-    // The sidecar, Traefik and Consul, each killed in turn.
-    let serves = || answers(&format!("{web}/api/stock/{piece}/"), &admin);
-    let data = up.data.path().display().to_string();
-    for (name, parts) in [
-        ("sidecar", ["sidecar", "--consul", &up.consul]),
-        ("traefik", ["traefik", "--configFile", &data]),
-        ("consul", ["consul", "agent", &data]),
-    ] {
-        let killed = up.kill(&parts);
-        let restarted = recovery(name, killed, Duration::from_secs(30), || {
-            up.log_has(&format!("{name} restarted"))
-        });
-        let serving = recovery(name, killed, Duration::from_secs(30), || {
-            serves() && up.stock_servers_up() == 2
-        });
-        eprintln!(
-            "{name} killed: restarted after {restarted:.1?}, the API whole again after {serving:.1?}"
-        );
-    }
-    assert!(
-        !up.log_has("given up"),
-        "{}",
-        up.output.lock().unwrap().join("\n")
     );
 }
