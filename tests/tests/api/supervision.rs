@@ -142,11 +142,7 @@ impl Up {
     fn stock_servers_up(&self) -> usize {
         let password =
             std::fs::read_to_string(self.data.path().join("stack/dashboard-password")).unwrap();
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(2)))
-            .build()
-            .into();
+        let agent = agent(Duration::from_secs(2));
         let Ok(mut response) = agent
             .get(format!(
                 "http://127.0.0.1:{}/api/http/services/stock@consulcatalog",
@@ -178,11 +174,7 @@ impl Up {
     /// none until the sidecar registers them again and their checks pass.
     fn stock_passing_in_consul(&self) -> usize {
         let token = std::fs::read_to_string(self.data.path().join("stack/consul-token")).unwrap();
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(2)))
-            .build()
-            .into();
+        let agent = agent(Duration::from_secs(2));
         agent
             .get(format!(
                 "http://{}/v1/health/service/stock?passing=1",
@@ -218,6 +210,15 @@ impl Drop for Up {
     }
 }
 
+/// A client that reads every status as an answer, waiting at most `limit`.
+fn agent(limit: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(limit))
+        .build()
+        .into()
+}
+
 /// `(pid, command line with spaces)` of every process.
 fn processes() -> Vec<(u32, String)> {
     std::fs::read_dir("/proc")
@@ -234,11 +235,7 @@ fn processes() -> Vec<(u32, String)> {
 /// Whether a GET through the edge answers 200 (a refused connection is a
 /// no, while Traefik is down).
 fn answers(url: &str, token: &str) -> bool {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(2)))
-        .build()
-        .into();
+    let agent = agent(Duration::from_secs(2));
     agent
         .get(url)
         .header("authorization", format!("Bearer {token}"))
@@ -261,11 +258,7 @@ fn recovery(what: &str, since: Instant, within: Duration, check: impl Fn() -> bo
 /// A keyed OUT of 1 through the edge; `None` when nothing answers (while
 /// Traefik restarts).
 fn withdraw(web: &str, token: &str, piece: i64, key: &str) -> Option<(u16, serde_json::Value)> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into();
+    let agent = agent(Duration::from_secs(30));
     let mut response = agent
         .post(format!("{web}/api/stock/movement/"))
         .header("authorization", format!("Bearer {token}"))
