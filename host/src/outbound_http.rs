@@ -28,7 +28,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 use crate::allowed_hosts::AllowedHosts;
-use crate::trace::TRACEPARENT;
+use crate::trace::{TRACEPARENT, TraceContext};
 
 type ResponseFuture = Box<
     dyn Future<
@@ -74,7 +74,7 @@ pub struct OutboundPolicy {
     chain: Arc<dyn Chain>,
     /// The calling request's trace context, for each request that does not
     /// carry its own.
-    traceparent: String,
+    trace: TraceContext,
 }
 
 impl OutboundPolicy {
@@ -83,14 +83,14 @@ impl OutboundPolicy {
         self_addr: SocketAddr,
         pool: Pool,
         chain: Arc<dyn Chain>,
-        traceparent: String,
+        trace: TraceContext,
     ) -> Self {
         Self {
             allowed,
             self_addr,
             pool,
             chain,
-            traceparent,
+            trace,
         }
     }
 
@@ -133,11 +133,10 @@ impl WasiHttpHooks for OutboundPolicy {
         options: Option<RequestOptions>,
         _response_errors: Box<dyn Future<Output = Result<(), Error>> + Send>,
     ) -> ResponseFuture {
-        if let Ok(traceparent) = http::HeaderValue::from_str(&self.traceparent) {
-            request
-                .headers_mut()
-                .entry(TRACEPARENT)
-                .or_insert(traceparent);
+        if !request.headers().contains_key(TRACEPARENT)
+            && let Ok(traceparent) = http::HeaderValue::from_str(&self.trace.traceparent())
+        {
+            request.headers_mut().insert(TRACEPARENT, traceparent);
         }
         match self.chained_component(request.uri()) {
             None => {}

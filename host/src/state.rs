@@ -38,7 +38,7 @@ impl State {
     ) -> anyhow::Result<Self> {
         let mut wasi = WasiCtx::builder();
         wasi.inherit_stdout()
-            .stderr(GuestStderr::new(&component.id, trace.request_id()));
+            .stderr(GuestStderr::new(component.clone(), trace.trace_id));
         for (key, value) in &component.environment {
             wasi.env(key, value);
         }
@@ -50,7 +50,7 @@ impl State {
             self_addr,
             component.connections.clone(),
             chain,
-            trace.traceparent(),
+            trace.clone(),
         );
         let limits = StoreLimitsBuilder::new()
             .memory_size(component.memory_limit)

@@ -10,20 +10,25 @@ use std::task::{Context, Poll};
 use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 
+use crate::app::LoadedComponent;
+use crate::trace::hex;
+
 /// A line longer than this is logged in pieces rather than held.
 const MAX_LINE: usize = 16 * 1024;
 
+/// Names are formatted only when a line is written: most requests print
+/// nothing.
 #[derive(Clone)]
 pub struct GuestStderr {
-    component: Arc<str>,
-    request_id: Arc<str>,
+    component: Arc<LoadedComponent>,
+    trace_id: [u8; 16],
 }
 
 impl GuestStderr {
-    pub fn new(component: &str, request_id: String) -> Self {
+    pub fn new(component: Arc<LoadedComponent>, trace_id: [u8; 16]) -> Self {
         Self {
-            component: component.into(),
-            request_id: request_id.into(),
+            component,
+            trace_id,
         }
     }
 
@@ -32,8 +37,8 @@ impl GuestStderr {
         logline::warn(
             line.trim_end_matches('\r'),
             &[
-                ("component", &self.component),
-                ("request_id", &self.request_id),
+                ("component", &self.component.id),
+                ("request_id", &hex(&self.trace_id)),
             ],
         );
     }
