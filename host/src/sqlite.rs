@@ -8,9 +8,15 @@
 //!
 //! Files are opened in WAL mode with `synchronous=FULL` (an acknowledged
 //! write survives a power loss) and a busy timeout, so that several hosts can
-//! share one database file. Statements run inside `block_in_place`: a busy
-//! wait hands this worker's other requests to another thread instead of
-//! stalling them, without a thread hop per statement.
+//! share one database file.
+//!
+//! A read runs on the request's worker thread: in WAL mode it does not wait
+//! for writers and never syncs, and most take microseconds. One still running after
+//! [`INLINE_BUDGET`] is interrupted and run again inside `block_in_place`,
+//! which hands this worker's other requests to another thread. Writes and
+//! transaction control, which sync or may meet the busy timeout, always run
+//! there. Handing the worker over costs two thread wake-ups: done for every
+//! statement, it was a fifth of a GET's CPU (bench/README.md).
 //!
 //! Writers of one process take turns: a statement that writes in autocommit
 //! mode first waits (asynchronously, in arrival order) for its database's
@@ -28,8 +34,9 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rusqlite::types::ValueRef;
 use wasmtime::component::Resource;
@@ -39,9 +46,14 @@ use crate::metrics::METRICS;
 use crate::sqlite_settings::{self, BUSY_TIMEOUT, MAX_IDLE};
 use crate::state::State;
 
-/// SQLite virtual-machine steps between two looks at the deadline: a few
+/// SQLite virtual-machine steps between two looks at the clock: a few
 /// microseconds of work, so an overdue statement stops at once.
-const DEADLINE_CHECK_STEPS: i32 = 1000;
+const CLOCK_CHECK_STEPS: i32 = 1000;
+
+/// How long a read may hold the request's worker thread before it is
+/// interrupted and run again where it blocks no other request. Reads that
+/// take longer (reports, searches over many rows) pay this much twice.
+const INLINE_BUDGET: Duration = Duration::from_millis(1);
 
 /// The trap of a guest whose statement ran past the request's deadline.
 #[derive(Debug, thiserror::Error)]
@@ -114,12 +126,12 @@ impl Database {
         Ok(conn)
     }
 
+    fn take_idle(&self) -> Option<rusqlite::Connection> {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop()
+    }
+
     fn checkout(&self) -> rusqlite::Result<rusqlite::Connection> {
-        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        match idle {
-            Some(conn) => Ok(conn),
-            None => self.connect(),
-        }
+        self.take_idle().map_or_else(|| self.connect(), Ok)
     }
 
     fn give_back(&self, conn: rusqlite::Connection) {
@@ -163,6 +175,74 @@ pub struct GuestConnection {
     db: Arc<Database>,
     /// Always `Some` until `Drop` hands it back to the pool.
     conn: Option<rusqlite::Connection>,
+    clock: Arc<StatementClock>,
+}
+
+/// What the connection's progress handler stops a statement for: the
+/// request's deadline, or the end of an inline read's budget.
+struct StatementClock {
+    deadline: Instant,
+    started: Instant,
+    /// Nanoseconds after `started` at which the inline read running now
+    /// yields; `u64::MAX` while none runs.
+    inline_until: AtomicU64,
+}
+
+impl StatementClock {
+    fn new(deadline: Instant) -> Self {
+        Self {
+            deadline,
+            started: Instant::now(),
+            inline_until: AtomicU64::new(u64::MAX),
+        }
+    }
+
+    fn stops(&self) -> bool {
+        let now = Instant::now();
+        now >= self.deadline || self.nanos(now) >= self.inline_until.load(Ordering::Relaxed)
+    }
+
+    fn nanos(&self, at: Instant) -> u64 {
+        u64::try_from(at.duration_since(self.started).as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    fn overdue(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+}
+
+/// How a statement runs.
+#[derive(Debug, PartialEq)]
+enum Way {
+    /// On the request's worker thread, within [`INLINE_BUDGET`].
+    Inline,
+    /// After this process's writer turn, off the worker thread.
+    AfterTurn,
+    /// Off the worker thread.
+    Blocking,
+}
+
+impl GuestConnection {
+    fn conn(&self) -> Result<&rusqlite::Connection, Error> {
+        self.conn.as_ref().ok_or(Error::InvalidConnection)
+    }
+
+    /// Runs a read on this thread; `None` if it ran out of budget.
+    fn run_inline(
+        &self,
+        conn: &rusqlite::Connection,
+        sql: &str,
+        parameters: &[Value],
+    ) -> Option<rusqlite::Result<QueryResult>> {
+        let until = self.clock.nanos(Instant::now() + INLINE_BUDGET);
+        self.clock.inline_until.store(until, Ordering::Relaxed);
+        let result = run(conn, sql, parameters);
+        self.clock.inline_until.store(u64::MAX, Ordering::Relaxed);
+        match result {
+            Err(e) if interrupted(&e) && !self.clock.overdue() => None,
+            result => Some(result),
+        }
+    }
 }
 
 impl Drop for GuestConnection {
@@ -185,19 +265,22 @@ impl sqlite::HostConnection for State {
             Some(None) => return Ok(Err(Error::NoSuchDatabase)),
             Some(Some(db)) => db.clone(),
         };
-        let checkout = tokio::task::block_in_place(|| db.checkout());
+        // Opening a file (an empty pool) may wait for a lock.
+        let checkout = match db.take_idle() {
+            Some(conn) => Ok(conn),
+            None => tokio::task::block_in_place(|| db.connect()),
+        };
         let conn = match checkout {
             Ok(conn) => conn,
             Err(e) => return Ok(Err(to_wit_error(e))),
         };
-        let deadline = self.deadline;
-        conn.progress_handler(
-            DEADLINE_CHECK_STEPS,
-            Some(move || Instant::now() >= deadline),
-        );
+        let clock = Arc::new(StatementClock::new(self.deadline));
+        let stops = clock.clone();
+        conn.progress_handler(CLOCK_CHECK_STEPS, Some(move || stops.stops()));
         let resource = self.table.push(GuestConnection {
             db,
             conn: Some(conn),
+            clock,
         })?;
         Ok(Ok(resource))
     }
@@ -208,35 +291,35 @@ impl sqlite::HostConnection for State {
         statement: String,
         parameters: Vec<Value>,
     ) -> wasmtime::Result<Result<QueryResult, Error>> {
-        // Reads run at once; a write in autocommit mode comes back `None`
-        // to wait for its turn first. The connection is not `Sync`: no
-        // reference to it may live across the wait.
-        let (db, unqueued) = {
+        let (db, way) = {
             let guest = self.table.get(&this)?;
-            let Some(conn) = &guest.conn else {
-                return Ok(Err(Error::InvalidConnection));
+            let conn = match guest.conn() {
+                Ok(conn) => conn,
+                Err(e) => return Ok(Err(e)),
             };
-            let unqueued = tokio::task::block_in_place(|| {
-                if writes_in_autocommit(conn, &statement)? {
-                    return Ok(None);
-                }
-                run(conn, &statement, &parameters).map(Some)
-            });
-            (guest.db.clone(), unqueued)
+            match way(conn, &statement) {
+                Ok(Way::Inline) => match guest.run_inline(conn, &statement, &parameters) {
+                    Some(result) => return answer(&guest.db, result),
+                    None => (guest.db.clone(), Way::Blocking),
+                },
+                Ok(way) => (guest.db.clone(), way),
+                Err(e) => return answer(&guest.db, Err(e)),
+            }
         };
-        match unqueued {
-            Ok(Some(result)) => return Ok(Ok(result)),
-            Ok(None) => {}
-            Err(e) => return guest_error(&db, e),
-        }
-        let _turn = db.writer_turn().await;
-        let Some(conn) = &self.table.get(&this)?.conn else {
-            return Ok(Err(Error::InvalidConnection));
+        // The connection is not `Sync`: no reference to it may live across
+        // the wait for a turn.
+        let _turn = match way {
+            Way::AfterTurn => db.writer_turn().await,
+            _ => None,
         };
-        match tokio::task::block_in_place(|| run(conn, &statement, &parameters)) {
-            Ok(result) => Ok(Ok(result)),
-            Err(e) => guest_error(&db, e),
-        }
+        let conn = match self.table.get(&this)?.conn() {
+            Ok(conn) => conn,
+            Err(e) => return Ok(Err(e)),
+        };
+        answer(
+            &db,
+            tokio::task::block_in_place(|| run(conn, &statement, &parameters)),
+        )
     }
 
     async fn drop(&mut self, this: Resource<GuestConnection>) -> wasmtime::Result<()> {
@@ -246,11 +329,32 @@ impl sqlite::HostConnection for State {
     }
 }
 
-/// Whether `sql` would take the write lock for a transaction of its own,
-/// and so must wait for its writer turn. Prepared through the statement
-/// cache, so `run` then finds it there.
-fn writes_in_autocommit(conn: &rusqlite::Connection, sql: &str) -> rusqlite::Result<bool> {
-    Ok(conn.is_autocommit() && !conn.prepare_cached(sql)?.readonly())
+/// How `sql` must run: a write in autocommit mode takes the write lock for a
+/// transaction of its own, so waits for its turn; a write inside the guest's
+/// transaction and transaction control (a `COMMIT` syncs, a `BEGIN
+/// IMMEDIATE` may wait for the lock) block; other statements only read.
+/// Prepared through the statement cache, so `run` then finds it there.
+fn way(conn: &rusqlite::Connection, sql: &str) -> rusqlite::Result<Way> {
+    let readonly = conn.prepare_cached(sql)?.readonly();
+    Ok(match (readonly, conn.is_autocommit()) {
+        (false, true) => Way::AfterTurn,
+        (false, false) => Way::Blocking,
+        (true, _) if controls_transaction(sql) => Way::Blocking,
+        (true, _) => Way::Inline,
+    })
+}
+
+/// SQLite counts transaction control as read-only, since it changes no
+/// row itself.
+fn controls_transaction(sql: &str) -> bool {
+    let keyword = sql
+        .trim_start()
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .next()
+        .unwrap_or_default();
+    ["BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE"]
+        .iter()
+        .any(|control| keyword.eq_ignore_ascii_case(control))
 }
 
 fn run(
@@ -295,17 +399,28 @@ fn from_sql(value: ValueRef<'_>) -> Value {
     }
 }
 
-/// The guest sees SQLite's error, except an interrupt: only the deadline
-/// interrupts, and then the guest stops. A busy database is counted.
-fn guest_error<T>(db: &Database, e: rusqlite::Error) -> wasmtime::Result<Result<T, Error>> {
-    match e.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::DatabaseBusy) => {
-            METRICS.busy(&db.label);
-            Ok(Err(to_wit_error(e)))
-        }
-        Some(rusqlite::ErrorCode::OperationInterrupted) => Err(DeadlineExceeded.into()),
-        _ => Ok(Err(to_wit_error(e))),
+/// The guest sees SQLite's answer, except an interrupt: past the inline
+/// budget a read runs again, so an interrupt that reaches here is the
+/// deadline's, and then the guest stops. A busy database is counted.
+fn answer(
+    db: &Database,
+    result: rusqlite::Result<QueryResult>,
+) -> wasmtime::Result<Result<QueryResult, Error>> {
+    let e = match result {
+        Ok(result) => return Ok(Ok(result)),
+        Err(e) => e,
+    };
+    if interrupted(&e) {
+        return Err(DeadlineExceeded.into());
     }
+    if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) {
+        METRICS.busy(&db.label);
+    }
+    Ok(Err(to_wit_error(e)))
+}
+
+fn interrupted(e: &rusqlite::Error) -> bool {
+    e.sqlite_error_code() == Some(rusqlite::ErrorCode::OperationInterrupted)
 }
 
 fn to_wit_error(e: rusqlite::Error) -> Error {
@@ -385,20 +500,74 @@ mod tests {
     }
 
     #[test]
-    fn only_writes_outside_a_transaction_wait_for_a_turn() {
+    fn reads_run_inline_writes_wait_for_a_turn_or_block() {
         let db = Database::open("mem-writes", None).unwrap();
         db.execute_batch("CREATE TABLE t (x INTEGER)").unwrap();
         let conn = db.checkout().unwrap();
-        let writes = |sql| writes_in_autocommit(&conn, sql).unwrap();
-        assert!(writes("INSERT INTO t VALUES (1)"));
-        assert!(writes("UPDATE t SET x = 2"));
-        assert!(!writes("SELECT x FROM t"));
-        assert!(!writes("BEGIN"));
+        let way = |sql| way(&conn, sql).unwrap();
+        assert_eq!(way("INSERT INTO t VALUES (1)"), Way::AfterTurn);
+        assert_eq!(way("UPDATE t SET x = 2"), Way::AfterTurn);
+        assert_eq!(way("SELECT x FROM t"), Way::Inline);
+        assert_eq!(way("PRAGMA user_version"), Way::Inline);
+        for control in [
+            "BEGIN",
+            " begin deferred",
+            "SAVEPOINT a",
+            "RELEASE a",
+            "END",
+        ] {
+            assert_eq!(way(control), Way::Blocking, "{control}");
+        }
+        // It takes the write lock at once, as a write does.
+        assert_eq!(way("BEGIN IMMEDIATE"), Way::AfterTurn);
         conn.execute_batch("BEGIN").unwrap();
-        assert!(!writes("INSERT INTO t VALUES (1)"));
+        assert_eq!(way("INSERT INTO t VALUES (1)"), Way::Blocking);
+        assert_eq!(way("SELECT x FROM t"), Way::Inline);
+        assert_eq!(way("COMMIT"), Way::Blocking);
         conn.execute_batch("COMMIT").unwrap();
-        assert!(writes_in_autocommit(&conn, "SELECT nope FROM t").is_err());
+        assert!(super::way(&conn, "SELECT nope FROM t").is_err());
         db.give_back(conn);
+    }
+
+    /// A read counting to two million takes far longer than the budget.
+    const SLOW_READ: &str = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n \
+        WHERE i < 2000000) SELECT count(*) FROM n";
+
+    fn guest(db: &Arc<Database>, deadline: Instant) -> GuestConnection {
+        let clock = Arc::new(StatementClock::new(deadline));
+        let conn = db.checkout().unwrap();
+        let stops = clock.clone();
+        conn.progress_handler(CLOCK_CHECK_STEPS, Some(move || stops.stops()));
+        GuestConnection {
+            db: db.clone(),
+            conn: Some(conn),
+            clock,
+        }
+    }
+
+    #[test]
+    fn a_read_past_its_budget_gives_way_and_then_runs_whole() {
+        let db = Database::open("mem-budget", None).unwrap();
+        let guest = guest(&db, Instant::now() + Duration::from_secs(60));
+        let conn = guest.conn().unwrap();
+        let quick = guest.run_inline(conn, "SELECT 1", &[]);
+        assert!(matches!(quick, Some(Ok(_))));
+        assert!(guest.run_inline(conn, SLOW_READ, &[]).is_none());
+        // Outside an inline run, only the deadline stops it.
+        let whole = run(conn, SLOW_READ, &[]).unwrap();
+        assert!(matches!(
+            whole.rows[0].values[..],
+            [Value::Integer(2_000_000)]
+        ));
+    }
+
+    #[test]
+    fn an_inline_read_past_the_deadline_is_the_deadline() {
+        let db = Database::open("mem-deadline", None).unwrap();
+        let guest = guest(&db, Instant::now());
+        let conn = guest.conn().unwrap();
+        let late = guest.run_inline(conn, SLOW_READ, &[]);
+        assert!(matches!(late, Some(Err(e)) if interrupted(&e)));
     }
 
     #[tokio::test]
