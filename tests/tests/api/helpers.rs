@@ -113,8 +113,16 @@ impl TestApp {
             .body_mut()
             .read_to_string()
             .unwrap_or_else(|error| panic!("reading the body of {path}: {error}"));
+        let status = response.status().as_u16();
+        if status >= 500 {
+            // Shown only if the test then fails: why the host answered so.
+            eprintln!(
+                "{method} {path} answered {status}; the host's last log lines:\n{}",
+                last_lines(&self.log(), LOG_LINES_ON_SERVER_ERROR)
+            );
+        }
         Reply {
-            status: response.status().as_u16(),
+            status,
             headers: response.headers().clone(),
             body,
         }
@@ -565,6 +573,14 @@ fn watch_for_serving(stdout: impl Read + Send + 'static) -> mpsc::Receiver<()> {
         }
     });
     receiver
+}
+
+/// Lines of the host's log printed after a 5xx answer.
+const LOG_LINES_ON_SERVER_ERROR: usize = 30;
+
+fn last_lines(text: &str, count: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(count)..].join("\n")
 }
 
 /// Accumulates the host's stderr for failure messages.
