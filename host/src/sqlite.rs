@@ -329,10 +329,10 @@ impl sqlite::HostConnection for State {
     }
 }
 
-/// How `sql` must run: a write in autocommit mode takes the write lock for a
-/// transaction of its own, so waits for its turn; a write inside the guest's
-/// transaction and transaction control (a `COMMIT` syncs, a `BEGIN
-/// IMMEDIATE` may wait for the lock) block; other statements only read.
+/// How `sql` must run: a write in autocommit mode (`BEGIN IMMEDIATE` too)
+/// takes the write lock for a transaction of its own, so waits for its
+/// turn; a write inside the guest's transaction and transaction control (a
+/// `COMMIT` or the last `RELEASE` syncs) block; other statements only read.
 /// Prepared through the statement cache, so `run` then finds it there.
 fn way(conn: &rusqlite::Connection, sql: &str) -> rusqlite::Result<Way> {
     let readonly = conn.prepare_cached(sql)?.readonly();
